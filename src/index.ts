@@ -1,0 +1,29 @@
+/**
+ * tenure: leader election and lease locks for Node.js fleets.
+ * See README.md for the guarantees and what is not guaranteed.
+ */
+export * from './errors.js';
+export type { Clock, TimerHandle } from './internal/clock.js';
+export { systemClock } from './internal/clock.js';
+export type { JsonValue } from './lock/data.js';
+export type {
+  AcquireRequest,
+  AcquireResult,
+  LeaseEvent,
+  LeaseHolder,
+  LeaseRef,
+  LeaseStore,
+  RenewResult,
+  Unsubscribe,
+} from './lock/lease-store.js';
+export { OwnershipToken } from './lock/ownership-token.js';
+export { Lock } from './lock/lock.js';
+export { LOCK_DEFAULTS, type LockOptions } from './lock/lock-options.js';
+export { Locker, type LockerOptions, type LockInfo, type WatchOptions } from './lock/locker.js';
+export { MemoryLeaseStore, type MemoryLeaseStoreOptions } from './lock/memory/memory-store.js';
+export {
+  RedisLeaseStore,
+  type RedisClientLike,
+  type RedisLeaseStoreOptions,
+  type RedisStoreStats,
+} from './lock/redis/redis-store.js';

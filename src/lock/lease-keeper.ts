@@ -1,0 +1,200 @@
+/**
+ * Keeps one acquired lease alive and decides, on the local monotonic clock,
+ * how long it may be trusted. Shared by `Lock` and the `Elector`.
+ *
+ * Guarantees (given the assumptions in docs/safety.md: bounded clock-rate
+ * difference between this process and the store, no server clock jump):
+ * - Validity ends at `deadline = t_send + ttlMs - driftMs`, where `t_send` is
+ *   read from the monotonic clock *before* the acquire/renew request that
+ *   established it was handed to the store. The store cannot expire the lease
+ *   earlier than `t_send + ttlMs` in its own time, so the holder stops
+ *   trusting the lease before anyone else can take it over.
+ * - `valid` and `remainingMs` are computed from the clock on every read, never
+ *   cached: after an event-loop stall or SIGSTOP they are already false/0 on
+ *   wake-up, before any timer has run.
+ * - A renewal reply that arrives at or after the deadline it would establish,
+ *   or after the lease was given up, extends nothing. Once lost, a keeper is
+ *   never valid again (a new acquisition is a new keeper with a new term).
+ * - A definite answer from the store (`expired`, `stolen`, read-only replica,
+ *   key conflict) ends validity at once. An ambiguous failure (timeout, lost
+ *   connection) is retried until the deadline.
+ * - No error escapes from a timer: failures go to the hooks.
+ * Not guaranteed: that the work done under the lease stops in time. `signal`
+ * aborts when a timer runs, which a blocked event loop delays; protect side
+ * effects with the fencing token (the term) at the resource.
+ */
+import { LockLostError, type LossReason, StoreError, type TenureError } from '../errors.js';
+import type { Clock, TimerHandle } from '../internal/clock.js';
+import { withTimeout } from '../internal/timeout.js';
+import type { LeaseRef, LeaseStore } from './lease-store.js';
+
+export interface LeaseTiming {
+  readonly ttlMs: number;
+  /** Safety margin subtracted from the ttl: `ceil(driftFactor * ttlMs) + 2`. */
+  readonly driftMs: number;
+  /** Renew this long after the previous successful acquire/renew was sent. */
+  readonly refreshMs: number;
+  /** Delay before retrying a renewal that failed ambiguously. */
+  readonly renewRetryMs: number;
+  /** Per-request timeout, below `ttlMs - driftMs`. */
+  readonly requestTimeoutMs: number;
+}
+
+export interface LeaseKeeperHooks {
+  /** A renewal was confirmed in time; `deadline` is the new end of validity. */
+  onRenewed?(info: { readonly deadline: number; readonly durationMs: number }): void;
+  /** A renewal failed ambiguously; the lease stays valid until its deadline and renewal is retried. */
+  onRenewFailed?(error: TenureError): void;
+  /** Validity ended for a reason other than `release()`. Called once. */
+  onLost?(error: LockLostError): void;
+}
+
+export function driftFor(ttlMs: number, driftFactor: number): number {
+  return Math.ceil(driftFactor * ttlMs) + 2;
+}
+
+export class LeaseKeeper {
+  readonly lease: LeaseRef;
+  readonly #store: LeaseStore;
+  readonly #clock: Clock;
+  readonly #timing: LeaseTiming;
+  readonly #hooks: LeaseKeeperHooks;
+  readonly #controller = new AbortController();
+  #deadline: number;
+  #ended = false;
+  #renewTimer: TimerHandle | undefined;
+  #deadlineTimer: TimerHandle | undefined;
+  #inflight: Promise<void> | undefined;
+  #released: Promise<boolean> | undefined;
+
+  /** `sentAt` is the monotonic time read before the acquire request was sent. */
+  constructor(store: LeaseStore, clock: Clock, lease: LeaseRef, timing: LeaseTiming, sentAt: number, hooks: LeaseKeeperHooks = {}) {
+    this.#store = store;
+    this.#clock = clock;
+    this.lease = lease;
+    this.#timing = timing;
+    this.#hooks = hooks;
+    this.#deadline = sentAt + timing.ttlMs - timing.driftMs;
+    this.#armDeadline();
+    this.#scheduleRenew(sentAt + timing.refreshMs - clock.now());
+  }
+
+  /** Aborted when the lease can no longer be trusted; the reason is a {@link LockLostError}. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Monotonic time at which validity ends (if not renewed). */
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  /** Computed now: not given up and the deadline has not passed. */
+  get valid(): boolean {
+    return !this.#ended && this.#clock.now() < this.#deadline;
+  }
+
+  /** Milliseconds of validity left, computed now; 0 once invalid. */
+  get remainingMs(): number {
+    return this.valid ? this.#deadline - this.#clock.now() : 0;
+  }
+
+  /**
+   * Stops renewing, aborts `signal` (reason `released`), waits for a renewal in
+   * flight, then compare-and-deletes the lease. Resolves `true` if the store
+   * deleted it, `false` if it was no longer ours. Rejects with a
+   * `StoreError` if the store could not be reached (the lease then expires
+   * by its ttl). Idempotent: later calls return the first call's promise.
+   */
+  release(): Promise<boolean> {
+    this.#released ??= this.#release();
+    return this.#released;
+  }
+
+  async #release(): Promise<boolean> {
+    this.#end(new LockLostError(this.lease.name, 'released'), false);
+    await this.#inflight;
+    return withTimeout(this.#store.release(this.lease), this.#timing.requestTimeoutMs, this.#clock, 'release');
+  }
+
+  #scheduleRenew(delayMs: number): void {
+    if (this.#ended) return;
+    this.#renewTimer = this.#clock.setTimeout(() => {
+      this.#renewTimer = undefined;
+      this.#inflight = this.#renew();
+    }, Math.max(0, delayMs));
+  }
+
+  async #renew(): Promise<void> {
+    const { ttlMs, driftMs, requestTimeoutMs, refreshMs, renewRetryMs } = this.#timing;
+    const sentAt = this.#clock.now();
+    let result: Awaited<ReturnType<LeaseStore['renew']>>;
+    try {
+      result = await withTimeout(this.#store.renew(this.lease, ttlMs), requestTimeoutMs, this.#clock, 'renew', (late) => {
+        if (late === 'renewed' && this.#ended) this.#releaseQuietly();
+      });
+    } catch (error) {
+      if (this.#ended) return;
+      const failure = error instanceof StoreError ? error : new StoreError('Renewal failed', { cause: error, ambiguous: true });
+      if (!failure.ambiguous) {
+        this.#lose('refused', failure);
+        return;
+      }
+      this.#hooks.onRenewFailed?.(failure);
+      this.#scheduleRenew(Math.min(renewRetryMs, refreshMs));
+      return;
+    }
+    if (this.#ended) {
+      // Given up while the request was in flight: a success must not resurrect it.
+      if (result === 'renewed') this.#releaseQuietly();
+      return;
+    }
+    if (result !== 'renewed') {
+      this.#lose('lost');
+      return;
+    }
+    const deadline = sentAt + ttlMs - driftMs;
+    if (this.#clock.now() >= deadline) {
+      this.#lose('deadline');
+      return;
+    }
+    if (deadline > this.#deadline) {
+      this.#deadline = deadline;
+      this.#armDeadline();
+    }
+    this.#hooks.onRenewed?.({ deadline, durationMs: this.#clock.now() - sentAt });
+    this.#scheduleRenew(sentAt + refreshMs - this.#clock.now());
+  }
+
+  #armDeadline(): void {
+    if (this.#deadlineTimer !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = this.#clock.setTimeout(() => {
+      this.#deadlineTimer = undefined;
+      if (this.#ended) return;
+      if (this.#clock.now() < this.#deadline) this.#armDeadline();
+      else this.#lose('deadline');
+    }, Math.max(0, this.#deadline - this.#clock.now()));
+  }
+
+  #lose(reason: LossReason, cause?: unknown): void {
+    const error = new LockLostError(this.lease.name, reason, cause === undefined ? undefined : { cause });
+    this.#end(error, true);
+  }
+
+  #end(error: LockLostError, notify: boolean): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    // Validity ends now even if the clock says otherwise.
+    this.#deadline = Math.min(this.#deadline, this.#clock.now());
+    if (this.#renewTimer !== undefined) this.#clock.clearTimeout(this.#renewTimer);
+    if (this.#deadlineTimer !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
+    this.#renewTimer = this.#deadlineTimer = undefined;
+    if (notify) this.#hooks.onLost?.(error);
+    this.#controller.abort(error);
+  }
+
+  /** Frees a lease we no longer trust but may still own, so others need not wait for its ttl. */
+  #releaseQuietly(): void {
+    this.#store.release(this.lease).catch(() => undefined);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The lease-lock contract every backend implements (Redis and memory today;
+ * PostgreSQL and etcd fit the same shape). It knows how to hold a lease on a
+ * store and nothing about elections or timing policy.
+ *
+ * Contract, for every implementation:
+ * - Each operation is atomic. On a networked store it is one round trip.
+ * - `acquire` grants only when nobody holds the name, and then issues a term
+ *   (fencing token) strictly greater than every term issued before for that
+ *   name, including after the store lost its data (the term counter is
+ *   re-seeded from the store's clock, in microseconds).
+ * - `renew` and `release` act only when the caller's ownership token matches
+ *   (compare-and-act); `renew` never re-creates a missing lease.
+ * - The store keeps no local notion of validity: callers measure it on their
+ *   own monotonic clock from before the request was sent (see `LeaseKeeper`).
+ * - Errors are `StoreError` subclasses; `ambiguous` says whether the
+ *   operation may have been applied.
+ */
+import type { OwnershipToken } from './ownership-token.js';
+
+/** What the store knows about the current holder of a name. */
+export interface LeaseHolder {
+  /** Informational identity of the holder (e.g. `host:pid:rand`). */
+  readonly identity: string;
+  /** Fencing token of the holder's acquisition. */
+  readonly term: number;
+  /** Opaque data published with the lease (may be empty). */
+  readonly data: string;
+  /** Time to expiry as reported by the store when it answered, in ms. */
+  readonly remainingMs: number;
+}
+
+/** A lease this process acquired. The token is the capability; keep it private. */
+export interface LeaseRef {
+  readonly name: string;
+  readonly token: OwnershipToken;
+  readonly term: number;
+}
+
+export interface AcquireRequest {
+  readonly name: string;
+  readonly token: OwnershipToken;
+  readonly ttlMs: number;
+  readonly identity: string;
+  readonly data: string;
+}
+
+export type AcquireResult =
+  | { readonly acquired: true; readonly term: number }
+  | { readonly acquired: false; readonly holder: LeaseHolder };
+
+/** `renewed`: extended. `expired`: no lease exists. `stolen`: someone else holds it now. */
+export type RenewResult = 'renewed' | 'expired' | 'stolen';
+
+/** Kinds of change a store announces for a name. */
+export type LeaseEvent = 'acquired' | 'released';
+
+export type Unsubscribe = () => void;
+
+export interface LeaseStore {
+  /** Backend name for logs and metrics, e.g. `redis`, `memory`. */
+  readonly kind: string;
+
+  /** Grants the lease if it is vacant; otherwise says who holds it and for how long. */
+  acquire(request: AcquireRequest): Promise<AcquireResult>;
+
+  /** Extends the lease to `ttlMs` from now if `lease.token` still owns it. */
+  renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult>;
+
+  /** Deletes the lease if `lease.token` still owns it and notifies subscribers. Returns whether it did. */
+  release(lease: LeaseRef): Promise<boolean>;
+
+  /** The current holder, without acquiring. `null` when vacant. */
+  read(name: string): Promise<LeaseHolder | null>;
+
+  /**
+   * Calls `listener` when the name is acquired or released (best effort: a
+   * notification may be lost on reconnect, so watchers also wake at expiry).
+   * Resolves once the subscription is active.
+   */
+  subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe>;
+
+  /** Closes what the store itself opened. Never closes a client it was given. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+/**
+ * Options of `Locker.lock()` / `tryLock()` / `withLock()`, their defaults in
+ * one frozen object, and the cross-field rules checked up front.
+ */
+import { MAX_TIMER_MS, abortSignal, finite, integer, integerOrInfinity, ownOptions, rule } from '../internal/validate.js';
+import { encodeData } from './data.js';
+import { driftFor, type LeaseTiming } from './lease-keeper.js';
+
+export interface LockOptions {
+  /** Lease time-to-live on the store. @default 30000 */
+  ttlMs?: number;
+  /** Renew this often while held. Must leave room for two attempts: `2 × refreshMs ≤ ttlMs − drift`. @default ttlMs / 3 */
+  refreshMs?: number;
+  /** Wait between attempts when the store fails or the holder's expiry is unknown. @default 200 */
+  retryMs?: number;
+  /** Random extra wait in [0, retryJitterMs] added to each retry. @default 100 */
+  retryJitterMs?: number;
+  /** Retries after the first attempt before `lock()` gives up; `Infinity` waits until `signal` aborts. @default Infinity */
+  retryLimit?: number;
+  /** Clock-drift allowance: validity is `ttlMs − (ceil(driftFactor × ttlMs) + 2)`. @default 0.01 */
+  driftFactor?: number;
+  /** Per-request timeout for acquire, renew and release; below `ttlMs − drift`. @default refreshMs */
+  requestTimeoutMs?: number;
+  /** JSON data published with the lease, readable with `Locker.get()`. */
+  data?: unknown;
+  /** Cancels waiting for the lock. */
+  signal?: AbortSignal;
+}
+
+export const LOCK_DEFAULTS = Object.freeze({
+  ttlMs: 30_000,
+  retryMs: 200,
+  retryJitterMs: 100,
+  retryLimit: Infinity,
+  driftFactor: 0.01,
+});
+
+export interface ResolvedLockOptions {
+  readonly timing: LeaseTiming;
+  readonly retryMs: number;
+  readonly retryJitterMs: number;
+  readonly retryLimit: number;
+  readonly data: string;
+  readonly signal: AbortSignal | undefined;
+}
+
+const KEYS = ['ttlMs', 'refreshMs', 'retryMs', 'retryJitterMs', 'retryLimit', 'driftFactor', 'requestTimeoutMs', 'data', 'signal'] as const;
+
+export function resolveLockOptions(input: unknown): ResolvedLockOptions {
+  const o = ownOptions('options', input, KEYS);
+  const ttlMs = integer('ttlMs', o['ttlMs'] ?? LOCK_DEFAULTS.ttlMs, 100, MAX_TIMER_MS);
+  const driftFactor = finite('driftFactor', o['driftFactor'] ?? LOCK_DEFAULTS.driftFactor, 0, 0.5);
+  const driftMs = driftFor(ttlMs, driftFactor);
+  const validMs = ttlMs - driftMs;
+  const refreshMs = integer('refreshMs', o['refreshMs'] ?? Math.floor(ttlMs / 3), 10, MAX_TIMER_MS);
+  rule(
+    'refreshMs',
+    2 * refreshMs <= validMs,
+    `Expected \`refreshMs\` ≤ (\`ttlMs\` − drift) / 2 = ${Math.floor(validMs / 2)} for ttlMs ${ttlMs} (two renewal attempts before the deadline), got ${refreshMs}`,
+  );
+  const retryMs = integer('retryMs', o['retryMs'] ?? LOCK_DEFAULTS.retryMs, 1, MAX_TIMER_MS);
+  const retryJitterMs = integer('retryJitterMs', o['retryJitterMs'] ?? LOCK_DEFAULTS.retryJitterMs, 0, MAX_TIMER_MS);
+  const retryLimit = integerOrInfinity('retryLimit', o['retryLimit'] ?? LOCK_DEFAULTS.retryLimit, 0);
+  const requestTimeoutMs = integer('requestTimeoutMs', o['requestTimeoutMs'] ?? refreshMs, 1, MAX_TIMER_MS);
+  rule(
+    'requestTimeoutMs',
+    requestTimeoutMs < validMs,
+    `Expected \`requestTimeoutMs\` < \`ttlMs\` − drift = ${validMs}, got ${requestTimeoutMs} (a reply after the deadline can grant nothing)`,
+  );
+  return {
+    timing: { ttlMs, driftMs, refreshMs, renewRetryMs: Math.min(retryMs, refreshMs), requestTimeoutMs },
+    retryMs,
+    retryJitterMs,
+    retryLimit,
+    data: encodeData('data', o['data']),
+    signal: abortSignal('signal', o['signal']),
+  };
+}

@@ -1,0 +1,47 @@
+import type { LeaseKeeper } from './lease-keeper.js';
+
+/**
+ * A held lock. Auto-refreshes in the background until released or lost.
+ * Check `isValid` (computed from the monotonic clock at each read) right
+ * before a side effect, and pass `token` to the resource so it can refuse
+ * writes from an older holder: only fencing protects against a holder that
+ * was paused past its deadline.
+ */
+export class Lock implements AsyncDisposable {
+  readonly #keeper: LeaseKeeper;
+  /** The lock name. */
+  readonly name: string;
+  /** Fencing token: strictly greater than every token issued before for this name. */
+  readonly token: number;
+
+  /** @internal */
+  constructor(keeper: LeaseKeeper) {
+    this.#keeper = keeper;
+    this.name = keeper.lease.name;
+    this.token = keeper.lease.term;
+  }
+
+  /** Aborted when the lock can no longer be trusted (deadline missed, lost, released); reason is a `LockLostError`. */
+  get signal(): AbortSignal {
+    return this.#keeper.signal;
+  }
+
+  /** Validity left on the local monotonic clock, in ms; 0 once invalid. */
+  get remainingMs(): number {
+    return this.#keeper.remainingMs;
+  }
+
+  /** Whether the lock is still trusted, computed now. */
+  get isValid(): boolean {
+    return this.#keeper.valid;
+  }
+
+  /** Stops refreshing and compare-and-deletes the lease; `false` if it was no longer ours. Idempotent. */
+  release(): Promise<boolean> {
+    return this.#keeper.release();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.release();
+  }
+}

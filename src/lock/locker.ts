@@ -1,0 +1,205 @@
+/**
+ * The lock API over any {@link LeaseStore}: `lock` (wait and retry),
+ * `tryLock` (one attempt), `withLock` (scoped), `get` (read without
+ * acquiring) and `watch` (holder changes, including vacancy).
+ *
+ * Waiting is informed, not blind: a failed attempt learns the holder's
+ * remaining ttl and sleeps until then (plus jitter), and a release
+ * notification wakes waiters at once. Only store failures fall back to
+ * `retryMs`. See `lease-keeper.ts` for what validity means.
+ */
+import { LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
+import { type Clock, systemClock } from '../internal/clock.js';
+import { defaultIdentity, jitter } from '../internal/random.js';
+import { withTimeout } from '../internal/timeout.js';
+import { MAX_TIMER_MS, abortSignal, func, integer, ownOptions, text } from '../internal/validate.js';
+import { wait } from '../internal/wait.js';
+import { decodeData, type JsonValue } from './data.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import type { LeaseHolder, LeaseStore, Unsubscribe } from './lease-store.js';
+import { Lock } from './lock.js';
+import { type LockOptions, type ResolvedLockOptions, resolveLockOptions } from './lock-options.js';
+import { OwnershipToken } from './ownership-token.js';
+import { isPermanent, watchHolders } from './watch.js';
+
+export interface LockerOptions {
+  /** Informational identity stored with each lease. @default `${hostname}:${pid}:${random}` */
+  identity?: string;
+  /** Timeout for `get()` and the reads of `watch()`. @default 5000 */
+  requestTimeoutMs?: number;
+  /** Monotonic clock and timers (tests inject a fake one). @default performance.now() */
+  clock?: Clock;
+}
+
+/** What anyone can read about a lock's current holder. */
+export interface LockInfo {
+  readonly identity: string;
+  /** Fencing token of the holder. */
+  readonly token: number;
+  readonly data: JsonValue | undefined;
+  /** Time to expiry according to the store when it answered, in ms. */
+  readonly remainingMs: number;
+}
+
+export interface WatchOptions {
+  signal?: AbortSignal;
+  /** Safety re-read interval while vacant. @default 5000 */
+  pollMs?: number;
+  /** Called with transient read failures; the watch keeps going. */
+  onError?: (error: unknown) => void;
+}
+
+type Attempt = { lock: Lock } | { lock: null; holder: LeaseHolder | null };
+
+export class Locker {
+  readonly #store: LeaseStore;
+  readonly #clock: Clock;
+  readonly identity: string;
+  readonly #requestTimeoutMs: number;
+
+  constructor(store: LeaseStore, options?: LockerOptions) {
+    if (typeof store !== 'object' || store === null || typeof (store as Partial<LeaseStore>).acquire !== 'function') {
+      throw new TypeError('Expected `store` to be a LeaseStore (RedisLeaseStore, MemoryLeaseStore, ...)');
+    }
+    const o = ownOptions('options', options, ['identity', 'requestTimeoutMs', 'clock']);
+    this.#store = store;
+    this.identity = o['identity'] === undefined ? defaultIdentity() : text('identity', o['identity'], 128);
+    this.#requestTimeoutMs = integer('requestTimeoutMs', o['requestTimeoutMs'] ?? 5000, 1, MAX_TIMER_MS);
+    this.#clock = (o['clock'] as Clock | undefined) ?? systemClock;
+  }
+
+  /** One attempt: the lock, or `null` if someone else holds it. Store errors reject. */
+  async tryLock(name: string, options?: LockOptions): Promise<Lock | null> {
+    checkName(name);
+    const opts = resolveLockOptions(options);
+    return (await this.#attempt(name, opts)).lock;
+  }
+
+  /**
+   * Acquires, waiting for the holder to release or expire. Rejects with
+   * `LockNotAcquiredError` after `retryLimit` retries, with the signal's
+   * reason on abort, and at once on errors retrying cannot fix (key conflict,
+   * permissions, cluster misconfiguration).
+   */
+  async lock(name: string, options?: LockOptions): Promise<Lock> {
+    checkName(name);
+    const opts = resolveLockOptions(options);
+    opts.signal?.throwIfAborted();
+    let woken = false;
+    let wake: (() => void) | undefined;
+    let unsubscribe: Unsubscribe | undefined;
+    let lastError: unknown;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        woken = false;
+        let holder: LeaseHolder | null = null;
+        try {
+          const result = await this.#attempt(name, opts);
+          if (result.lock) return result.lock;
+          holder = result.holder;
+          lastError = undefined;
+        } catch (error) {
+          if (!(error instanceof StoreError) || isPermanent(error)) throw error;
+          lastError = error;
+        }
+        if (attempt >= opts.retryLimit) throw new LockNotAcquiredError(name, attempt + 1, { cause: lastError });
+        opts.signal?.throwIfAborted();
+        if (unsubscribe === undefined && holder) {
+          // Subscribe only once contended (the uncontended path stays one round trip),
+          // then retry at once so a release between the attempt and the subscription is not missed.
+          unsubscribe = await this.#store
+            .subscribe(name, (event) => {
+              if (event !== 'released') return;
+              woken = true;
+              wake?.();
+            })
+            .catch(() => () => undefined);
+          continue;
+        }
+        if (woken) continue;
+        const delay = (holder ? holder.remainingMs : opts.retryMs) + jitter(opts.retryJitterMs);
+        await wait(this.#clock, delay, opts.signal, (w) => {
+          wake = w;
+          return () => (wake = undefined);
+        });
+      }
+    } finally {
+      unsubscribe?.();
+    }
+  }
+
+  /**
+   * Runs `fn` while holding the lock, then releases it. `fn` receives the
+   * lock's signal (aborted if the lock is lost) and fencing token. If the lock
+   * was lost before `fn` settled, rejects with that `LockLostError` even when
+   * `fn` resolved: its work was not protected to the end.
+   */
+  async withLock<T>(name: string, options: LockOptions | undefined, fn: (signal: AbortSignal, token: number) => Promise<T> | T): Promise<T> {
+    func('fn', fn);
+    const lock = await this.lock(name, options);
+    try {
+      const result = await fn(lock.signal, lock.token);
+      if (!lock.isValid) {
+        const reason: unknown = lock.signal.reason;
+        throw reason instanceof LockLostError ? reason : new LockLostError(name, 'deadline');
+      }
+      return result;
+    } finally {
+      await lock.release().catch(() => false);
+    }
+  }
+
+  /** The current holder without acquiring; `null` when free. */
+  async get(name: string): Promise<LockInfo | null> {
+    checkName(name);
+    const holder = await withTimeout(this.#store.read(name), this.#requestTimeoutMs, this.#clock, 'read');
+    return holder && toInfo(holder);
+  }
+
+  /** The current holder, then every change (new holder or `null` for vacancy) until `signal` aborts. */
+  async *watch(name: string, options?: WatchOptions): AsyncGenerator<LockInfo | null> {
+    checkName(name);
+    const o = ownOptions('options', options, ['signal', 'pollMs', 'onError']);
+    const settings = {
+      clock: this.#clock,
+      signal: abortSignal('signal', o['signal']),
+      requestTimeoutMs: this.#requestTimeoutMs,
+      retryMs: 200,
+      pollMs: integer('pollMs', o['pollMs'] ?? 5000, 10, MAX_TIMER_MS),
+      onError: o['onError'] === undefined ? undefined : func<(error: unknown) => void>('onError', o['onError']),
+    };
+    for await (const holder of watchHolders(this.#store, name, settings)) yield holder && toInfo(holder);
+  }
+
+  async #attempt(name: string, opts: ResolvedLockOptions): Promise<Attempt> {
+    const { timing } = opts;
+    const token = OwnershipToken.generate();
+    const sentAt = this.#clock.now();
+    const result = await withTimeout(
+      this.#store.acquire({ name, token, ttlMs: timing.ttlMs, identity: this.identity, data: opts.data }),
+      timing.requestTimeoutMs,
+      this.#clock,
+      'acquire',
+      (late) => {
+        // Granted after we gave up: free it instead of blocking everyone for a ttl.
+        if (late.acquired) this.#store.release({ name, token, term: late.term }).catch(() => undefined);
+      },
+    );
+    if (!result.acquired) return { lock: null, holder: result.holder };
+    const lease = { name, token, term: result.term };
+    if (this.#clock.now() >= sentAt + timing.ttlMs - timing.driftMs) {
+      // The grant arrived after its own deadline: useless, and perhaps already taken over.
+      this.#store.release(lease).catch(() => undefined);
+      return { lock: null, holder: null };
+    }
+    return { lock: new Lock(new LeaseKeeper(this.#store, this.#clock, lease, timing, sentAt)) };
+  }
+}
+
+function checkName(name: unknown): void {
+  text('name', name, 200, true);
+}
+
+function toInfo(holder: LeaseHolder): LockInfo {
+  return { identity: holder.identity, token: holder.term, data: decodeData(holder.data), remainingMs: holder.remainingMs };
+}

@@ -1,0 +1,168 @@
+/**
+ * In-process lease store with the same contract as the Redis store: the
+ * embedded default for the zero-install demo and for unit tests. It is not
+ * shared across processes, so it elects among electors of one process only.
+ * Expiry is measured on the injected monotonic clock; the term counter is
+ * seeded from wall-clock microseconds like the Redis store's `TIME` seed.
+ */
+import { StoreClosedError } from '../../errors.js';
+import { type Clock, systemClock } from '../../internal/clock.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LeaseEvent,
+  LeaseHolder,
+  LeaseRef,
+  LeaseStore,
+  RenewResult,
+  Unsubscribe,
+} from '../lease-store.js';
+
+interface Entry {
+  token: string;
+  term: number;
+  identity: string;
+  data: string;
+  expiresAt: number;
+}
+
+export interface MemoryLeaseStoreOptions {
+  /** Monotonic clock for expiry. @default performance.now() */
+  clock?: Clock;
+  /** Wall clock in ms used only to seed a missing term counter. @default Date.now */
+  wallClock?: () => number;
+}
+
+export class MemoryLeaseStore implements LeaseStore {
+  readonly kind = 'memory';
+  readonly #clock: Clock;
+  readonly #wallClock: () => number;
+  readonly #entries = new Map<string, Entry>();
+  readonly #fences = new Map<string, number>();
+  readonly #listeners = new Map<string, Set<(event: LeaseEvent) => void>>();
+  #closed = false;
+
+  constructor(options: MemoryLeaseStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#wallClock = options.wallClock ?? Date.now;
+  }
+
+  acquire(request: AcquireRequest): Promise<AcquireResult> {
+    return this.#op(() => {
+      const current = this.#live(request.name);
+      if (current) return { acquired: false, holder: this.#holder(current) };
+      const term = this.#nextTerm(request.name);
+      this.#entries.set(request.name, {
+        token: request.token.reveal(),
+        term,
+        identity: request.identity,
+        data: request.data,
+        expiresAt: this.#clock.now() + request.ttlMs,
+      });
+      this.#notify(request.name, 'acquired');
+      return { acquired: true, term };
+    });
+  }
+
+  renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
+    return this.#op(() => {
+      const current = this.#live(lease.name);
+      if (!current) return 'expired';
+      if (current.token !== lease.token.reveal()) return 'stolen';
+      current.expiresAt = this.#clock.now() + ttlMs;
+      return 'renewed';
+    });
+  }
+
+  release(lease: LeaseRef): Promise<boolean> {
+    return this.#op(() => {
+      const current = this.#live(lease.name);
+      if (!current || current.token !== lease.token.reveal()) return false;
+      this.#entries.delete(lease.name);
+      this.#notify(lease.name, 'released');
+      return true;
+    });
+  }
+
+  read(name: string): Promise<LeaseHolder | null> {
+    return this.#op(() => {
+      const current = this.#live(name);
+      return current ? this.#holder(current) : null;
+    });
+  }
+
+  subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe> {
+    return this.#op(() => {
+      let set = this.#listeners.get(name);
+      if (!set) this.#listeners.set(name, (set = new Set()));
+      const entry = (event: LeaseEvent): void => listener(event);
+      set.add(entry);
+      return () => {
+        set.delete(entry);
+        if (set.size === 0) this.#listeners.delete(name);
+      };
+    });
+  }
+
+  /** Simulates a store that lost all its data (a restart without persistence): leases and term counters vanish. */
+  clear(): void {
+    this.#entries.clear();
+    this.#fences.clear();
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#listeners.clear();
+    return Promise.resolve();
+  }
+
+  // Operations apply synchronously (atomically) and answer asynchronously, like a network store.
+  #op<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    try {
+      return Promise.resolve(fn());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  #live(name: string): Entry | undefined {
+    const entry = this.#entries.get(name);
+    if (entry && entry.expiresAt <= this.#clock.now()) {
+      this.#entries.delete(name);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #holder(entry: Entry): LeaseHolder {
+    return {
+      identity: entry.identity,
+      term: entry.term,
+      data: entry.data,
+      remainingMs: Math.max(0, Math.ceil(entry.expiresAt - this.#clock.now())),
+    };
+  }
+
+  #nextTerm(name: string): number {
+    const last = this.#fences.get(name) ?? Math.floor(this.#wallClock()) * 1000;
+    const term = last + 1;
+    this.#fences.set(name, term);
+    return term;
+  }
+
+  #notify(name: string, event: LeaseEvent): void {
+    const set = this.#listeners.get(name);
+    if (!set) return;
+    // Deliver after the operation's reply, as a network store would.
+    queueMicrotask(() => {
+      for (const listener of [...set]) {
+        try {
+          listener(event);
+        } catch {
+          // A listener's failure must not reach the operation that notified it.
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * {@link LeaseStore} on Redis through a caller-supplied ioredis client
+ * (standalone, Sentinel or Cluster). Each operation is one Lua script, sent
+ * with EVALSHA in one round trip (EVAL once more after script-cache loss).
+ * The caller's client is used as is and never closed; the store opens one
+ * pub/sub connection with `client.duplicate()` on first `subscribe` and
+ * closes it in `close()`.
+ */
+import { InvalidOptionError, LockKeyConflictError, StoreClosedError } from '../../errors.js';
+import { describe, ownOptions, text } from '../../internal/validate.js';
+import type {
+  AcquireRequest,
+  AcquireResult,
+  LeaseEvent,
+  LeaseHolder,
+  LeaseRef,
+  LeaseStore,
+  RenewResult,
+  Unsubscribe,
+} from '../lease-store.js';
+import { classifyRedisError } from './classify-error.js';
+import { type LeaseKeys, leaseKeys } from './keys.js';
+import { toArray, toInt, toStr } from './reply.js';
+import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
+import { acquireLua, readLua, releaseLua, renewLua } from './scripts.generated.js';
+import { ChannelSubscriptions, type SubscriberConnection } from './subscriber.js';
+
+const SCRIPTS = {
+  acquire: script('acquire', acquireLua, 2),
+  renew: script('renew', renewLua, 1),
+  release: script('release', releaseLua, 1),
+  read: script('read', readLua, 1),
+} as const;
+
+/** The slice of an ioredis `Redis` or `Cluster` client the store needs. */
+export interface RedisClientLike extends ScriptClient {
+  readonly status: string;
+  duplicate(): SubscriberConnection;
+}
+
+export interface RedisLeaseStoreOptions {
+  /** An ioredis `Redis` or `Cluster` instance. Not closed by the store. */
+  client: RedisClientLike;
+  /**
+   * Prefix of every key: `{<namespace>:<name>}:lease`. Every member of a
+   * fleet must use the same namespace (and db and keyPrefix), or they do not
+   * exclude each other. Same rules as a name; no `{` or `}`.
+   * @default 'tenure'
+   */
+  namespace?: string;
+}
+
+/** Counters for observability; read by the metrics layer. */
+export interface RedisStoreStats {
+  /** Times a script was resent with EVAL after NOSCRIPT. */
+  scriptReloads: number;
+}
+
+const OPTIONS = ['client', 'namespace'] as const;
+
+export class RedisLeaseStore implements LeaseStore {
+  readonly kind = 'redis';
+  readonly namespace: string;
+  readonly stats: RedisStoreStats = { scriptReloads: 0 };
+  readonly #client: RedisClientLike;
+  readonly #subscriptions: ChannelSubscriptions;
+  #closed = false;
+
+  constructor(options: RedisLeaseStoreOptions) {
+    const o = ownOptions('options', options, OPTIONS);
+    this.#client = checkClient(o['client']);
+    this.namespace = o['namespace'] === undefined ? 'tenure' : text('namespace', o['namespace'], 100, true);
+    this.#subscriptions = new ChannelSubscriptions(() => this.#client.duplicate());
+  }
+
+  async acquire(request: AcquireRequest): Promise<AcquireResult> {
+    const keys = this.#keys(request.name);
+    const reply = await this.#run(SCRIPTS.acquire, 'acquire', keys, [
+      keys.lease,
+      keys.term,
+      request.token.reveal(),
+      request.ttlMs,
+      request.identity,
+      request.data,
+      keys.channel,
+    ]);
+    const parts = toArray(reply, 'acquire', 2);
+    const status = toInt(parts[0], 'acquire status');
+    if (status === 1) return { acquired: true, term: toInt(parts[1], 'term') };
+    if (status === 0) return { acquired: false, holder: holder(parts, 1) };
+    throw conflict(parts);
+  }
+
+  async renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
+    const keys = this.#keys(lease.name);
+    const status = toInt(await this.#run(SCRIPTS.renew, 'renew', keys, [keys.lease, lease.token.reveal(), ttlMs]), 'renew status');
+    return status === 1 ? 'renewed' : status === 0 ? 'expired' : 'stolen';
+  }
+
+  async release(lease: LeaseRef): Promise<boolean> {
+    const keys = this.#keys(lease.name);
+    const reply = await this.#run(SCRIPTS.release, 'release', keys, [keys.lease, lease.token.reveal(), keys.channel]);
+    return toInt(reply, 'release status') === 1;
+  }
+
+  async read(name: string): Promise<LeaseHolder | null> {
+    const keys = this.#keys(name);
+    const parts = toArray(await this.#run(SCRIPTS.read, 'read', keys, [keys.lease]), 'read', 1);
+    const status = toInt(parts[0], 'read status');
+    if (status === 0) return null;
+    if (status === 1) return holder(parts, 1);
+    throw conflict(parts);
+  }
+
+  async subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe> {
+    if (this.#closed) throw new StoreClosedError();
+    const keys = this.#keys(name);
+    try {
+      return await this.#subscriptions.add(keys.channel, (message) => {
+        if (message === 'acquired' || message === 'released') listener(message);
+      });
+    } catch (error) {
+      throw classifyRedisError(error, 'subscribe', keys.channel);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#subscriptions.close();
+    return Promise.resolve();
+  }
+
+  #keys(name: string): LeaseKeys {
+    return leaseKeys(this.namespace, name);
+  }
+
+  async #run(s: Script, operation: string, keys: LeaseKeys, args: (string | number)[]): Promise<unknown> {
+    if (this.#closed) throw new StoreClosedError();
+    try {
+      return await runScript(this.#client, s, args, () => this.stats.scriptReloads++);
+    } catch (error) {
+      throw classifyRedisError(error, operation, keys.lease);
+    }
+  }
+}
+
+function holder(parts: unknown[], at: number): LeaseHolder {
+  return {
+    identity: toStr(parts[at], 'identity'),
+    term: toInt(parts[at + 1], 'term'),
+    data: toStr(parts[at + 2], 'data'),
+    remainingMs: Math.max(0, toInt(parts[at + 3], 'pttl')),
+  };
+}
+
+function conflict(parts: unknown[]): LockKeyConflictError {
+  const key = toStr(parts[1], 'key');
+  const type = toStr(parts[2], 'type');
+  const pttl = toInt(parts[3], 'pttl');
+  const detail =
+    type === 'hash' && pttl < 0
+      ? 'without a TTL (not a lease tenure wrote, or its expiry was removed)'
+      : type === 'hash'
+        ? 'that is not a tenure lease'
+        : 'where tenure expects its own data';
+  return new LockKeyConflictError(key, type, detail);
+}
+
+function checkClient(value: unknown): RedisClientLike {
+  const c = value as Partial<RedisClientLike> | null | undefined;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.evalsha !== 'function' ||
+    typeof c.eval !== 'function' ||
+    typeof c.duplicate !== 'function' ||
+    typeof c.status !== 'string'
+  ) {
+    throw new InvalidOptionError('client', `Expected \`client\` to be an ioredis Redis or Cluster instance, got ${describe(value)}`);
+  }
+  if (c.status === 'end' || c.status === 'close') {
+    throw new InvalidOptionError('client', `Expected \`client\` to be open, got a client with status ${JSON.stringify(c.status)} (was quit() called?)`);
+  }
+  return c as RedisClientLike;
+}

@@ -1,0 +1,43 @@
+--[[ acquire: grant the lease if nobody holds it, with a new fencing term.
+  KEYS[1]  lease key     {ns:name}:lease  hash {v, token, term, identity, data}, with a TTL
+  KEYS[2]  term counter  {ns:name}:term   integer string: the last term issued; no TTL
+  ARGV[1]  ownership token (random, 128-bit)
+  ARGV[2]  ttl in ms (integer >= 1)
+  ARGV[3]  identity (informational)
+  ARGV[4]  data (opaque, may be empty)
+  ARGV[5]  notification channel
+  Returns
+    {1, term}                          acquired
+    {0, identity, term, data, pttl}    held by another owner for pttl more ms
+    {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
+  A missing counter (first use, or the server lost its data) is seeded from the
+  server clock in microseconds, so terms never go backwards across data loss. ]]
+local leaseType = redis.call('TYPE', KEYS[1])['ok']
+if leaseType == 'hash' then
+  local h = redis.call('HMGET', KEYS[1], 'v', 'identity', 'term', 'data')
+  local pttl = redis.call('PTTL', KEYS[1])
+  if h[1] ~= '1' or pttl < 0 then
+    return {-1, KEYS[1], 'hash', pttl}
+  end
+  return {0, h[2], h[3], h[4], pttl}
+elseif leaseType ~= 'none' then
+  return {-1, KEYS[1], leaseType, redis.call('PTTL', KEYS[1])}
+end
+
+local counterType = redis.call('TYPE', KEYS[2])['ok']
+if counterType == 'none' then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
+elseif counterType ~= 'string' then
+  return {-1, KEYS[2], counterType, -1}
+end
+local term = redis.pcall('INCR', KEYS[2])
+if type(term) == 'table' then
+  return {-1, KEYS[2], 'string', -1}
+end
+
+redis.call('HSET', KEYS[1], 'v', '1', 'token', ARGV[1], 'term', string.format('%.0f', term),
+  'identity', ARGV[3], 'data', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.pcall('PUBLISH', ARGV[5], 'acquired')
+return {1, term}

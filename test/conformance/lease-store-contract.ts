@@ -1,0 +1,221 @@
+/**
+ * The lease-store contract, run unchanged against every backend (memory,
+ * Redis over RESP2 and RESP3, later PostgreSQL and etcd). Real time, short
+ * ttls; bounds are generous because CI machines are noisy.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Locker } from '../../src/lock/locker.js';
+import type { LeaseEvent, LeaseStore } from '../../src/lock/lease-store.js';
+import { OwnershipToken } from '../../src/lock/ownership-token.js';
+
+export interface StoreHarness {
+  /** A store for a fresh namespace: tests never share keys. */
+  store(): LeaseStore;
+  /** Simulates the backend losing every lease and term counter. */
+  loseAllData(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function request(name: string, identity = 'me', ttlMs = 5000, data = '') {
+  return { name, token: OwnershipToken.generate(), ttlMs, identity, data };
+}
+
+export function leaseStoreContract(label: string, makeHarness: () => Promise<StoreHarness>): void {
+  describe(`LeaseStore contract: ${label}`, () => {
+    let harness: StoreHarness;
+    let store: LeaseStore;
+    beforeAll(async () => {
+      harness = await makeHarness();
+    });
+    afterAll(async () => {
+      await harness.close();
+    });
+    const fresh = (): LeaseStore => (store = harness.store());
+
+    it('grants a vacant name with a positive term and reports the holder to others', async () => {
+      fresh();
+      const a = request('job', 'alpha', 5000, '{"addr":"10.0.0.1"}');
+      const granted = await store.acquire(a);
+      expect(granted.acquired).toBe(true);
+      const term = granted.acquired ? granted.term : -1;
+      expect(Number.isSafeInteger(term) && term > 0).toBe(true);
+
+      const denied = await store.acquire(request('job', 'beta'));
+      expect(denied).toMatchObject({ acquired: false, holder: { identity: 'alpha', term, data: '{"addr":"10.0.0.1"}' } });
+      if (!denied.acquired) {
+        expect(denied.holder.remainingMs).toBeGreaterThan(4000);
+        expect(denied.holder.remainingMs).toBeLessThanOrEqual(5000);
+      }
+      expect(await store.read('job')).toMatchObject({ identity: 'alpha', term });
+    });
+
+    it('reads a vacant name as null', async () => {
+      fresh();
+      expect(await store.read('nobody')).toBeNull();
+    });
+
+    it('renews only for the owner and never for anyone else', async () => {
+      fresh();
+      const a = request('r', 'alpha', 300);
+      const g = await store.acquire(a);
+      if (!g.acquired) throw new Error('not acquired');
+      const lease = { name: 'r', token: a.token, term: g.term };
+      const intruder = { name: 'r', token: OwnershipToken.generate(), term: g.term };
+      expect(await store.renew(intruder, 60_000)).toBe('stolen');
+      expect(await store.release(intruder)).toBe(false);
+      expect((await store.read('r'))?.remainingMs).toBeLessThanOrEqual(300);
+      await sleep(150);
+      expect(await store.renew(lease, 5000)).toBe('renewed');
+      const after = await store.read('r');
+      expect(after?.remainingMs).toBeGreaterThan(4000);
+      expect(after?.term).toBe(g.term);
+    });
+
+    it('expires on the store after ttl, and renew never re-creates an expired lease', async () => {
+      fresh();
+      const a = request('e', 'alpha', 100);
+      const g = await store.acquire(a);
+      if (!g.acquired) throw new Error('not acquired');
+      await sleep(250);
+      expect(await store.read('e')).toBeNull();
+      expect(await store.renew({ name: 'e', token: a.token, term: g.term }, 5000)).toBe('expired');
+      expect(await store.read('e')).toBeNull();
+      const b = await store.acquire(request('e', 'beta'));
+      expect(b.acquired).toBe(true);
+    });
+
+    it('releases by compare-and-delete: once, and only for the owner', async () => {
+      fresh();
+      const a = request('rel');
+      const g = await store.acquire(a);
+      if (!g.acquired) throw new Error('not acquired');
+      const lease = { name: 'rel', token: a.token, term: g.term };
+      expect(await store.release(lease)).toBe(true);
+      expect(await store.read('rel')).toBeNull();
+      expect(await store.release(lease)).toBe(false);
+      const b = request('rel', 'beta');
+      expect((await store.acquire(b)).acquired).toBe(true);
+      expect(await store.release(lease)).toBe(false);
+      expect(await store.read('rel')).toMatchObject({ identity: 'beta' });
+      expect(await store.renew(lease, 5000)).toBe('stolen');
+    });
+
+    it('issues strictly increasing terms, also across data loss', async () => {
+      fresh();
+      const terms: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const a = request('t');
+        const g = await store.acquire(a);
+        if (!g.acquired) throw new Error('not acquired');
+        terms.push(g.term);
+        await store.release({ name: 't', token: a.token, term: g.term });
+      }
+      await harness.loseAllData();
+      const g = await store.acquire(request('t'));
+      if (!g.acquired) throw new Error('not acquired after data loss');
+      terms.push(g.term);
+      for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
+    });
+
+    it('notifies subscribers of acquisitions and releases, and stops after unsubscribe', async () => {
+      fresh();
+      const events: LeaseEvent[] = [];
+      const unsubscribe = await store.subscribe('n', (e) => events.push(e));
+      const a = request('n');
+      const g = await store.acquire(a);
+      if (!g.acquired) throw new Error('not acquired');
+      await store.release({ name: 'n', token: a.token, term: g.term });
+      await expect.poll(() => events, { timeout: 2000 }).toEqual(['acquired', 'released']);
+      unsubscribe();
+      await store.acquire(request('n'));
+      await sleep(100);
+      expect(events).toEqual(['acquired', 'released']);
+    });
+
+    it('grants exactly one of 20 concurrent contenders per round, with strictly increasing terms over 1,000 acquisitions', async () => {
+      fresh();
+      const terms: number[] = [];
+      for (let round = 0; round < 50; round++) {
+        const requests = Array.from({ length: 20 }, (_, i) => request('race', `w${i}`));
+        const results = await Promise.all(requests.map((r) => store.acquire(r)));
+        const winners = results.flatMap((r, i) => (r.acquired ? [{ term: r.term, token: requests[i]!.token }] : []));
+        expect(winners).toHaveLength(1);
+        const winner = winners[0]!;
+        for (const r of results) if (!r.acquired) expect(r.holder.term).toBe(winner.term);
+        terms.push(winner.term);
+        expect(await store.release({ name: 'race', token: winner.token, term: winner.term })).toBe(true);
+      }
+      // 1,000 contended attempts (50 rounds × 20), 50 grants: each term above the last.
+      for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
+    });
+
+    it('gives 1,000 contended acquisitions of one name strictly increasing terms', async () => {
+      fresh();
+      const terms: number[] = [];
+      // 20 workers race acquire/release on one name until 1,000 grants. Grants are
+      // serialized by the lease itself, so the order replies arrive is the grant order.
+      const worker = async (i: number): Promise<void> => {
+        while (terms.length < 1000) {
+          const r = request('contended', `w${i}`);
+          const g = await store.acquire(r);
+          if (g.acquired) {
+            terms.push(g.term);
+            expect(await store.release({ name: 'contended', token: r.token, term: g.term })).toBe(true);
+          } else {
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 20 }, (_, i) => worker(i)));
+      expect(terms.length).toBeGreaterThanOrEqual(1000);
+      for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
+    });
+
+    it('excludes mutually through Locker.withLock across 20 workers', async () => {
+      fresh();
+      const locker = new Locker(store);
+      let inside = 0;
+      let maxInside = 0;
+      const tokens: number[] = [];
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          locker.withLock('mutex', { ttlMs: 2000, retryMs: 5, retryJitterMs: 5 }, async (_signal, token) => {
+            inside++;
+            maxInside = Math.max(maxInside, inside);
+            tokens.push(token);
+            await sleep(2);
+            inside--;
+          }),
+        ),
+      );
+      expect(maxInside).toBe(1);
+      expect(tokens).toHaveLength(20);
+      for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
+    });
+
+    it('watches holder changes including vacancy, woken by release and by expiry', async () => {
+      fresh();
+      const locker = new Locker(store);
+      const controller = new AbortController();
+      const seen: (string | null)[] = [];
+      const watching = (async () => {
+        for await (const info of locker.watch('w', { signal: controller.signal })) seen.push(info ? info.identity : null);
+      })();
+      await expect.poll(() => seen, { timeout: 2000 }).toEqual([null]);
+      const a = new Locker(store, { identity: 'alpha' });
+      const lock = await a.lock('w', { ttlMs: 3000 });
+      await expect.poll(() => seen, { timeout: 2000 }).toEqual([null, 'alpha']);
+      await lock.release();
+      await expect.poll(() => seen, { timeout: 2000 }).toEqual([null, 'alpha', null]);
+      // Expiry without release (a crashed holder): the watcher wakes at the holder's ttl.
+      const crashed = request('w', 'crashed', 300);
+      await store.acquire(crashed);
+      await expect.poll(() => seen, { timeout: 2000 }).toEqual([null, 'alpha', null, 'crashed']);
+      await expect.poll(() => seen, { timeout: 3000 }).toEqual([null, 'alpha', null, 'crashed', null]);
+      controller.abort();
+      await watching;
+    });
+  });
+}
