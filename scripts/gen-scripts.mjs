@@ -16,7 +16,9 @@ for (const file of names) {
 }
 if (process.argv.includes('--check')) {
   if (readFileSync(out, 'utf8') !== text) {
-    console.error('src/lock/redis/scripts.generated.ts is stale: run `node scripts/gen-scripts.mjs`');
+    console.error(
+      'src/lock/redis/scripts.generated.ts is stale: run `node scripts/gen-scripts.mjs`',
+    );
     process.exit(1);
   }
 } else {

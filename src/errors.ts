@@ -52,7 +52,11 @@ export class InvalidOptionError extends TenureError {
  * a plain client on a cluster node, missing ACL permissions.
  */
 export class ConfigurationError extends TenureError {
-  constructor(message: string, options?: { cause?: unknown }, code: TenureErrorCode = 'TENURE_CONFIGURATION') {
+  constructor(
+    message: string,
+    options?: { cause?: unknown },
+    code: TenureErrorCode = 'TENURE_CONFIGURATION',
+  ) {
     super(code, message, options);
   }
 }
@@ -105,7 +109,11 @@ export class StoreUnavailableError extends StoreError {
 export class StoreTimeoutError extends StoreError {
   readonly timeoutMs: number;
   constructor(operation: string, timeoutMs: number) {
-    super(`Store did not answer \`${operation}\` within ${timeoutMs} ms`, { ambiguous: true }, 'TENURE_STORE_TIMEOUT');
+    super(
+      `Store did not answer \`${operation}\` within ${timeoutMs} ms`,
+      { ambiguous: true },
+      'TENURE_STORE_TIMEOUT',
+    );
     this.timeoutMs = timeoutMs;
   }
 }
@@ -152,7 +160,11 @@ export class LockKeyConflictError extends StoreError {
   /** The Redis type found at the key (`hash`, `string`, `list`...), or `unknown`. */
   readonly type: string;
   constructor(key: string, type: string, detail: string, options?: { cause?: unknown }) {
-    super(`Key ${JSON.stringify(key)} holds a ${type} ${detail}; tenure will not overwrite it`, options, 'TENURE_KEY_CONFLICT');
+    super(
+      `Key ${JSON.stringify(key)} holds a ${type} ${detail}; tenure will not overwrite it`,
+      options,
+      'TENURE_KEY_CONFLICT',
+    );
     this.key = key;
     this.type = type;
   }
@@ -173,7 +185,11 @@ export type LossReason =
 export class LockLostError extends TenureError {
   readonly reason: LossReason;
   constructor(name: string, reason: LossReason, options?: { cause?: unknown }) {
-    super('TENURE_LOCK_LOST', `Lock ${JSON.stringify(name)} is no longer held (${reason})`, options);
+    super(
+      'TENURE_LOCK_LOST',
+      `Lock ${JSON.stringify(name)} is no longer held (${reason})`,
+      options,
+    );
     this.reason = reason;
   }
 }
@@ -182,7 +198,11 @@ export class LockLostError extends TenureError {
 export class LockNotAcquiredError extends TenureError {
   readonly attempts: number;
   constructor(name: string, attempts: number, options?: { cause?: unknown }) {
-    super('TENURE_NOT_ACQUIRED', `Lock ${JSON.stringify(name)} not acquired after ${attempts} attempts`, options);
+    super(
+      'TENURE_NOT_ACQUIRED',
+      `Lock ${JSON.stringify(name)} not acquired after ${attempts} attempts`,
+      options,
+    );
     this.attempts = attempts;
   }
 }

@@ -33,7 +33,7 @@ export function withTimeout<T>(
       (error: unknown) => {
         if (timedOut) return;
         clock.clearTimeout(timer);
-        reject(error as Error);
+        reject(error);
       },
     );
   });

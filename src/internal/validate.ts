@@ -12,7 +12,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
 export function describe(value: unknown): string {
   switch (typeof value) {
     case 'string':
-      return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} characters)` : JSON.stringify(value);
+      return value.length > 40
+        ? `${JSON.stringify(value.slice(0, 40))}… (${value.length} characters)`
+        : JSON.stringify(value);
     case 'bigint':
       return `${value}n`;
     case 'symbol':
@@ -38,7 +40,11 @@ function fail(option: string, message: string): never {
  * and returns its own enumerable properties (inherited ones are ignored, so a
  * prototype cannot inject options). `undefined` yields `{}`.
  */
-export function ownOptions(where: string, value: unknown, known: readonly string[]): Record<string, unknown> {
+export function ownOptions(
+  where: string,
+  value: unknown,
+  known: readonly string[],
+): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(where, `Expected \`${where}\` to be an object, got ${describe(value)}`);
@@ -47,7 +53,10 @@ export function ownOptions(where: string, value: unknown, known: readonly string
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
       const hint = suggest(key, known);
-      fail(key, `Unknown option \`${key}\` in \`${where}\`${hint ? ` — did you mean \`${hint}\`?` : ''}`);
+      fail(
+        key,
+        `Unknown option \`${key}\` in \`${where}\`${hint ? ` — did you mean \`${hint}\`?` : ''}`,
+      );
     }
     out[key] = (value as Record<string, unknown>)[key];
   }
@@ -83,9 +92,17 @@ function editDistance(a: string, b: string): number {
 }
 
 /** A safe integer in [min, max]. */
-export function integer(option: string, value: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
+export function integer(
+  option: string,
+  value: unknown,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    fail(option, `Expected \`${option}\` to be an integer from ${min} to ${max}, got ${describe(value)}`);
+    fail(
+      option,
+      `Expected \`${option}\` to be an integer from ${min} to ${max}, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -94,15 +111,26 @@ export function integer(option: string, value: unknown, min: number, max: number
 export function integerOrInfinity(option: string, value: unknown, min: number): number {
   if (value === Infinity) return value;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(option, `Expected \`${option}\` to be an integer >= ${min} or Infinity, got ${describe(value)}`);
+    fail(
+      option,
+      `Expected \`${option}\` to be an integer >= ${min} or Infinity, got ${describe(value)}`,
+    );
   }
   return value;
 }
 
 /** A finite number in [min, maxExclusive). */
 export function finite(option: string, value: unknown, min: number, maxExclusive: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value >= maxExclusive) {
-    fail(option, `Expected \`${option}\` to be a number >= ${min} and < ${maxExclusive}, got ${describe(value)}`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    value >= maxExclusive
+  ) {
+    fail(
+      option,
+      `Expected \`${option}\` to be a number >= ${min} and < ${maxExclusive}, got ${describe(value)}`,
+    );
   }
   return value;
 }
@@ -113,6 +141,7 @@ export function rule(option: string, ok: boolean, message: string): void {
 }
 
 // Control characters (C0, DEL, C1) make keys unreadable in logs and break line-based tooling.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /**
@@ -121,30 +150,42 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
  * the Redis Cluster hash tag built from the name.
  */
 export function text(option: string, value: unknown, maxLength: number, noBraces = false): string {
-  if (typeof value !== 'string') fail(option, `Expected \`${option}\` to be a string, got ${describe(value)}`);
+  if (typeof value !== 'string')
+    fail(option, `Expected \`${option}\` to be a string, got ${describe(value)}`);
   if (value.length === 0 || value.length > maxLength) {
-    fail(option, `Expected \`${option}\` to be 1 to ${maxLength} characters long, got ${value.length} characters`);
+    fail(
+      option,
+      `Expected \`${option}\` to be 1 to ${maxLength} characters long, got ${value.length} characters`,
+    );
   }
-  if (value.trim().length === 0) fail(option, `Expected \`${option}\` to contain more than whitespace, got ${describe(value)}`);
-  if (CONTROL.test(value)) fail(option, `Expected \`${option}\` to contain no control characters, got ${describe(value)}`);
+  if (value.trim().length === 0)
+    fail(option, `Expected \`${option}\` to contain more than whitespace, got ${describe(value)}`);
+  if (CONTROL.test(value))
+    fail(option, `Expected \`${option}\` to contain no control characters, got ${describe(value)}`);
   if (noBraces && /[{}]/.test(value)) {
-    fail(option, `Expected \`${option}\` to contain no \`{\` or \`}\` (tenure builds the cluster hash tag), got ${describe(value)}`);
+    fail(
+      option,
+      `Expected \`${option}\` to contain no \`{\` or \`}\` (tenure builds the cluster hash tag), got ${describe(value)}`,
+    );
   }
   return value;
 }
 
 export function boolean(option: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') fail(option, `Expected \`${option}\` to be a boolean, got ${describe(value)}`);
+  if (typeof value !== 'boolean')
+    fail(option, `Expected \`${option}\` to be a boolean, got ${describe(value)}`);
   return value;
 }
 
 export function abortSignal(option: string, value: unknown): AbortSignal | undefined {
   if (value === undefined) return undefined;
-  if (!(value instanceof AbortSignal)) fail(option, `Expected \`${option}\` to be an AbortSignal, got ${describe(value)}`);
+  if (!(value instanceof AbortSignal))
+    fail(option, `Expected \`${option}\` to be an AbortSignal, got ${describe(value)}`);
   return value;
 }
 
 export function func<F extends (...args: never[]) => unknown>(option: string, value: unknown): F {
-  if (typeof value !== 'function') fail(option, `Expected \`${option}\` to be a function, got ${describe(value)}`);
+  if (typeof value !== 'function')
+    fail(option, `Expected \`${option}\` to be a function, got ${describe(value)}`);
   return value as F;
 }

@@ -15,7 +15,6 @@ export function wait(
       reject(signal.reason as Error);
       return;
     }
-    let unregister: (() => void) | undefined;
     const finish = (): void => {
       clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -34,7 +33,7 @@ export function wait(
       true,
     );
     signal?.addEventListener('abort', onAbort, { once: true });
-    unregister = register?.(() => {
+    const unregister = register?.(() => {
       finish();
       resolve('woken');
     });

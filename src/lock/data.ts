@@ -4,7 +4,8 @@
  */
 import { InvalidOptionError } from '../errors.js';
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 /** Upper bound on encoded data: it travels with every acquisition and read. */
 export const MAX_DATA_BYTES = 64 * 1024;
@@ -15,12 +16,22 @@ export function encodeData(option: string, value: unknown): string {
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new InvalidOptionError(option, `Expected \`${option}\` to be JSON-serializable, got an error: ${(error as Error).message}`);
+    throw new InvalidOptionError(
+      option,
+      `Expected \`${option}\` to be JSON-serializable, got an error: ${(error as Error).message}`,
+    );
   }
-  if (text === undefined) throw new InvalidOptionError(option, `Expected \`${option}\` to be JSON-serializable, got ${typeof value}`);
+  if (text === undefined)
+    throw new InvalidOptionError(
+      option,
+      `Expected \`${option}\` to be JSON-serializable, got ${typeof value}`,
+    );
   const bytes = Buffer.byteLength(text);
   if (bytes > MAX_DATA_BYTES) {
-    throw new InvalidOptionError(option, `Expected \`${option}\` to encode to at most ${MAX_DATA_BYTES} bytes, got ${bytes}`);
+    throw new InvalidOptionError(
+      option,
+      `Expected \`${option}\` to encode to at most ${MAX_DATA_BYTES} bytes, got ${bytes}`,
+    );
   }
   return text;
 }

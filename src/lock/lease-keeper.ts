@@ -68,7 +68,14 @@ export class LeaseKeeper {
   #released: Promise<boolean> | undefined;
 
   /** `sentAt` is the monotonic time read before the acquire request was sent. */
-  constructor(store: LeaseStore, clock: Clock, lease: LeaseRef, timing: LeaseTiming, sentAt: number, hooks: LeaseKeeperHooks = {}) {
+  constructor(
+    store: LeaseStore,
+    clock: Clock,
+    lease: LeaseRef,
+    timing: LeaseTiming,
+    sentAt: number,
+    hooks: LeaseKeeperHooks = {},
+  ) {
     this.#store = store;
     this.#clock = clock;
     this.lease = lease;
@@ -114,15 +121,23 @@ export class LeaseKeeper {
   async #release(): Promise<boolean> {
     this.#end(new LockLostError(this.lease.name, 'released'), false);
     await this.#inflight;
-    return withTimeout(this.#store.release(this.lease), this.#timing.requestTimeoutMs, this.#clock, 'release');
+    return withTimeout(
+      this.#store.release(this.lease),
+      this.#timing.requestTimeoutMs,
+      this.#clock,
+      'release',
+    );
   }
 
   #scheduleRenew(delayMs: number): void {
     if (this.#ended) return;
-    this.#renewTimer = this.#clock.setTimeout(() => {
-      this.#renewTimer = undefined;
-      this.#inflight = this.#renew();
-    }, Math.max(0, delayMs));
+    this.#renewTimer = this.#clock.setTimeout(
+      () => {
+        this.#renewTimer = undefined;
+        this.#inflight = this.#renew();
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   async #renew(): Promise<void> {
@@ -130,12 +145,21 @@ export class LeaseKeeper {
     const sentAt = this.#clock.now();
     let result: Awaited<ReturnType<LeaseStore['renew']>>;
     try {
-      result = await withTimeout(this.#store.renew(this.lease, ttlMs), requestTimeoutMs, this.#clock, 'renew', (late) => {
-        if (late === 'renewed' && this.#ended) this.#releaseQuietly();
-      });
+      result = await withTimeout(
+        this.#store.renew(this.lease, ttlMs),
+        requestTimeoutMs,
+        this.#clock,
+        'renew',
+        (late) => {
+          if (late === 'renewed' && this.#ended && !this.#released) this.#releaseQuietly();
+        },
+      );
     } catch (error) {
       if (this.#ended) return;
-      const failure = error instanceof StoreError ? error : new StoreError('Renewal failed', { cause: error, ambiguous: true });
+      const failure =
+        error instanceof StoreError
+          ? error
+          : new StoreError('Renewal failed', { cause: error, ambiguous: true });
       if (!failure.ambiguous) {
         this.#lose('refused', failure);
         return;
@@ -146,7 +170,8 @@ export class LeaseKeeper {
     }
     if (this.#ended) {
       // Given up while the request was in flight: a success must not resurrect it.
-      if (result === 'renewed') this.#releaseQuietly();
+      // (After release() the release itself follows; otherwise free the key now.)
+      if (result === 'renewed' && !this.#released) this.#releaseQuietly();
       return;
     }
     if (result !== 'renewed') {
@@ -168,16 +193,23 @@ export class LeaseKeeper {
 
   #armDeadline(): void {
     if (this.#deadlineTimer !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
-    this.#deadlineTimer = this.#clock.setTimeout(() => {
-      this.#deadlineTimer = undefined;
-      if (this.#ended) return;
-      if (this.#clock.now() < this.#deadline) this.#armDeadline();
-      else this.#lose('deadline');
-    }, Math.max(0, this.#deadline - this.#clock.now()));
+    this.#deadlineTimer = this.#clock.setTimeout(
+      () => {
+        this.#deadlineTimer = undefined;
+        if (this.#ended) return;
+        if (this.#clock.now() < this.#deadline) this.#armDeadline();
+        else this.#lose('deadline');
+      },
+      Math.max(0, this.#deadline - this.#clock.now()),
+    );
   }
 
   #lose(reason: LossReason, cause?: unknown): void {
-    const error = new LockLostError(this.lease.name, reason, cause === undefined ? undefined : { cause });
+    const error = new LockLostError(
+      this.lease.name,
+      reason,
+      cause === undefined ? undefined : { cause },
+    );
     this.#end(error, true);
   }
 

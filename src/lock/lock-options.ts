@@ -2,7 +2,15 @@
  * Options of `Locker.lock()` / `tryLock()` / `withLock()`, their defaults in
  * one frozen object, and the cross-field rules checked up front.
  */
-import { MAX_TIMER_MS, abortSignal, finite, integer, integerOrInfinity, ownOptions, rule } from '../internal/validate.js';
+import {
+  MAX_TIMER_MS,
+  abortSignal,
+  finite,
+  integer,
+  integerOrInfinity,
+  ownOptions,
+  rule,
+} from '../internal/validate.js';
 import { encodeData } from './data.js';
 import { driftFor, type LeaseTiming } from './lease-keeper.js';
 
@@ -44,7 +52,17 @@ export interface ResolvedLockOptions {
   readonly signal: AbortSignal | undefined;
 }
 
-const KEYS = ['ttlMs', 'refreshMs', 'retryMs', 'retryJitterMs', 'retryLimit', 'driftFactor', 'requestTimeoutMs', 'data', 'signal'] as const;
+const KEYS = [
+  'ttlMs',
+  'refreshMs',
+  'retryMs',
+  'retryJitterMs',
+  'retryLimit',
+  'driftFactor',
+  'requestTimeoutMs',
+  'data',
+  'signal',
+] as const;
 
 export function resolveLockOptions(input: unknown): ResolvedLockOptions {
   const o = ownOptions('options', input, KEYS);
@@ -55,20 +73,45 @@ export function resolveLockOptions(input: unknown): ResolvedLockOptions {
   const refreshMs = integer('refreshMs', o['refreshMs'] ?? Math.floor(ttlMs / 3), 10, MAX_TIMER_MS);
   rule(
     'refreshMs',
+    refreshMs < ttlMs,
+    `Expected \`refreshMs\` < \`ttlMs\`, got ${refreshMs} >= ${ttlMs}`,
+  );
+  rule(
+    'refreshMs',
     2 * refreshMs <= validMs,
     `Expected \`refreshMs\` ≤ (\`ttlMs\` − drift) / 2 = ${Math.floor(validMs / 2)} for ttlMs ${ttlMs} (two renewal attempts before the deadline), got ${refreshMs}`,
   );
   const retryMs = integer('retryMs', o['retryMs'] ?? LOCK_DEFAULTS.retryMs, 1, MAX_TIMER_MS);
-  const retryJitterMs = integer('retryJitterMs', o['retryJitterMs'] ?? LOCK_DEFAULTS.retryJitterMs, 0, MAX_TIMER_MS);
-  const retryLimit = integerOrInfinity('retryLimit', o['retryLimit'] ?? LOCK_DEFAULTS.retryLimit, 0);
-  const requestTimeoutMs = integer('requestTimeoutMs', o['requestTimeoutMs'] ?? refreshMs, 1, MAX_TIMER_MS);
+  const retryJitterMs = integer(
+    'retryJitterMs',
+    o['retryJitterMs'] ?? LOCK_DEFAULTS.retryJitterMs,
+    0,
+    MAX_TIMER_MS,
+  );
+  const retryLimit = integerOrInfinity(
+    'retryLimit',
+    o['retryLimit'] ?? LOCK_DEFAULTS.retryLimit,
+    0,
+  );
+  const requestTimeoutMs = integer(
+    'requestTimeoutMs',
+    o['requestTimeoutMs'] ?? refreshMs,
+    1,
+    MAX_TIMER_MS,
+  );
   rule(
     'requestTimeoutMs',
     requestTimeoutMs < validMs,
     `Expected \`requestTimeoutMs\` < \`ttlMs\` − drift = ${validMs}, got ${requestTimeoutMs} (a reply after the deadline can grant nothing)`,
   );
   return {
-    timing: { ttlMs, driftMs, refreshMs, renewRetryMs: Math.min(retryMs, refreshMs), requestTimeoutMs },
+    timing: {
+      ttlMs,
+      driftMs,
+      refreshMs,
+      renewRetryMs: Math.min(retryMs, refreshMs),
+      requestTimeoutMs,
+    },
     retryMs,
     retryJitterMs,
     retryLimit,

@@ -12,7 +12,14 @@ import { LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { defaultIdentity, jitter } from '../internal/random.js';
 import { withTimeout } from '../internal/timeout.js';
-import { MAX_TIMER_MS, abortSignal, func, integer, ownOptions, text } from '../internal/validate.js';
+import {
+  MAX_TIMER_MS,
+  abortSignal,
+  func,
+  integer,
+  ownOptions,
+  text,
+} from '../internal/validate.js';
 import { wait } from '../internal/wait.js';
 import { decodeData, type JsonValue } from './data.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -58,13 +65,25 @@ export class Locker {
   readonly #requestTimeoutMs: number;
 
   constructor(store: LeaseStore, options?: LockerOptions) {
-    if (typeof store !== 'object' || store === null || typeof (store as Partial<LeaseStore>).acquire !== 'function') {
-      throw new TypeError('Expected `store` to be a LeaseStore (RedisLeaseStore, MemoryLeaseStore, ...)');
+    if (
+      typeof store !== 'object' ||
+      store === null ||
+      typeof (store as Partial<LeaseStore>).acquire !== 'function'
+    ) {
+      throw new TypeError(
+        'Expected `store` to be a LeaseStore (RedisLeaseStore, MemoryLeaseStore, ...)',
+      );
     }
     const o = ownOptions('options', options, ['identity', 'requestTimeoutMs', 'clock']);
     this.#store = store;
-    this.identity = o['identity'] === undefined ? defaultIdentity() : text('identity', o['identity'], 128);
-    this.#requestTimeoutMs = integer('requestTimeoutMs', o['requestTimeoutMs'] ?? 5000, 1, MAX_TIMER_MS);
+    this.identity =
+      o['identity'] === undefined ? defaultIdentity() : text('identity', o['identity'], 128);
+    this.#requestTimeoutMs = integer(
+      'requestTimeoutMs',
+      o['requestTimeoutMs'] ?? 5000,
+      1,
+      MAX_TIMER_MS,
+    );
     this.#clock = (o['clock'] as Clock | undefined) ?? systemClock;
   }
 
@@ -102,7 +121,8 @@ export class Locker {
           if (!(error instanceof StoreError) || isPermanent(error)) throw error;
           lastError = error;
         }
-        if (attempt >= opts.retryLimit) throw new LockNotAcquiredError(name, attempt + 1, { cause: lastError });
+        if (attempt >= opts.retryLimit)
+          throw new LockNotAcquiredError(name, attempt + 1, { cause: lastError });
         opts.signal?.throwIfAborted();
         if (unsubscribe === undefined && holder) {
           // Subscribe only once contended (the uncontended path stays one round trip),
@@ -134,7 +154,11 @@ export class Locker {
    * was lost before `fn` settled, rejects with that `LockLostError` even when
    * `fn` resolved: its work was not protected to the end.
    */
-  async withLock<T>(name: string, options: LockOptions | undefined, fn: (signal: AbortSignal, token: number) => Promise<T> | T): Promise<T> {
+  async withLock<T>(
+    name: string,
+    options: LockOptions | undefined,
+    fn: (signal: AbortSignal, token: number) => Promise<T> | T,
+  ): Promise<T> {
     func('fn', fn);
     const lock = await this.lock(name, options);
     try {
@@ -152,7 +176,12 @@ export class Locker {
   /** The current holder without acquiring; `null` when free. */
   async get(name: string): Promise<LockInfo | null> {
     checkName(name);
-    const holder = await withTimeout(this.#store.read(name), this.#requestTimeoutMs, this.#clock, 'read');
+    const holder = await withTimeout(
+      this.#store.read(name),
+      this.#requestTimeoutMs,
+      this.#clock,
+      'read',
+    );
     return holder && toInfo(holder);
   }
 
@@ -166,9 +195,13 @@ export class Locker {
       requestTimeoutMs: this.#requestTimeoutMs,
       retryMs: 200,
       pollMs: integer('pollMs', o['pollMs'] ?? 5000, 10, MAX_TIMER_MS),
-      onError: o['onError'] === undefined ? undefined : func<(error: unknown) => void>('onError', o['onError']),
+      onError:
+        o['onError'] === undefined
+          ? undefined
+          : func<(error: unknown) => void>('onError', o['onError']),
     };
-    for await (const holder of watchHolders(this.#store, name, settings)) yield holder && toInfo(holder);
+    for await (const holder of watchHolders(this.#store, name, settings))
+      yield holder && toInfo(holder);
   }
 
   async #attempt(name: string, opts: ResolvedLockOptions): Promise<Attempt> {
@@ -176,13 +209,20 @@ export class Locker {
     const token = OwnershipToken.generate();
     const sentAt = this.#clock.now();
     const result = await withTimeout(
-      this.#store.acquire({ name, token, ttlMs: timing.ttlMs, identity: this.identity, data: opts.data }),
+      this.#store.acquire({
+        name,
+        token,
+        ttlMs: timing.ttlMs,
+        identity: this.identity,
+        data: opts.data,
+      }),
       timing.requestTimeoutMs,
       this.#clock,
       'acquire',
       (late) => {
         // Granted after we gave up: free it instead of blocking everyone for a ttl.
-        if (late.acquired) this.#store.release({ name, token, term: late.term }).catch(() => undefined);
+        if (late.acquired)
+          this.#store.release({ name, token, term: late.term }).catch(() => undefined);
       },
     );
     if (!result.acquired) return { lock: null, holder: result.holder };
@@ -201,5 +241,10 @@ function checkName(name: unknown): void {
 }
 
 function toInfo(holder: LeaseHolder): LockInfo {
-  return { identity: holder.identity, token: holder.term, data: decodeData(holder.data), remainingMs: holder.remainingMs };
+  return {
+    identity: holder.identity,
+    token: holder.term,
+    data: decodeData(holder.data),
+    remainingMs: holder.remainingMs,
+  };
 }

@@ -25,7 +25,11 @@ export interface WatchSettings {
   readonly onError?: ((error: unknown) => void) | undefined;
 }
 
-export async function* watchHolders(store: LeaseStore, name: string, s: WatchSettings): AsyncGenerator<LeaseHolder | null> {
+export async function* watchHolders(
+  store: LeaseStore,
+  name: string,
+  s: WatchSettings,
+): AsyncGenerator<LeaseHolder | null> {
   let woken = false;
   let wake: (() => void) | undefined;
   let unsubscribe: Unsubscribe | undefined;
@@ -69,7 +73,11 @@ export async function* watchHolders(store: LeaseStore, name: string, s: WatchSet
 }
 
 /** Waits; false when the signal aborted (the watch then ends quietly). */
-async function pause(s: WatchSettings, ms: number, register?: (wake: () => void) => () => void): Promise<boolean> {
+async function pause(
+  s: WatchSettings,
+  ms: number,
+  register?: (wake: () => void) => () => void,
+): Promise<boolean> {
   try {
     await wait(s.clock, ms, s.signal, register);
     return true;
@@ -80,5 +88,9 @@ async function pause(s: WatchSettings, ms: number, register?: (wake: () => void)
 
 /** Errors that retrying cannot fix end the watch. */
 export function isPermanent(error: unknown): boolean {
-  return error instanceof ConfigurationError || error instanceof LockKeyConflictError || error instanceof InternalError;
+  return (
+    error instanceof ConfigurationError ||
+    error instanceof LockKeyConflictError ||
+    error instanceof InternalError
+  );
 }

@@ -43,7 +43,10 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       expect(Number.isSafeInteger(term) && term > 0).toBe(true);
 
       const denied = await store.acquire(request('job', 'beta'));
-      expect(denied).toMatchObject({ acquired: false, holder: { identity: 'alpha', term, data: '{"addr":"10.0.0.1"}' } });
+      expect(denied).toMatchObject({
+        acquired: false,
+        holder: { identity: 'alpha', term, data: '{"addr":"10.0.0.1"}' },
+      });
       if (!denied.acquired) {
         expect(denied.holder.remainingMs).toBeGreaterThan(4000);
         expect(denied.holder.remainingMs).toBeLessThanOrEqual(5000);
@@ -116,7 +119,8 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       const g = await store.acquire(request('t'));
       if (!g.acquired) throw new Error('not acquired after data loss');
       terms.push(g.term);
-      for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
+      for (let i = 1; i < terms.length; i++)
+        expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
     });
 
     it('notifies subscribers of acquisitions and releases, and stops after unsubscribe', async () => {
@@ -140,15 +144,20 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       for (let round = 0; round < 50; round++) {
         const requests = Array.from({ length: 20 }, (_, i) => request('race', `w${i}`));
         const results = await Promise.all(requests.map((r) => store.acquire(r)));
-        const winners = results.flatMap((r, i) => (r.acquired ? [{ term: r.term, token: requests[i]!.token }] : []));
+        const winners = results.flatMap((r, i) =>
+          r.acquired ? [{ term: r.term, token: requests[i]!.token }] : [],
+        );
         expect(winners).toHaveLength(1);
         const winner = winners[0]!;
         for (const r of results) if (!r.acquired) expect(r.holder.term).toBe(winner.term);
         terms.push(winner.term);
-        expect(await store.release({ name: 'race', token: winner.token, term: winner.term })).toBe(true);
+        expect(await store.release({ name: 'race', token: winner.token, term: winner.term })).toBe(
+          true,
+        );
       }
       // 1,000 contended attempts (50 rounds × 20), 50 grants: each term above the last.
-      for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
+      for (let i = 1; i < terms.length; i++)
+        expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
     });
 
     it('gives 1,000 contended acquisitions of one name strictly increasing terms', async () => {
@@ -162,7 +171,9 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
           const g = await store.acquire(r);
           if (g.acquired) {
             terms.push(g.term);
-            expect(await store.release({ name: 'contended', token: r.token, term: g.term })).toBe(true);
+            expect(await store.release({ name: 'contended', token: r.token, term: g.term })).toBe(
+              true,
+            );
           } else {
             await new Promise((resolve) => setImmediate(resolve));
           }
@@ -170,7 +181,8 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       };
       await Promise.all(Array.from({ length: 20 }, (_, i) => worker(i)));
       expect(terms.length).toBeGreaterThanOrEqual(1000);
-      for (let i = 1; i < terms.length; i++) expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
+      for (let i = 1; i < terms.length; i++)
+        expect(terms[i]).toBeGreaterThan(terms[i - 1] as number);
     });
 
     it('excludes mutually through Locker.withLock across 20 workers', async () => {
@@ -181,18 +193,23 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       const tokens: number[] = [];
       await Promise.all(
         Array.from({ length: 20 }, () =>
-          locker.withLock('mutex', { ttlMs: 2000, retryMs: 5, retryJitterMs: 5 }, async (_signal, token) => {
-            inside++;
-            maxInside = Math.max(maxInside, inside);
-            tokens.push(token);
-            await sleep(2);
-            inside--;
-          }),
+          locker.withLock(
+            'mutex',
+            { ttlMs: 2000, retryMs: 5, retryJitterMs: 5 },
+            async (_signal, token) => {
+              inside++;
+              maxInside = Math.max(maxInside, inside);
+              tokens.push(token);
+              await sleep(2);
+              inside--;
+            },
+          ),
         ),
       );
       expect(maxInside).toBe(1);
       expect(tokens).toHaveLength(20);
-      for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
+      for (let i = 1; i < tokens.length; i++)
+        expect(tokens[i]).toBeGreaterThan(tokens[i - 1] as number);
     });
 
     it('watches holder changes including vacancy, woken by release and by expiry', async () => {
@@ -201,7 +218,8 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       const controller = new AbortController();
       const seen: (string | null)[] = [];
       const watching = (async () => {
-        for await (const info of locker.watch('w', { signal: controller.signal })) seen.push(info ? info.identity : null);
+        for await (const info of locker.watch('w', { signal: controller.signal }))
+          seen.push(info ? info.identity : null);
       })();
       await expect.poll(() => seen, { timeout: 2000 }).toEqual([null]);
       const a = new Locker(store, { identity: 'alpha' });
@@ -213,7 +231,9 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       const crashed = request('w', 'crashed', 300);
       await store.acquire(crashed);
       await expect.poll(() => seen, { timeout: 2000 }).toEqual([null, 'alpha', null, 'crashed']);
-      await expect.poll(() => seen, { timeout: 3000 }).toEqual([null, 'alpha', null, 'crashed', null]);
+      await expect
+        .poll(() => seen, { timeout: 3000 })
+        .toEqual([null, 'alpha', null, 'crashed', null]);
       controller.abort();
       await watching;
     });

@@ -10,7 +10,10 @@ for (const protocol of [2, 3] as const) {
     const stores: RedisLeaseStore[] = [];
     return {
       store: () => {
-        const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(`resp${protocol}`) });
+        const store = new RedisLeaseStore({
+          client,
+          namespace: uniqueNamespace(`resp${protocol}`),
+        });
         stores.push(store);
         return store;
       },

@@ -66,7 +66,7 @@ export class RedisServer {
       retryStrategy: () => 50,
       maxRetriesPerRequest: 1,
       ...options,
-    });
+    } as RedisOptions as never); // ioredis' overloads and exactOptionalPropertyTypes disagree on `replyMapping`
     client.on('error', () => undefined);
     this.#clients.add(client);
     return client;
@@ -101,20 +101,30 @@ export class RedisServer {
 
   #spawn(): Promise<void> {
     const args = [
-      '--port', String(this.port),
-      '--bind', this.host,
-      '--save', '',
-      '--appendonly', 'no',
-      '--dir', this.#dir,
-      '--enable-debug-command', 'local',
-      '--repl-diskless-sync-delay', '0',
+      '--port',
+      String(this.port),
+      '--bind',
+      this.host,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.#dir,
+      '--enable-debug-command',
+      'local',
+      '--repl-diskless-sync-delay',
+      '0',
       ...this.#extraArgs,
     ];
     const child = spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     return new Promise((resolve, reject) => {
       let output = '';
-      const timer = setTimeout(() => fail(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);
+      const timer = setTimeout(
+        () => fail(new Error(`redis-server did not start within 10 s:\n${output}`)),
+        10_000,
+      );
       const fail = (error: Error): void => {
         clearTimeout(timer);
         child.kill('SIGKILL');
@@ -122,7 +132,11 @@ export class RedisServer {
         reject(error);
       };
       child.once('error', (error) =>
-        fail(new Error(`Cannot run ${REDIS_BIN} (install redis-server or set TENURE_REDIS_SERVER): ${error.message}`)),
+        fail(
+          new Error(
+            `Cannot run ${REDIS_BIN} (install redis-server or set TENURE_REDIS_SERVER): ${error.message}`,
+          ),
+        ),
       );
       child.once('exit', (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`)));
       child.stdout?.on('data', (chunk: Buffer) => {

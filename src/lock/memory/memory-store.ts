@@ -29,7 +29,7 @@ interface Entry {
 export interface MemoryLeaseStoreOptions {
   /** Monotonic clock for expiry. @default performance.now() */
   clock?: Clock;
-  /** Wall clock in ms used only to seed a missing term counter. @default Date.now */
+  /** Wall clock in ms (fractional allowed) used only to seed a missing term counter, in microseconds. @default performance.timeOrigin + performance.now() */
   wallClock?: () => number;
 }
 
@@ -44,7 +44,7 @@ export class MemoryLeaseStore implements LeaseStore {
 
   constructor(options: MemoryLeaseStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock;
-    this.#wallClock = options.wallClock ?? Date.now;
+    this.#wallClock = options.wallClock ?? (() => performance.timeOrigin + performance.now());
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -122,7 +122,7 @@ export class MemoryLeaseStore implements LeaseStore {
     try {
       return Promise.resolve(fn());
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 
@@ -145,7 +145,7 @@ export class MemoryLeaseStore implements LeaseStore {
   }
 
   #nextTerm(name: string): number {
-    const last = this.#fences.get(name) ?? Math.floor(this.#wallClock()) * 1000;
+    const last = this.#fences.get(name) ?? Math.floor(this.#wallClock() * 1000);
     const term = last + 1;
     this.#fences.set(name, term);
     return term;

@@ -7,6 +7,7 @@
  */
 import {
   ClusterMisconfigurationError,
+  ConfigurationError,
   InternalError,
   LockKeyConflictError,
   NotEnoughReplicasError,
@@ -24,9 +25,16 @@ const CONNECTION = [
   "Stream isn't writeable",
   'Reached the max retries per request limit',
   'Command timed out',
-  'Connection in subscriber mode',
 ];
-const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN']);
+const SOCKET_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTCONN',
+]);
 
 export function classifyRedisError(error: unknown, operation: string, key: string): TenureError {
   if (error instanceof StoreError) return error;
@@ -36,17 +44,32 @@ export function classifyRedisError(error: unknown, operation: string, key: strin
   const where = `Redis refused \`${operation}\` on ${JSON.stringify(key)}`;
 
   if (prefix === 'READONLY') {
-    return new ReadOnlyReplicaError(`${where}: the server is a read-only replica (point the client at the primary, or use Sentinel)`, { cause });
+    return new ReadOnlyReplicaError(
+      `${where}: the server is a read-only replica (point the client at the primary, or use Sentinel)`,
+      { cause },
+    );
   }
-  if (prefix === 'NOREPLICAS') return new NotEnoughReplicasError(`${where}: not enough good replicas to write`, { cause });
-  if (prefix === 'NOSCRIPT') return new ScriptMissingError(`${where}: script missing even after EVAL`, { cause });
-  if (prefix === 'WRONGTYPE') return new LockKeyConflictError(key, 'value of another type', 'seen by a script', { cause });
+  if (prefix === 'NOREPLICAS')
+    return new NotEnoughReplicasError(`${where}: not enough good replicas to write`, { cause });
+  if (prefix === 'NOSCRIPT')
+    return new ScriptMissingError(`${where}: script missing even after EVAL`, { cause });
+  if (prefix === 'WRONGTYPE')
+    return new LockKeyConflictError(key, 'value of another type', 'seen by a script', { cause });
   if (prefix === 'MOVED' || prefix === 'ASK') {
-    return new ClusterMisconfigurationError(`${where}: the server is a Redis Cluster node; pass an ioredis Cluster instance`, { cause });
+    return new ClusterMisconfigurationError(
+      `${where}: the server is a Redis Cluster node; pass an ioredis Cluster instance`,
+      { cause },
+    );
   }
   if (prefix === 'NOPERM' || message.includes("can't run this command")) {
     return new PermissionError(
       `${where}: ACL denied it. Minimal ACL: ~{<namespace>:* &{<namespace>:* +evalsha +eval +type +hmget +hget +hset +pexpire +pttl +exists +del +incr +set +time +publish +subscribe +unsubscribe`,
+      { cause },
+    );
+  }
+  if (message.includes('subscriber mode')) {
+    return new ConfigurationError(
+      `${where}: the client is in subscriber mode; give tenure a connection that is not used for SUBSCRIBE`,
       { cause },
     );
   }
@@ -57,16 +80,28 @@ export function classifyRedisError(error: unknown, operation: string, key: strin
     return new InternalError(`${where}: keys are not in one slot (${prefix})`, { cause });
   }
   if (TRANSIENT.includes(prefix)) {
-    return new StoreUnavailableError(`${where}: server is temporarily unable to serve (${prefix})`, { cause, ambiguous: false });
+    return new StoreUnavailableError(
+      `${where}: server is temporarily unable to serve (${prefix})`,
+      { cause, ambiguous: false },
+    );
   }
   const code = (error as { code?: unknown } | null)?.code;
-  if (CONNECTION.some((m) => message.startsWith(m)) || (typeof code === 'string' && SOCKET_CODES.has(code))) {
-    return new StoreUnavailableError(`Redis connection failed during \`${operation}\` on ${JSON.stringify(key)}: ${message}`, {
-      cause,
-      ambiguous: true,
-    });
+  if (
+    CONNECTION.some((m) => message.startsWith(m)) ||
+    (typeof code === 'string' && SOCKET_CODES.has(code))
+  ) {
+    return new StoreUnavailableError(
+      `Redis connection failed during \`${operation}\` on ${JSON.stringify(key)}: ${message}`,
+      {
+        cause,
+        ambiguous: true,
+      },
+    );
   }
-  return new StoreError(`Redis failed \`${operation}\` on ${JSON.stringify(key)}: ${message}`, { cause, ambiguous: true });
+  return new StoreError(`Redis failed \`${operation}\` on ${JSON.stringify(key)}: ${message}`, {
+    cause,
+    ambiguous: true,
+  });
 }
 
 /** Removes command arguments (ownership tokens) from an ioredis error before it is exposed. */

@@ -69,7 +69,8 @@ export class RedisLeaseStore implements LeaseStore {
   constructor(options: RedisLeaseStoreOptions) {
     const o = ownOptions('options', options, OPTIONS);
     this.#client = checkClient(o['client']);
-    this.namespace = o['namespace'] === undefined ? 'tenure' : text('namespace', o['namespace'], 100, true);
+    this.namespace =
+      o['namespace'] === undefined ? 'tenure' : text('namespace', o['namespace'], 100, true);
     this.#subscriptions = new ChannelSubscriptions(() => this.#client.duplicate());
   }
 
@@ -93,13 +94,20 @@ export class RedisLeaseStore implements LeaseStore {
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
     const keys = this.#keys(lease.name);
-    const status = toInt(await this.#run(SCRIPTS.renew, 'renew', keys, [keys.lease, lease.token.reveal(), ttlMs]), 'renew status');
+    const status = toInt(
+      await this.#run(SCRIPTS.renew, 'renew', keys, [keys.lease, lease.token.reveal(), ttlMs]),
+      'renew status',
+    );
     return status === 1 ? 'renewed' : status === 0 ? 'expired' : 'stolen';
   }
 
   async release(lease: LeaseRef): Promise<boolean> {
     const keys = this.#keys(lease.name);
-    const reply = await this.#run(SCRIPTS.release, 'release', keys, [keys.lease, lease.token.reveal(), keys.channel]);
+    const reply = await this.#run(SCRIPTS.release, 'release', keys, [
+      keys.lease,
+      lease.token.reveal(),
+      keys.channel,
+    ]);
     return toInt(reply, 'release status') === 1;
   }
 
@@ -134,7 +142,12 @@ export class RedisLeaseStore implements LeaseStore {
     return leaseKeys(this.namespace, name);
   }
 
-  async #run(s: Script, operation: string, keys: LeaseKeys, args: (string | number)[]): Promise<unknown> {
+  async #run(
+    s: Script,
+    operation: string,
+    keys: LeaseKeys,
+    args: (string | number)[],
+  ): Promise<unknown> {
     if (this.#closed) throw new StoreClosedError();
     try {
       return await runScript(this.#client, s, args, () => this.stats.scriptReloads++);
@@ -176,10 +189,16 @@ function checkClient(value: unknown): RedisClientLike {
     typeof c.duplicate !== 'function' ||
     typeof c.status !== 'string'
   ) {
-    throw new InvalidOptionError('client', `Expected \`client\` to be an ioredis Redis or Cluster instance, got ${describe(value)}`);
+    throw new InvalidOptionError(
+      'client',
+      `Expected \`client\` to be an ioredis Redis or Cluster instance, got ${describe(value)}`,
+    );
   }
   if (c.status === 'end' || c.status === 'close') {
-    throw new InvalidOptionError('client', `Expected \`client\` to be open, got a client with status ${JSON.stringify(c.status)} (was quit() called?)`);
+    throw new InvalidOptionError(
+      'client',
+      `Expected \`client\` to be open, got a client with status ${JSON.stringify(c.status)} (was quit() called?)`,
+    );
   }
   return c as RedisClientLike;
 }

@@ -28,7 +28,9 @@ export function toStr(value: unknown, what: string): string {
 
 export function toArray(value: unknown, what: string, minLength: number): unknown[] {
   if (!Array.isArray(value) || value.length < minLength) {
-    throw new InternalError(`Unexpected ${what} reply from Redis: expected an array of ${minLength}+`);
+    throw new InternalError(
+      `Unexpected ${what} reply from Redis: expected an array of ${minLength}+`,
+    );
   }
   return value as unknown[];
 }

@@ -1,0 +1,80 @@
+// Packs the package as npm would publish it and checks that a consumer can
+// import it (ESM, through the `exports` map) and type-check against it with
+// `moduleResolution: nodenext`. Run after `npm run build`.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const work = mkdtempSync(join(tmpdir(), 'tenure-exports-'));
+try {
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', work], {
+      cwd: root,
+      encoding: 'utf8',
+    }),
+  );
+  const tarball = join(work, packed[0].filename);
+  const files = packed[0].files.map((f) => f.path);
+  for (const required of ['dist/index.js', 'dist/index.d.ts', 'package.json', 'README.md']) {
+    if (!files.includes(required)) throw new Error(`packed tarball lacks ${required}`);
+  }
+  const leaked = files.filter((f) => /^(test|src|bench|examples)\//.test(f));
+  if (leaked.length > 0)
+    throw new Error(`packed tarball ships development files: ${leaked.join(', ')}`);
+
+  const consumer = join(work, 'consumer');
+  const modules = join(consumer, 'node_modules');
+  mkdirSync(join(modules, 'tenure'), { recursive: true });
+  execFileSync('tar', ['-xzf', tarball, '-C', join(modules, 'tenure'), '--strip-components=1']);
+  for (const dep of ['eventemitter3', 'ioredis', '@types'])
+    symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
+  writeFileSync(
+    join(consumer, 'package.json'),
+    JSON.stringify({ name: 'consumer', type: 'module', private: true }),
+  );
+  writeFileSync(
+    join(consumer, 'use.ts'),
+    `import { Locker, MemoryLeaseStore, RedisLeaseStore, TenureError, type LockOptions } from 'tenure';
+import { Redis } from 'ioredis';
+const options: LockOptions = { ttlMs: 1000 };
+const locker = new Locker(new MemoryLeaseStore());
+const lock = await locker.lock('x', options);
+const token: number = lock.token;
+await lock.release();
+const client = new Redis({ lazyConnect: true });
+new RedisLeaseStore({ client });
+console.log(token > 0, new TenureError('TENURE_INTERNAL', 'x') instanceof Error);
+`,
+  );
+  writeFileSync(
+    join(consumer, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        types: ['node'],
+        lib: ['es2023', 'esnext.disposable'],
+      },
+      files: ['use.ts'],
+    }),
+  );
+  execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', consumer], { stdio: 'inherit' });
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "import * as t from 'tenure'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, k.token > 0); await k.release();",
+    ],
+    { cwd: consumer, encoding: 'utf8' },
+  ).trim();
+  if (out !== 'function true') throw new Error(`unexpected output from the consumer: ${out}`);
+  console.log(`exports ok: ${files.length} files packed, ESM import and nodenext type-check pass`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import { LockKeyConflictError, LockLostError, StoreUnavailableError } from '../../src/errors.js';
+import type { AcquireResult } from '../../src/lock/lease-store.js';
+import { Locker } from '../../src/lock/locker.js';
+import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
+import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { ScriptedStore } from '../helpers/scripted-store.js';
+
+function memory() {
+  const clock = new FakeClock();
+  const store = new MemoryLeaseStore({ clock });
+  return { clock, store, locker: new Locker(store, { clock, identity: 'me' }) };
+}
+
+/** Someone else holds `name` for `ttlMs` and never renews (a crashed holder). */
+async function crashedHolder(store: MemoryLeaseStore, name: string, ttlMs: number) {
+  const token = OwnershipToken.generate();
+  const r = await store.acquire({ name, token, ttlMs, identity: 'crashed', data: '' });
+  if (!r.acquired) throw new Error('setup failed');
+  return { name, token, term: r.term };
+}
+
+describe('Locker', () => {
+  it('tryLock returns null while another holds the lock, and the lock with a token once free', async () => {
+    const { store, locker } = memory();
+    const held = await crashedHolder(store, 'a', 1000);
+    expect(await locker.tryLock('a')).toBeNull();
+    await store.release(held);
+    const lock = await locker.tryLock('a');
+    expect(lock?.token).toBeGreaterThan(held.term);
+    await lock?.release();
+  });
+
+  it('keeps a held lock alive by refreshing, for many ttls', async () => {
+    const { clock, store, locker } = memory();
+    const lock = await locker.lock('a', { ttlMs: 1000 });
+    await clock.advance(10_000);
+    expect(lock.isValid).toBe(true);
+    expect((await store.read('a'))?.term).toBe(lock.token);
+    await lock.release();
+    expect(await store.read('a')).toBeNull();
+    expect(clock.pending).toBe(0);
+  });
+
+  it('waits for a crashed holder exactly until its expiry (plus jitter), not before', async () => {
+    const { clock, store, locker } = memory();
+    await crashedHolder(store, 'a', 1000);
+    let acquired = false;
+    const pending = locker.lock('a', { retryJitterMs: 50 }).then((l) => {
+      acquired = true;
+      return l;
+    });
+    await clock.advance(990);
+    expect(acquired).toBe(false);
+    await clock.advance(70);
+    expect(acquired).toBe(true);
+    await (await pending).release();
+  });
+
+  it('wakes at once when the holder releases', async () => {
+    const { clock, store, locker } = memory();
+    const held = await crashedHolder(store, 'a', 60_000);
+    let acquired = false;
+    const pending = locker.lock('a').then((l) => ((acquired = true), l));
+    await clock.advance(10);
+    expect(acquired).toBe(false);
+    await store.release(held);
+    await settle();
+    await settle();
+    expect(acquired).toBe(true);
+    await (await pending).release();
+  });
+
+  it('gives up after retryLimit retries with LockNotAcquiredError', async () => {
+    const { clock, store, locker } = memory();
+    const holder = await new Locker(store, { clock }).lock('a', { ttlMs: 1000 }); // alive: keeps refreshing
+    const pending = locker.lock('a', { retryLimit: 2 });
+    const outcome = expect(pending).rejects.toMatchObject({
+      code: 'TENURE_NOT_ACQUIRED',
+      attempts: 3,
+    });
+    await clock.advance(5000);
+    await outcome;
+    expect(holder.isValid).toBe(true);
+    await expect(locker.lock('a', { retryLimit: 0 })).rejects.toMatchObject({ attempts: 1 });
+    await holder.release();
+  });
+
+  it('stops waiting when the signal aborts, with the signal reason', async () => {
+    const { clock, store, locker } = memory();
+    await crashedHolder(store, 'a', 60_000);
+    const controller = new AbortController();
+    const pending = locker.lock('a', { signal: controller.signal });
+    const outcome = expect(pending).rejects.toThrow('stop waiting');
+    await clock.advance(100);
+    controller.abort(new Error('stop waiting'));
+    await outcome;
+  });
+
+  it('throws a key conflict at once instead of retrying', async () => {
+    const store = new ScriptedStore();
+    const clock = new FakeClock();
+    const locker = new Locker(store, { clock });
+    const pending = locker.lock('a');
+    store
+      .pending('acquire')
+      .reject(
+        new LockKeyConflictError('{tenure:a}:lease', 'list', 'where tenure expects its own data'),
+      );
+    await expect(pending).rejects.toBeInstanceOf(LockKeyConflictError);
+    expect(store.of('acquire')).toHaveLength(1);
+  });
+
+  it('retries store failures after retryMs', async () => {
+    const store = new ScriptedStore();
+    const clock = new FakeClock();
+    const locker = new Locker(store, { clock });
+    const pending = locker.lock('a', { retryMs: 100, retryJitterMs: 0, ttlMs: 1000 });
+    store
+      .pending('acquire')
+      .reject(new StoreUnavailableError('Connection is closed.', { ambiguous: true }));
+    await clock.advance(99);
+    expect(store.of('acquire')).toHaveLength(1);
+    await clock.advance(1);
+    store.pending<AcquireResult>('acquire').resolve({ acquired: true, term: 5 });
+    const lock = await pending;
+    expect(lock.token).toBe(5);
+  });
+
+  it('releases a grant that arrives after the request timed out', async () => {
+    const store = new ScriptedStore();
+    const clock = new FakeClock();
+    const locker = new Locker(store, { clock });
+    const attempt = locker.tryLock('a', { ttlMs: 1000, requestTimeoutMs: 100 });
+    const outcome = expect(attempt).rejects.toMatchObject({ code: 'TENURE_STORE_TIMEOUT' });
+    await clock.advance(100);
+    await outcome;
+    store.pending<AcquireResult>('acquire').resolve({ acquired: true, term: 9 });
+    await settle();
+    expect(store.of('release')).toHaveLength(1);
+    expect((store.of('release')[0]?.args[0] as { term: number }).term).toBe(9);
+  });
+
+  it('grants nothing when the grant arrives after its own deadline', async () => {
+    const store = new ScriptedStore();
+    const clock = new FakeClock();
+    const locker = new Locker(store, { clock });
+    const attempt = locker.tryLock('a', { ttlMs: 1000, requestTimeoutMs: 900 });
+    clock.jump(1000); // stalled: the reply is read only after t_send + ttl − drift
+    store.pending<AcquireResult>('acquire').resolve({ acquired: true, term: 3 });
+    await expect(attempt).resolves.toBeNull();
+    expect(store.of('release')).toHaveLength(1);
+  });
+
+  it('withLock passes signal and token, releases afterwards, and rethrows errors', async () => {
+    const { store, locker } = memory();
+    const result = await locker.withLock('a', undefined, (signal, token) => {
+      expect(signal.aborted).toBe(false);
+      expect(token).toBeGreaterThan(0);
+      return 42;
+    });
+    expect(result).toBe(42);
+    expect(await store.read('a')).toBeNull();
+    await expect(
+      locker.withLock('a', undefined, () => Promise.reject(new Error('boom'))),
+    ).rejects.toThrow('boom');
+    expect(await store.read('a')).toBeNull();
+  });
+
+  it('withLock rejects with LockLostError when the lock was lost before fn finished', async () => {
+    const { clock, store, locker } = memory();
+    const run = locker.withLock('a', { ttlMs: 1000 }, async (signal) => {
+      const lease = await store.read('a');
+      store.clear(); // the store loses the lease: the next renewal finds it gone
+      await clock.advance(400);
+      expect(signal.aborted).toBe(true);
+      return lease;
+    });
+    await expect(run).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('get reads the holder without acquiring, with decoded data', async () => {
+    const { locker } = memory();
+    expect(await locker.get('a')).toBeNull();
+    const lock = await locker.lock('a', { data: { addr: '10.0.0.1:8080' } });
+    expect(await locker.get('a')).toMatchObject({
+      identity: 'me',
+      token: lock.token,
+      data: { addr: '10.0.0.1:8080' },
+    });
+    await lock.release();
+  });
+});
