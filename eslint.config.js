@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'src/lock/redis/scripts.generated.ts'] },
+  { ignores: ['dist/**', '.build/**', 'node_modules/**', 'coverage/**', 'src/lock/redis/scripts.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

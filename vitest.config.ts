@@ -12,6 +12,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          globalSetup: ['test/helpers/build-global-setup.ts'],
           include: ['test/integration/**/*.test.ts', 'test/conformance/redis.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,

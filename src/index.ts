@@ -27,3 +27,23 @@ export {
   type RedisLeaseStoreOptions,
   type RedisStoreStats,
 } from './lock/redis/redis-store.js';
+export { Elector } from './election/elector.js';
+export { ELECTOR_DEFAULTS, type ElectorOptions } from './election/options.js';
+export type {
+  ElectedEvent,
+  ElectorEvents,
+  ElectorState,
+  LeaderInfo,
+  LeadershipRecord,
+  RevokedEvent,
+  RevokeReason,
+  StateEvent,
+} from './election/events.js';
+export type { Logger } from './internal/logger.js';
+export type {
+  AttemptResult,
+  ElectionMetrics,
+  ElectorProbe,
+  MetricsProvider,
+  RenewFailure,
+} from './metrics/types.js';

@@ -26,6 +26,7 @@
 import { LockLostError, type LossReason, StoreError, type TenureError } from '../errors.js';
 import type { Clock, TimerHandle } from '../internal/clock.js';
 import { withTimeout } from '../internal/timeout.js';
+import { releaseQuietly } from './acquire.js';
 import type { LeaseRef, LeaseStore } from './lease-store.js';
 
 export interface LeaseTiming {
@@ -221,12 +222,13 @@ export class LeaseKeeper {
     if (this.#renewTimer !== undefined) this.#clock.clearTimeout(this.#renewTimer);
     if (this.#deadlineTimer !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
     this.#renewTimer = this.#deadlineTimer = undefined;
-    if (notify) this.#hooks.onLost?.(error);
+    // Stop the work first, then tell the owner.
     this.#controller.abort(error);
+    if (notify) this.#hooks.onLost?.(error);
   }
 
   /** Frees a lease we no longer trust but may still own, so others need not wait for its ttl. */
   #releaseQuietly(): void {
-    this.#store.release(this.lease).catch(() => undefined);
+    releaseQuietly(this.#store, this.lease);
   }
 }

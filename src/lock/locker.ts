@@ -21,12 +21,12 @@ import {
   text,
 } from '../internal/validate.js';
 import { wait } from '../internal/wait.js';
+import { attemptAcquire } from './acquire.js';
 import { decodeData, type JsonValue } from './data.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import type { LeaseHolder, LeaseStore, Unsubscribe } from './lease-store.js';
 import { Lock } from './lock.js';
 import { type LockOptions, type ResolvedLockOptions, resolveLockOptions } from './lock-options.js';
-import { OwnershipToken } from './ownership-token.js';
 import { isPermanent, watchHolders } from './watch.js';
 
 export interface LockerOptions {
@@ -205,34 +205,19 @@ export class Locker {
   }
 
   async #attempt(name: string, opts: ResolvedLockOptions): Promise<Attempt> {
-    const { timing } = opts;
-    const token = OwnershipToken.generate();
-    const sentAt = this.#clock.now();
-    const result = await withTimeout(
-      this.#store.acquire({
-        name,
-        token,
-        ttlMs: timing.ttlMs,
-        identity: this.identity,
-        data: opts.data,
-      }),
-      timing.requestTimeoutMs,
-      this.#clock,
-      'acquire',
-      (late) => {
-        // Granted after we gave up: free it instead of blocking everyone for a ttl.
-        if (late.acquired)
-          this.#store.release({ name, token, term: late.term }).catch(() => undefined);
-      },
-    );
-    if (!result.acquired) return { lock: null, holder: result.holder };
-    const lease = { name, token, term: result.term };
-    if (this.#clock.now() >= sentAt + timing.ttlMs - timing.driftMs) {
-      // The grant arrived after its own deadline: useless, and perhaps already taken over.
-      this.#store.release(lease).catch(() => undefined);
-      return { lock: null, holder: null };
-    }
-    return { lock: new Lock(new LeaseKeeper(this.#store, this.#clock, lease, timing, sentAt)) };
+    const { timing, data } = opts;
+    const outcome = await attemptAcquire(this.#store, this.#clock, {
+      name,
+      identity: this.identity,
+      data,
+      timing,
+    });
+    if (!outcome.granted) return { lock: null, holder: outcome.holder };
+    return {
+      lock: new Lock(
+        new LeaseKeeper(this.#store, this.#clock, outcome.lease, timing, outcome.sentAt),
+      ),
+    };
   }
 }
 

@@ -16,6 +16,8 @@ import type {
 export interface Call<T = unknown> {
   readonly op: 'acquire' | 'renew' | 'release' | 'read';
   readonly args: unknown[];
+  /** `now()` when the call was made (the send time), if the store was given a clock. */
+  readonly at: number;
   settled: boolean;
   resolve(value: T): void;
   reject(error: unknown): void;
@@ -24,6 +26,11 @@ export interface Call<T = unknown> {
 export class ScriptedStore implements LeaseStore {
   readonly kind = 'scripted';
   readonly calls: Call[] = [];
+  readonly #now: () => number;
+
+  constructor(now: () => number = () => 0) {
+    this.#now = now;
+  }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     return this.#push('acquire', [request]);
@@ -61,6 +68,7 @@ export class ScriptedStore implements LeaseStore {
       const call: Call<T> = {
         op,
         args,
+        at: this.#now(),
         settled: false,
         resolve: (v) => {
           call.settled = true;

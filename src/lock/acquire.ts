@@ -1,0 +1,56 @@
+/**
+ * One acquisition attempt, shared by `Locker` and `Elector`. Reads the
+ * monotonic clock *before* the request is handed to the store (`sentAt`, the
+ * start of validity), enforces the per-request timeout, and undoes grants
+ * nobody can use: one that arrives after the request timed out, or after
+ * its own deadline (`sentAt + ttlMs − driftMs`), is released at once with
+ * compare-and-delete instead of blocking everyone for a ttl.
+ */
+import type { Clock } from '../internal/clock.js';
+import { withTimeout } from '../internal/timeout.js';
+import type { LeaseTiming } from './lease-keeper.js';
+import type { LeaseHolder, LeaseRef, LeaseStore } from './lease-store.js';
+import { OwnershipToken } from './ownership-token.js';
+
+export type AttemptOutcome =
+  | { readonly granted: true; readonly lease: LeaseRef; readonly sentAt: number }
+  /** `holder` is null when the grant came too late to be used. */
+  | { readonly granted: false; readonly holder: LeaseHolder | null };
+
+export interface AttemptRequest {
+  readonly name: string;
+  readonly identity: string;
+  readonly data: string;
+  readonly timing: LeaseTiming;
+}
+
+export async function attemptAcquire(
+  store: LeaseStore,
+  clock: Clock,
+  request: AttemptRequest,
+): Promise<AttemptOutcome> {
+  const { name, identity, data, timing } = request;
+  const token = OwnershipToken.generate();
+  const sentAt = clock.now();
+  const result = await withTimeout(
+    store.acquire({ name, token, ttlMs: timing.ttlMs, identity, data }),
+    timing.requestTimeoutMs,
+    clock,
+    'acquire',
+    (late) => {
+      if (late.acquired) releaseQuietly(store, { name, token, term: late.term });
+    },
+  );
+  if (!result.acquired) return { granted: false, holder: result.holder };
+  const lease = { name, token, term: result.term };
+  if (clock.now() >= sentAt + timing.ttlMs - timing.driftMs) {
+    releaseQuietly(store, lease);
+    return { granted: false, holder: null };
+  }
+  return { granted: true, lease, sentAt };
+}
+
+/** Compare-and-delete in the background; a failure only means the lease expires by its ttl. */
+export function releaseQuietly(store: LeaseStore, lease: LeaseRef): void {
+  store.release(lease).catch(() => undefined);
+}

@@ -1,0 +1,51 @@
+/**
+ * What the elector reports to a metrics backend. The elector depends only on
+ * this interface; the prom-client implementation lives in
+ * `src/metrics/prometheus.ts`, the only file that imports prom-client.
+ */
+import type { RevokeReason } from '../election/events.js';
+
+export type AttemptResult = 'acquired' | 'held' | 'error';
+export type RenewFailure = 'timeout' | 'unavailable' | 'error';
+
+/** Read at scrape time, so gauges are never stale. */
+export interface ElectorProbe {
+  isLeader(): boolean;
+  /** This elector's term while it leads, else null. */
+  term(): number | null;
+  /** Lease validity left on the local monotonic clock, in ms (0 when not leading). */
+  remainingMs(): number;
+}
+
+/** Per-elector sink; every method must be cheap and must not throw. */
+export interface ElectionMetrics {
+  attempt(result: AttemptResult): void;
+  elected(term: number): void;
+  revoked(reason: RevokeReason): void;
+  renewed(durationMs: number): void;
+  renewFailed(reason: RenewFailure): void;
+  /** The known leader changed (seen by any participant, including observers). */
+  leaderChanged(): void;
+  /** The elector stopped: gauges for it are removed. */
+  close(): void;
+}
+
+/** Creates the sink for one elector, labelled with its election and identity. */
+export interface MetricsProvider {
+  forElector(
+    labels: { readonly election: string; readonly identity: string },
+    probe: ElectorProbe,
+  ): ElectionMetrics;
+}
+
+const noop = (): void => undefined;
+
+export const noopMetrics: ElectionMetrics = {
+  attempt: noop,
+  elected: noop,
+  revoked: noop,
+  renewed: noop,
+  renewFailed: noop,
+  leaderChanged: noop,
+  close: noop,
+};

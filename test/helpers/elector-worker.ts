@@ -1,0 +1,94 @@
+/**
+ * One elector in its own process, for tests that send real signals
+ * (SIGSTOP, SIGKILL). Started with child_process.fork from compiled JS
+ * (.build/test/helpers/elector-worker.js). Config comes in TENURE_WORKER
+ * (JSON); every event goes to the parent over IPC with a
+ * process.hrtime.bigint() timestamp, which is CLOCK_MONOTONIC on Linux and so
+ * comparable across processes.
+ */
+import { Redis } from 'ioredis';
+import { Elector } from '../../src/election/elector.js';
+import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
+
+export interface WorkerConfig {
+  port: number;
+  namespace: string;
+  election: string;
+  identity: string;
+  leaseMs: number;
+  renewMs: number;
+  retryMs: number;
+  retryJitterMs: number;
+  campaign?: boolean;
+}
+
+export type WorkerMessage =
+  | { ev: 'ready'; t: string }
+  | { ev: 'elected'; term: number; t: string }
+  | { ev: 'revoked'; term: number; reason: string; t: string }
+  | { ev: 'leader'; identity: string | null; term: number | null; t: string }
+  | { ev: 'probe'; isLeader: boolean; revokedBefore: boolean; t: string }
+  | { ev: 'error'; code: string; t: string }
+  | { ev: 'stopped'; t: string };
+
+const config = JSON.parse(process.env['TENURE_WORKER'] ?? '{}') as WorkerConfig;
+const now = (): string => process.hrtime.bigint().toString();
+const send = (message: WorkerMessage): void => {
+  process.send?.(message);
+};
+
+const client = new Redis({
+  host: '127.0.0.1',
+  port: config.port,
+  retryStrategy: () => 50,
+  maxRetriesPerRequest: 1,
+});
+client.on('error', () => undefined);
+const store = new RedisLeaseStore({ client, namespace: config.namespace });
+const elector = new Elector({
+  store,
+  election: config.election,
+  identity: config.identity,
+  leaseMs: config.leaseMs,
+  renewMs: config.renewMs,
+  retryMs: config.retryMs,
+  retryJitterMs: config.retryJitterMs,
+  campaign: config.campaign ?? true,
+});
+let revokedSeen = false;
+elector.on('elected', ({ term }) => {
+  revokedSeen = false;
+  send({ ev: 'elected', term, t: now() });
+});
+elector.on('revoked', ({ term, reason }) => {
+  revokedSeen = true;
+  send({ ev: 'revoked', term, reason, t: now() });
+});
+elector.on('leader', (l) =>
+  send({ ev: 'leader', identity: l?.identity ?? null, term: l?.term ?? null, t: now() }),
+);
+elector.on('error', (e) =>
+  send({ ev: 'error', code: (e as { code?: string }).code ?? e.name, t: now() }),
+);
+
+// After SIGSTOP/SIGCONT: what does the elector say on its first check?
+process.on('SIGCONT', () =>
+  send({ ev: 'probe', isLeader: elector.isLeader, revokedBefore: revokedSeen, t: now() }),
+);
+
+process.on('message', (message: { cmd?: string }) => {
+  if (message.cmd === 'probe')
+    send({ ev: 'probe', isLeader: elector.isLeader, revokedBefore: revokedSeen, t: now() });
+  if (message.cmd === 'stop') {
+    void (async () => {
+      await elector.stop();
+      await store.close();
+      await client.quit();
+      send({ ev: 'stopped', t: now() });
+      process.disconnect?.();
+    })();
+  }
+});
+
+await elector.start();
+send({ ev: 'ready', t: now() });

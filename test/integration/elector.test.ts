@@ -1,0 +1,204 @@
+/**
+ * The Elector against a private redis-server. Electors that receive signals
+ * run in their own processes; the rest run in this one. Bounds are generous
+ * (CI machines are noisy); measured latencies belong to the benchmarks.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Elector } from '../../src/election/elector.js';
+import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
+import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
+import { WorkerProcess } from '../helpers/worker-process.js';
+
+const timing = { leaseMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 50 };
+let server: RedisServer;
+const cleanups: (() => Promise<unknown>)[] = [];
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+});
+afterEach(async () => {
+  await WorkerProcess.killAll();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await server.stop();
+});
+
+function inProcess(
+  namespace: string,
+  identity: string,
+  extra: { campaign?: boolean } = {},
+): Elector {
+  const client = server.client({ maxRetriesPerRequest: 1 });
+  const store = new RedisLeaseStore({ client, namespace });
+  const elector = new Elector({ store, election: 'cron', identity, ...timing, ...extra });
+  elector.on('error', () => undefined);
+  cleanups.push(async () => {
+    await elector.stop();
+    await store.close();
+  });
+  return elector;
+}
+
+function workers(namespace: string, count: number): WorkerProcess[] {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      new WorkerProcess({
+        port: server.port,
+        namespace,
+        election: 'cron',
+        identity: `w${i}`,
+        ...timing,
+      }),
+  );
+}
+
+async function oneLeader(list: WorkerProcess[], timeoutMs = 5000): Promise<WorkerProcess> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const leaders = list.filter((w) => w.isLeader);
+    if (leaders.length > 1)
+      throw new Error(`two leaders: ${leaders.map((w) => w.identity).join(', ')}`);
+    if (leaders.length === 1) return leaders[0] as WorkerProcess;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error('no leader');
+}
+
+const ms = (from: bigint, to: bigint): number => Number(to - from) / 1e6;
+
+describe('Elector on Redis', () => {
+  it('elects exactly one of 5 electors, and every other reports it', async () => {
+    const ns = uniqueNamespace();
+    const list = workers(ns, 5);
+    await Promise.all(list.map((w) => w.next((m) => m.ev === 'ready')));
+    const leader = await oneLeader(list);
+    for (const w of list) {
+      await w.next((m) => m.ev === 'leader' && m.identity === leader.identity);
+    }
+    await new Promise((r) => setTimeout(r, 1500)); // several lease periods: still one leader, no change
+    expect(list.filter((w) => w.isLeader)).toEqual([leader]);
+    expect(leader.messages.filter((m) => m.ev === 'elected')).toHaveLength(1);
+  });
+
+  it('hands over to another elector when the leader stops', async () => {
+    const ns = uniqueNamespace();
+    const list = workers(ns, 3);
+    await Promise.all(list.map((w) => w.next((m) => m.ev === 'ready')));
+    const first = await oneLeader(list);
+    const firstTerm = (first.messages.find((m) => m.ev === 'elected') as { term: number }).term;
+    const stopAt = process.hrtime.bigint();
+    await first.stop();
+    const rest = list.filter((w) => w !== first);
+    const second = await oneLeader(rest, 3000);
+    const elected = await second.next((m) => m.ev === 'elected');
+    expect((elected as { term: number }).term).toBeGreaterThan(firstTerm);
+    expect(first.messages).toContainEqual(
+      expect.objectContaining({ ev: 'revoked', reason: 'stopped' }),
+    );
+    // Woken by the release notification, not by the lease expiring.
+    console.info(
+      `hand-over: stop() to elected in ${ms(stopAt, elected.at).toFixed(1)} ms (includes the IPC round trip)`,
+    );
+    expect(ms(stopAt, elected.at)).toBeLessThan(timing.leaseMs);
+  });
+
+  it('fails over within leaseMs + retryMs + slack after SIGKILL of the leader', async () => {
+    const ns = uniqueNamespace();
+    const list = workers(ns, 3);
+    await Promise.all(list.map((w) => w.next((m) => m.ev === 'ready')));
+    const first = await oneLeader(list);
+    const killedAt = process.hrtime.bigint();
+    await first.kill();
+    const rest = list.filter((w) => w !== first);
+    const second = await oneLeader(rest, 5000);
+    const elected = await second.next((m) => m.ev === 'elected');
+    const failover = ms(killedAt, elected.at);
+    console.info(
+      `fail-over: SIGKILL to elected in ${failover.toFixed(1)} ms (leaseMs ${timing.leaseMs})`,
+    );
+    expect(failover).toBeLessThan(timing.leaseMs + timing.retryMs + 1000);
+  });
+
+  it('after SIGSTOP for 2 × leaseMs another leads, and the paused one is not leader on its first check', async () => {
+    const ns = uniqueNamespace();
+    const list = workers(ns, 3);
+    await Promise.all(list.map((w) => w.next((m) => m.ev === 'ready')));
+    const first = await oneLeader(list);
+    const mark = first.messages.length;
+    first.signal('SIGSTOP');
+    const stoppedAt = process.hrtime.bigint();
+    const rest = list.filter((w) => w !== first);
+    const second = await oneLeader(rest, 5000);
+    const elected = await second.next((m) => m.ev === 'elected');
+    expect(ms(stoppedAt, elected.at)).toBeLessThan(timing.leaseMs + timing.retryMs + 1000);
+    const remaining = 2 * timing.leaseMs - ms(stoppedAt, process.hrtime.bigint());
+    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+    first.signal('SIGCONT');
+    const probe = await first.next((m) => m.ev === 'probe', 5000, mark);
+    expect(probe).toMatchObject({ isLeader: false });
+    const revoked = await first.next((m) => m.ev === 'revoked', 5000, mark);
+    expect(revoked).toMatchObject({ reason: 'deadline' });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(first.isLeader).toBe(false);
+    expect(list.filter((w) => w.isLeader)).toEqual([second]);
+  });
+
+  it('steps down by its deadline when Redis dies, and a leader returns with a higher term after restart', async () => {
+    const ns = uniqueNamespace();
+    const a = inProcess(ns, 'a');
+    const b = inProcess(ns, 'b');
+    const revoked: { reason: string; at: number }[] = [];
+    for (const e of [a, b])
+      e.on('revoked', ({ reason }) => revoked.push({ reason, at: performance.now() }));
+    await a.start();
+    await b.start();
+    const leader = a.isLeader ? a : b;
+    const term = leader.term as number;
+    const killedAt = performance.now();
+    await server.kill();
+    await expect.poll(() => revoked.length, { timeout: 3000, interval: 10 }).toBe(1);
+    expect(revoked[0]?.reason).toBe('deadline');
+    // Validity ends at t_send + 988 of the last renewal, which was sent before the kill.
+    expect((revoked[0]?.at as number) - killedAt).toBeLessThan(timing.leaseMs + 200);
+    expect(leader.isLeader).toBe(false);
+    await server.restart();
+    await expect
+      .poll(() => (a.isLeader ? 1 : 0) + (b.isLeader ? 1 : 0), { timeout: 10_000, interval: 20 })
+      .toBe(1);
+    const next = (a.isLeader ? a.term : b.term) as number;
+    expect(next).toBeGreaterThan(term);
+  });
+
+  it('observe mode reports every change, including vacancy', async () => {
+    const ns = uniqueNamespace();
+    const observer = inProcess(ns, 'observer', { campaign: false });
+    const seen: (string | null)[] = [];
+    observer.on('leader', (l) => seen.push(l?.identity ?? null));
+    await observer.start();
+    expect(observer.leader).toBeNull();
+    const a = inProcess(ns, 'a');
+    await a.start();
+    await expect.poll(() => seen, { timeout: 3000 }).toEqual(['a']);
+    await a.stop();
+    await expect.poll(() => seen, { timeout: 3000 }).toEqual(['a', null]);
+    const b = inProcess(ns, 'b');
+    await b.start();
+    await expect.poll(() => seen, { timeout: 3000 }).toEqual(['a', null, 'b']);
+    expect(observer.isLeader).toBe(false);
+    // A crashed leader (stopped renewing without releasing) is reported vacant at its expiry.
+    const worker = new WorkerProcess({
+      port: server.port,
+      namespace: ns,
+      election: 'cron',
+      identity: 'w',
+      ...timing,
+    });
+    await worker.next((m) => m.ev === 'ready');
+    await b.stop();
+    await expect.poll(() => seen.at(-1), { timeout: 3000 }).toBe('w');
+    await worker.kill();
+    await expect.poll(() => seen.at(-1), { timeout: 4000 }).toBeNull();
+  });
+});
