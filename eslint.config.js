@@ -5,7 +5,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', '.build/**', 'node_modules/**', 'coverage/**', 'src/lock/redis/scripts.generated.ts'] },
+  {
+    ignores: [
+      'dist/**',
+      '.build/**',
+      'node_modules/**',
+      'coverage/**',
+      'src/lock/redis/scripts.generated.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
