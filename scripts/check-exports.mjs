@@ -17,7 +17,15 @@ try {
   );
   const tarball = join(work, packed[0].filename);
   const files = packed[0].files.map((f) => f.path);
-  for (const required of ['dist/index.js', 'dist/index.d.ts', 'package.json', 'README.md']) {
+  for (const required of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/prometheus.js',
+    'dist/prometheus.d.ts',
+    'package.json',
+    'README.md',
+    'LICENSE',
+  ]) {
     if (!files.includes(required)) throw new Error(`packed tarball lacks ${required}`);
   }
   const leaked = files.filter((f) => /^(test|src|bench|examples)\//.test(f));
@@ -28,7 +36,7 @@ try {
   const modules = join(consumer, 'node_modules');
   mkdirSync(join(modules, 'tenure'), { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', join(modules, 'tenure'), '--strip-components=1']);
-  for (const dep of ['eventemitter3', 'ioredis', '@types'])
+  for (const dep of ['eventemitter3', 'ioredis', 'prom-client', '@types'])
     symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
   writeFileSync(
     join(consumer, 'package.json'),
@@ -36,8 +44,16 @@ try {
   );
   writeFileSync(
     join(consumer, 'use.ts'),
-    `import { Locker, MemoryLeaseStore, RedisLeaseStore, TenureError, type LockOptions } from 'tenure';
+    `import { Elector, Locker, MemoryLeaseStore, RedisLeaseStore, TenureError, serveElection, type LockOptions } from 'tenure';
+import { prometheusMetrics } from 'tenure/prometheus';
+import { Registry } from 'prom-client';
 import { Redis } from 'ioredis';
+const registry = new Registry();
+const elector = new Elector({ store: new MemoryLeaseStore(), election: 'e', metrics: prometheusMetrics({ registry }) });
+await elector.start();
+const http = await serveElection({ elector, registry });
+await http.close();
+await elector.stop();
 const options: LockOptions = { ttlMs: 1000 };
 const locker = new Locker(new MemoryLeaseStore());
 const lock = await locker.lock('x', options);

@@ -47,3 +47,12 @@ export type {
   MetricsProvider,
   RenewFailure,
 } from './metrics/types.js';
+export type { ElectorHealth } from './election/events.js';
+export {
+  electionHandler,
+  serveElection,
+  type ElectionHandlerOptions,
+  type ElectionServer,
+  type ElectionServerOptions,
+  type MetricsRegistry,
+} from './http/election-server.js';

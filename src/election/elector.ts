@@ -40,7 +40,7 @@ import {
 } from '../errors.js';
 import { childLogger, type Logger, silentLogger } from '../internal/logger.js';
 import { jitter } from '../internal/random.js';
-import { abortSignal, func, ownOptions } from '../internal/validate.js';
+import { abortSignal, func, integer, ownOptions } from '../internal/validate.js';
 import { wait } from '../internal/wait.js';
 import { attemptAcquire, releaseQuietly } from '../lock/acquire.js';
 import { decodeData } from '../lock/data.js';
@@ -51,6 +51,7 @@ import { type ElectionMetrics, noopMetrics, type RenewFailure } from '../metrics
 import type {
   ElectedEvent,
   ElectorEvents,
+  ElectorHealth,
   ElectorState,
   LeaderInfo,
   LeadershipRecord,
@@ -90,6 +91,10 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   #woken = false;
   #sitOutUntil = 0;
   #permanentFailures = 0;
+  /** Monotonic time of the last confirmed acquire/renew while leading. */
+  #confirmedAt: number | null = null;
+  /** Monotonic time since which every store operation failed; null after a success. */
+  #failingSince: number | null = null;
 
   constructor(options: ElectorOptions) {
     const o = resolveElectorOptions(options);
@@ -105,7 +110,7 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
         {
           isLeader: () => this.isLeader,
           term: () => this.term,
-          remainingMs: () => this.#keeper?.remainingMs ?? 0,
+          remainingMs: () => this.remainingMs,
         },
       ) ?? noopMetrics;
   }
@@ -120,6 +125,11 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     return this.#keeper?.valid === true;
   }
 
+  /** Leadership validity left on the local monotonic clock, in ms; 0 when not leading. */
+  get remainingMs(): number {
+    return this.#keeper?.remainingMs ?? 0;
+  }
+
   /** This elector's term while it leads (`isLeader`), else `null`. Use it as the fencing token. */
   get term(): number | null {
     return this.isLeader ? (this.#keeper?.lease.term ?? null) : null;
@@ -128,6 +138,43 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   /** The leader as last known to this elector, or `null`. */
   get leader(): LeaderInfo | null {
     return this.#leader;
+  }
+
+  /**
+   * Health as client-go's HealthzAdaptor sees it: unhealthy when this elector
+   * leads but has not confirmed a renewal for `renewMs + renewToleranceMs`
+   * (default `leaseMs − renewMs`), or when every store operation has failed
+   * for longer than `storeToleranceMs` (default `leaseMs`).
+   */
+  health(options?: { renewToleranceMs?: number; storeToleranceMs?: number }): ElectorHealth {
+    const o = ownOptions('options', options, ['renewToleranceMs', 'storeToleranceMs']);
+    const { timing, clock } = this.#o;
+    const renewTolerance = integer(
+      'renewToleranceMs',
+      o['renewToleranceMs'] ?? timing.ttlMs - timing.refreshMs,
+      0,
+    );
+    const storeTolerance = integer('storeToleranceMs', o['storeToleranceMs'] ?? timing.ttlMs, 0);
+    const now = clock.now();
+    const leading = this.#keeper !== undefined;
+    const lastRenewalAgoMs = leading && this.#confirmedAt !== null ? now - this.#confirmedAt : null;
+    const storeFailingForMs = this.#failingSince === null ? null : now - this.#failingSince;
+    let problem: string | null = null;
+    if (leading && !this.isLeader) problem = 'holds leadership past its deadline';
+    else if (lastRenewalAgoMs !== null && lastRenewalAgoMs > timing.refreshMs + renewTolerance)
+      problem = `leads but has not renewed for ${Math.round(lastRenewalAgoMs)} ms`;
+    else if (storeFailingForMs !== null && storeFailingForMs > storeTolerance)
+      problem = `store failing for ${Math.round(storeFailingForMs)} ms`;
+    return {
+      healthy: problem === null,
+      problem,
+      state: this.#state,
+      isLeader: this.isLeader,
+      term: this.term,
+      leader: this.#leader,
+      lastRenewalAgoMs,
+      storeFailingForMs,
+    };
   }
 
   /** Leaderships this elector observed, oldest first, at most `historyLimit`. */
@@ -270,8 +317,10 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     } catch (error) {
       this.#transition('follower');
       this.#metrics.attempt('error');
+      this.#storeFailed();
       return this.#failureDelay(error);
     }
+    this.#failingSince = null;
     this.#permanentFailures = 0;
     if (outcome.granted) {
       this.#metrics.attempt('acquired');
@@ -296,14 +345,20 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   #becomeLeader(lease: LeaseRef, sentAt: number): void {
     const { store, clock, timing } = this.#o;
     const keeper: LeaseKeeper = new LeaseKeeper(store, clock, lease, timing, sentAt, {
-      onRenewed: ({ durationMs }) => this.#metrics.renewed(durationMs),
+      onRenewed: ({ durationMs }) => {
+        this.#confirmedAt = clock.now() - durationMs;
+        this.#failingSince = null;
+        this.#metrics.renewed(durationMs);
+      },
       onRenewFailed: (error) => {
+        this.#storeFailed();
         this.#metrics.renewFailed(renewFailure(error));
         this.#report(error, 'renewal failed; still leading until the deadline');
       },
       onLost: (error) => this.#endLeadership(keeper, error.reason, error.cause),
     });
     this.#keeper = keeper;
+    this.#confirmedAt = sentAt;
     const { term } = lease;
     this.#transition('leader');
     this.#metrics.elected(term);
@@ -373,9 +428,13 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
           requestTimeoutMs: timing.requestTimeoutMs,
           retryMs,
           pollMs: timing.ttlMs,
-          onError: (e: unknown) => this.#report(e),
+          onError: (e: unknown) => {
+            this.#storeFailed();
+            this.#report(e);
+          },
         };
         for await (const holder of watchHolders(store, election, settings)) {
+          this.#failingSince = null;
           if (holder) this.#observeHolder(holder);
           else this.#setLeader(null);
           ready();
@@ -432,6 +491,10 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     } catch {
       return false;
     }
+  }
+
+  #storeFailed(): void {
+    this.#failingSince ??= this.#o.clock.now();
   }
 
   #failureDelay(error: unknown): number {

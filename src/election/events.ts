@@ -74,3 +74,18 @@ export interface LeadershipRecord {
   /** Why it ended: the revoke reason for our own terms; `replaced` or `vacated` for others'. */
   reason: RevokeReason | 'replaced' | 'vacated' | null;
 }
+
+/** See `Elector.health()`. */
+export interface ElectorHealth {
+  readonly healthy: boolean;
+  /** Why it is unhealthy, or null. */
+  readonly problem: string | null;
+  readonly state: ElectorState;
+  readonly isLeader: boolean;
+  readonly term: number | null;
+  readonly leader: LeaderInfo | null;
+  /** While leading: ms since the last confirmed acquire/renew was sent. */
+  readonly lastRenewalAgoMs: number | null;
+  /** ms since store operations started failing, or null while they succeed. */
+  readonly storeFailingForMs: number | null;
+}

@@ -1,0 +1,6 @@
+/** The `tenure/prometheus` entry point: needs `prom-client` installed. */
+export {
+  prometheusMetrics,
+  stopEventLoopMonitor,
+  type PrometheusMetricsOptions,
+} from './metrics/prometheus.js';
