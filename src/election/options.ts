@@ -11,15 +11,14 @@ import {
   MAX_TIMER_MS,
   boolean,
   describe,
-  finite,
   integer,
   ownOptions,
-  rule,
   text,
 } from '../internal/validate.js';
 import { InvalidOptionError } from '../errors.js';
 import { encodeData } from '../lock/data.js';
-import { driftFor, type LeaseTiming } from '../lock/lease-keeper.js';
+import type { LeaseTiming } from '../lock/lease-keeper.js';
+import { resolveLeaseTiming } from '../lock/lease-timing.js';
 import type { LeaseStore } from '../lock/lease-store.js';
 import type { MetricsProvider } from '../metrics/types.js';
 
@@ -116,43 +115,22 @@ export function resolveElectorOptions(input: unknown): ResolvedElectorOptions {
       `Expected \`store\` to be a LeaseStore, got ${describe(o['store'])}`,
     );
   }
-  const leaseMs = integer('leaseMs', o['leaseMs'] ?? ELECTOR_DEFAULTS.leaseMs, 100, MAX_TIMER_MS);
-  const driftFactor = finite(
-    'driftFactor',
-    o['driftFactor'] ?? ELECTOR_DEFAULTS.driftFactor,
-    0,
-    0.5,
-  );
-  const driftMs = driftFor(leaseMs, driftFactor);
-  const validMs = leaseMs - driftMs;
-  const renewMs = integer('renewMs', o['renewMs'] ?? Math.floor(leaseMs / 3), 10, MAX_TIMER_MS);
-  rule(
-    'renewMs',
-    renewMs < leaseMs,
-    `Expected \`renewMs\` < \`leaseMs\`, got ${renewMs} >= ${leaseMs}`,
-  );
-  rule(
-    'renewMs',
-    2 * renewMs <= validMs,
-    `Expected \`renewMs\` ≤ (\`leaseMs\` − drift) / 2 = ${Math.floor(validMs / 2)} for leaseMs ${leaseMs} (two renewal attempts before the deadline), got ${renewMs}`,
-  );
   const retryMs = integer('retryMs', o['retryMs'] ?? ELECTOR_DEFAULTS.retryMs, 10, MAX_TIMER_MS);
+  const timing = resolveLeaseTiming(
+    { ttl: 'leaseMs', refresh: 'renewMs' },
+    {
+      ttlMs: o['leaseMs'] ?? ELECTOR_DEFAULTS.leaseMs,
+      refreshMs: o['renewMs'],
+      driftFactor: o['driftFactor'] ?? ELECTOR_DEFAULTS.driftFactor,
+      requestTimeoutMs: o['requestTimeoutMs'],
+      retryMs,
+    },
+  );
   const retryJitterMs = integer(
     'retryJitterMs',
     o['retryJitterMs'] ?? Math.floor(retryMs / 4),
     0,
     MAX_TIMER_MS,
-  );
-  const requestTimeoutMs = integer(
-    'requestTimeoutMs',
-    o['requestTimeoutMs'] ?? renewMs,
-    1,
-    MAX_TIMER_MS,
-  );
-  rule(
-    'requestTimeoutMs',
-    requestTimeoutMs < validMs,
-    `Expected \`requestTimeoutMs\` < \`leaseMs\` − drift = ${validMs}, got ${requestTimeoutMs} (a reply after the deadline can grant nothing)`,
   );
   const logger = (o['logger'] as Logger | undefined) ?? silentLogger;
   for (const level of ['debug', 'info', 'warn', 'error'] as const) {
@@ -179,13 +157,7 @@ export function resolveElectorOptions(input: unknown): ResolvedElectorOptions {
     election: text('election', o['election'], 200, true),
     identity:
       o['identity'] === undefined ? defaultIdentity() : text('identity', o['identity'], 128),
-    timing: {
-      ttlMs: leaseMs,
-      driftMs,
-      refreshMs: renewMs,
-      renewRetryMs: Math.min(retryMs, renewMs),
-      requestTimeoutMs,
-    },
+    timing,
     retryMs,
     retryJitterMs,
     data: encodeData('data', o['data']),

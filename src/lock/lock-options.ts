@@ -5,14 +5,13 @@
 import {
   MAX_TIMER_MS,
   abortSignal,
-  finite,
   integer,
   integerOrInfinity,
   ownOptions,
-  rule,
 } from '../internal/validate.js';
 import { encodeData } from './data.js';
-import { driftFor, type LeaseTiming } from './lease-keeper.js';
+import type { LeaseTiming } from './lease-keeper.js';
+import { resolveLeaseTiming } from './lease-timing.js';
 
 export interface LockOptions {
   /** Lease time-to-live on the store. @default 30000 */
@@ -66,22 +65,17 @@ const KEYS = [
 
 export function resolveLockOptions(input: unknown): ResolvedLockOptions {
   const o = ownOptions('options', input, KEYS);
-  const ttlMs = integer('ttlMs', o['ttlMs'] ?? LOCK_DEFAULTS.ttlMs, 100, MAX_TIMER_MS);
-  const driftFactor = finite('driftFactor', o['driftFactor'] ?? LOCK_DEFAULTS.driftFactor, 0, 0.5);
-  const driftMs = driftFor(ttlMs, driftFactor);
-  const validMs = ttlMs - driftMs;
-  const refreshMs = integer('refreshMs', o['refreshMs'] ?? Math.floor(ttlMs / 3), 10, MAX_TIMER_MS);
-  rule(
-    'refreshMs',
-    refreshMs < ttlMs,
-    `Expected \`refreshMs\` < \`ttlMs\`, got ${refreshMs} >= ${ttlMs}`,
-  );
-  rule(
-    'refreshMs',
-    2 * refreshMs <= validMs,
-    `Expected \`refreshMs\` ≤ (\`ttlMs\` − drift) / 2 = ${Math.floor(validMs / 2)} for ttlMs ${ttlMs} (two renewal attempts before the deadline), got ${refreshMs}`,
-  );
   const retryMs = integer('retryMs', o['retryMs'] ?? LOCK_DEFAULTS.retryMs, 1, MAX_TIMER_MS);
+  const timing = resolveLeaseTiming(
+    { ttl: 'ttlMs', refresh: 'refreshMs' },
+    {
+      ttlMs: o['ttlMs'] ?? LOCK_DEFAULTS.ttlMs,
+      refreshMs: o['refreshMs'],
+      driftFactor: o['driftFactor'] ?? LOCK_DEFAULTS.driftFactor,
+      requestTimeoutMs: o['requestTimeoutMs'],
+      retryMs,
+    },
+  );
   const retryJitterMs = integer(
     'retryJitterMs',
     o['retryJitterMs'] ?? LOCK_DEFAULTS.retryJitterMs,
@@ -93,25 +87,8 @@ export function resolveLockOptions(input: unknown): ResolvedLockOptions {
     o['retryLimit'] ?? LOCK_DEFAULTS.retryLimit,
     0,
   );
-  const requestTimeoutMs = integer(
-    'requestTimeoutMs',
-    o['requestTimeoutMs'] ?? refreshMs,
-    1,
-    MAX_TIMER_MS,
-  );
-  rule(
-    'requestTimeoutMs',
-    requestTimeoutMs < validMs,
-    `Expected \`requestTimeoutMs\` < \`ttlMs\` − drift = ${validMs}, got ${requestTimeoutMs} (a reply after the deadline can grant nothing)`,
-  );
   return {
-    timing: {
-      ttlMs,
-      driftMs,
-      refreshMs,
-      renewRetryMs: Math.min(retryMs, refreshMs),
-      requestTimeoutMs,
-    },
+    timing,
     retryMs,
     retryJitterMs,
     retryLimit,

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { resolveLockOptions } from '../../src/lock/lock-options.js';
+import { Elector } from '../../src/election/elector.js';
 import { Locker } from '../../src/lock/locker.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
@@ -165,5 +166,48 @@ describe('OwnershipToken', () => {
     expect(shown).not.toContain(a.reveal());
     expect(shown).toContain(a.fingerprint);
     expect(a.fingerprint).toMatch(/^[0-9a-f]{8}$/);
+  });
+});
+
+describe('Elector options validation', () => {
+  const store = new MemoryLeaseStore();
+  const base = { store, election: 'cron' };
+  it.each([
+    [
+      'renewMs',
+      { leaseMs: 3000, renewMs: 5000 },
+      'Expected `renewMs` < `leaseMs`, got 5000 >= 3000',
+    ],
+    ['renewMs', { leaseMs: 1000, renewMs: 600 }, '(`leaseMs` − drift) / 2 = 494 for leaseMs 1000'],
+    [
+      'requestTimeoutMs',
+      { leaseMs: 1000, renewMs: 250, requestTimeoutMs: 988 },
+      '`leaseMs` − drift = 988, got 988',
+    ],
+    ['leaseMs', { leaseMs: 2 ** 31 }, 'got 2147483648'],
+    ['leaseMs', { leaseMs: '15000' }, 'got "15000"'],
+    ['retryMs', { retryMs: 5 }, 'got 5'],
+    ['retryJitterMs', { retryJitterMs: -1 }, 'got -1'],
+    ['driftFactor', { driftFactor: 0.5 }, 'got 0.5'],
+    ['election', { election: 'a{b}' }, 'no `{` or `}`'],
+    ['election', { election: undefined }, 'to be a string, got undefined'],
+    ['store', { store: {} }, 'Expected `store` to be a LeaseStore'],
+    ['campaign', { campaign: 'yes' }, 'to be a boolean, got "yes"'],
+    ['logger', { logger: { info() {} } }, 'to have a debug() method'],
+    ['metrics', { metrics: {} }, 'MetricsProvider'],
+    ['historyLimit', { historyLimit: -1 }, 'got -1'],
+    ['data', { data: 1n }, 'JSON-serializable'],
+    ['lease', { lease: 1000 }, 'did you mean `leaseMs`?'],
+  ])('rejects a bad `%s` (case %#)', (option, extra, fragment) => {
+    expect(() => new Elector({ ...base, ...extra } as never)).toThrow(
+      expect.objectContaining({ option, message: expect.stringContaining(fragment) as string }),
+    );
+  });
+
+  it('rejects a missing options object and a non-function listener', () => {
+    expect(() => new Elector(undefined as never)).toThrow(InvalidOptionError);
+    expect(() => new Elector(base).on('elected', 'x' as never)).toThrow(
+      'listener to be a function',
+    );
   });
 });
