@@ -6,7 +6,11 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/conformance/memory.test.ts'],
+          include: [
+            'test/unit/**/*.test.ts',
+            'test/conformance/memory.test.ts',
+            'test/fault/checkers.test.ts',
+          ],
         },
       },
       {
@@ -15,6 +19,18 @@ export default defineConfig({
           globalSetup: ['test/helpers/build-global-setup.ts'],
           include: ['test/integration/**/*.test.ts', 'test/conformance/redis.test.ts'],
           testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'fault',
+          include: ['test/fault/**/*.test.ts'],
+          exclude: ['test/fault/checkers.test.ts'],
+          globalSetup: ['test/helpers/build-global-setup.ts'],
+          // Real processes and timing: one scenario at a time on a 2-core machine.
+          fileParallelism: false,
+          testTimeout: 60_000,
           hookTimeout: 30_000,
         },
       },

@@ -1,0 +1,182 @@
+/**
+ * Runs one fault scenario: a private redis-server for the lease, another
+ * (never faulted) for the fenced resource, and N elector processes, each
+ * connected through its own FaultProxy. Collects every process's history,
+ * merges it, and runs the checkers. Everything started here is stopped in
+ * `finish()`/`abort()`; temp files are kept only when the scenario failed.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
+import { safetyReport } from './checkers.js';
+import type { HistoryEvent } from './history.js';
+import type { NaiveMode } from './naive-elector.js';
+import { FaultProxy } from './proxy.js';
+import type { FaultWorkerConfig, FaultWorkerMessage } from './worker.js';
+
+const WORKER = fileURLToPath(new URL('../../.build/test/fault/worker.js', import.meta.url));
+
+/** CI parameters of FAULT-PLAN §2.1. */
+export const T = 1000;
+export const R = 250;
+export const P = 200;
+export const J = 50;
+export const D = Math.ceil(0.01 * T) + 2;
+export const Q = 200;
+export const S = 300;
+export const F_CRASH = T + P + J + S;
+export const F_RELEASE = P + J + S;
+
+export interface Worker {
+  readonly proc: string;
+  readonly child: ChildProcess;
+  readonly proxy: FaultProxy;
+  leading: number | null;
+}
+
+export interface ScenarioOptions {
+  electors?: number;
+  naive?: NaiveMode;
+  redisArgs?: string[];
+}
+
+export class Scenario {
+  readonly dir = mkdtempSync(join(tmpdir(), 'tenure-fault-'));
+  readonly namespace = uniqueNamespace('fault');
+  readonly workers: Worker[] = [];
+  readonly marks: HistoryEvent[] = [];
+  redis!: RedisServer;
+  resource!: RedisServer;
+  admin!: Redis;
+
+  static async start(options: ScenarioOptions = {}): Promise<Scenario> {
+    if (!existsSync(WORKER))
+      throw new Error(`${WORKER} is missing: run \`npm run build:examples\``);
+    const s = new Scenario();
+    s.redis = await RedisServer.start(options.redisArgs ?? []);
+    s.resource = await RedisServer.start();
+    s.admin = s.redis.client();
+    for (let i = 0; i < (options.electors ?? 3); i++) await s.spawn(`e${i}`, options.naive);
+    return s;
+  }
+
+  /** Starts one more elector process (also used to restart a killed one). */
+  async spawn(proc: string, naive?: NaiveMode): Promise<Worker> {
+    const proxy = await FaultProxy.start(this.redis.port);
+    const config: FaultWorkerConfig = {
+      proc,
+      port: proxy.port,
+      resourcePort: this.resource.port,
+      namespace: this.namespace,
+      election: 'q',
+      leaseMs: T,
+      renewMs: R,
+      retryMs: P,
+      retryJitterMs: J,
+      requestTimeoutMs: Q,
+      actionMs: 50,
+      file: join(this.dir, `${proc}.jsonl`),
+      ...(naive ? { naive } : {}),
+    };
+    const child = fork(WORKER, [], {
+      env: { ...process.env, TENURE_FAULT_WORKER: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const worker: Worker = { proc, child, proxy, leading: null };
+    child.on('message', (m: FaultWorkerMessage) => {
+      if (m.ev === 'elected') worker.leading = m.term;
+      if (m.ev === 'revoked') worker.leading = null;
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) =>
+        reject(new Error(`worker ${proc} exited with ${code} before it was ready`)),
+      );
+    });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  /** The worker that currently leads, waiting up to `timeoutMs`. */
+  async leader(timeoutMs = 5000): Promise<Worker> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const leaders = this.workers.filter(
+        (w) => w.leading !== null && w.child.exitCode === null && w.child.signalCode === null,
+      );
+      if (leaders.length >= 1) return leaders[0] as Worker;
+      if (Date.now() > until) throw new Error('no leader');
+      await sleep(5);
+    }
+  }
+
+  /** Records a harness mark (fault start/end) on the shared time axis; returns its time. */
+  mark(kind: string, phase: 'start' | 'end'): bigint {
+    const t = process.hrtime.bigint();
+    this.marks.push({ t: t.toString(), proc: 'harness', ev: 'fault', kind, phase });
+    return t;
+  }
+
+  history(): HistoryEvent[] {
+    const all: HistoryEvent[] = [...this.marks];
+    for (const w of this.workers) {
+      const file = join(this.dir, `${w.proc}.jsonl`);
+      if (!existsSync(file)) continue;
+      for (const line of readFileSync(file, 'utf8').split('\n'))
+        if (line) all.push(JSON.parse(line) as HistoryEvent);
+    }
+    return all.sort((a, b) => (BigInt(a.t) < BigInt(b.t) ? -1 : BigInt(a.t) > BigInt(b.t) ? 1 : 0));
+  }
+
+  async resourceTokens(): Promise<number[]> {
+    const client = this.resource.client();
+    const tokens = (await client.lrange(`{fenced:${this.namespace}}:log`, 0, -1)).map(Number);
+    client.disconnect();
+    return tokens;
+  }
+
+  /** Stops every worker gracefully (SIGKILL after 3 s), then checks the history. */
+  async finish() {
+    const end = process.hrtime.bigint();
+    await Promise.all(this.workers.map((w) => stopWorker(w.child)));
+    const history = this.history();
+    const report = safetyReport(history, end, T - D, await this.resourceTokens());
+    return { history, end, ...report };
+  }
+
+  /** Ends everything; keeps the temp directory when `keep` (a failed scenario), else deletes it. */
+  async close(keep: boolean): Promise<void> {
+    for (const w of this.workers) {
+      if (w.child.exitCode === null && w.child.signalCode === null) {
+        w.child.kill('SIGCONT');
+        w.child.kill('SIGKILL');
+      }
+      await w.proxy.close();
+    }
+    await this.redis.stop();
+    await this.resource.stop();
+    if (keep) console.error(`fault scenario history kept in ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGCONT');
+    if (child.connected) child.send({ cmd: 'stop' });
+    else child.kill('SIGTERM');
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export const msBetween = (a: bigint, b: bigint): number => Number(b - a) / 1e6;

@@ -1,0 +1,35 @@
+/**
+ * The recorded history of a fault run: JSON lines from every process, times
+ * as process.hrtime.bigint() nanoseconds (CLOCK_MONOTONIC on Linux, so one
+ * axis for all processes on the host), serialized as decimal strings.
+ */
+export type HistoryEvent =
+  | { t: string; proc: string; ev: 'acquire_send'; term?: number }
+  | { t: string; proc: string; ev: 'renew_send'; term?: number }
+  | {
+      t: string;
+      proc: string;
+      ev: 'acquire_reply';
+      result: 'ok' | 'held' | 'error';
+      term?: number;
+      err?: string;
+    }
+  | {
+      t: string;
+      proc: string;
+      ev: 'renew_reply';
+      term: number;
+      result: 'ok' | 'lost' | 'error';
+      err?: string;
+    }
+  | { t: string; proc: string; ev: 'became_leader'; term: number; deadline: string }
+  | { t: string; proc: string; ev: 'deadline'; term: number; deadline: string }
+  | { t: string; proc: string; ev: 'stepped_down'; term: number; reason: string }
+  | { t: string; proc: string; ev: 'probe'; value: boolean; term: number | null }
+  | { t: string; proc: string; ev: 'action'; term: number; accepted: boolean }
+  | { t: string; proc: string; ev: 'error'; code: string }
+  | { t: string; proc: string; ev: 'start' }
+  | { t: string; proc: string; ev: 'exit' }
+  | { t: string; proc: string; ev: 'fault'; kind: string; phase: 'start' | 'end' };
+
+export const ns = (e: { t: string }): bigint => BigInt(e.t);

@@ -1,0 +1,388 @@
+/**
+ * The CI tier of the fault plan (FAULT-PLAN §2.6): real processes, real
+ * signals, real redis-servers, a TCP proxy per elector. Every scenario also
+ * requires 0 overlaps, 0 containment, fencing and resurrection violations.
+ */
+import { describe, expect, it } from 'vitest';
+import { timeToLeader } from './checkers.js';
+import { F_CRASH, F_RELEASE, P, S, T, msBetween, sleep } from './harness.js';
+import type { HistoryEvent } from './history.js';
+import { type Result, scenario } from './scenario-runner.js';
+
+const evs = <K extends HistoryEvent['ev']>(r: Result, ev: K, proc?: string) =>
+  r.history.filter(
+    (e): e is Extract<HistoryEvent, { ev: K }> =>
+      e.ev === ev && (proc === undefined || e.proc === proc),
+  );
+const terms = (r: Result): number[] => [...new Set(evs(r, 'became_leader').map((e) => e.term))];
+const t = (e: { t: string }): bigint => BigInt(e.t);
+/** Step-down of `proc` after `from`, with the lateness past the term's last recorded deadline (ms). */
+function stepDown(r: Result, proc: string, from: bigint) {
+  const down = evs(r, 'stepped_down', proc).find((e) => t(e) >= from);
+  if (!down) return undefined;
+  const interval = r.intervals.find((i) => i.proc === proc && i.term === down.term);
+  const deadline = [...evs(r, 'became_leader', proc), ...evs(r, 'deadline', proc)]
+    .filter((e) => e.term === down.term)
+    .map((e) => BigInt(e.deadline))
+    .pop();
+  return {
+    down,
+    deadline,
+    lateMs: deadline === undefined ? NaN : msBetween(deadline, t(down)),
+    interval,
+  };
+}
+
+describe('fault suite: CI tier', () => {
+  it('Q0 baseline: one leader, one term, every renewal succeeds, actions fenced', async () => {
+    let ready = 0n;
+    await scenario(
+      {},
+      async (s) => {
+        ready = s.mark('ready', 'start');
+        await sleep(6000);
+      },
+      (r) => {
+        expect(terms(r)).toHaveLength(1);
+        expect(timeToLeader(r.history, 0n)).not.toBeNull();
+        const first = evs(r, 'became_leader')[0] as HistoryEvent;
+        expect(msBetween(ready, t(first))).toBeLessThanOrEqual(F_RELEASE);
+        expect(evs(r, 'renew_reply').every((e) => e.result === 'ok')).toBe(true);
+        const accepted = evs(r, 'action').filter((e) => e.accepted);
+        expect(accepted.length).toBeGreaterThanOrEqual(90);
+        expect(new Set(accepted.map((e) => e.term)).size).toBe(1);
+      },
+    );
+  });
+
+  it('Q1 leader crash (SIGKILL): a new leader within F_crash, with a higher term', async () => {
+    let killed = 0n;
+    let old = 0;
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(2000);
+        old = leader.leading as number;
+        killed = s.mark('sigkill', 'start');
+        leader.child.kill('SIGKILL');
+        await sleep(3000);
+      },
+      (r) => {
+        const next = evs(r, 'became_leader').find((e) => t(e) > killed);
+        expect(next).toBeDefined();
+        expect(msBetween(killed, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+        expect((next as { term: number }).term).toBeGreaterThan(old);
+      },
+    );
+  });
+
+  it('Q2 graceful stop: released at once, a new leader within F_release, the worker exits within 2 s', async () => {
+    let stopAt = 0n;
+    let exitMs = 0;
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(2000);
+        stopAt = s.mark('sigterm', 'start');
+        const exited = new Promise<void>((resolve) => leader.child.once('exit', () => resolve()));
+        leader.child.kill('SIGTERM');
+        await exited;
+        exitMs = msBetween(stopAt, process.hrtime.bigint());
+        expect(await s.admin.exists(`{${s.namespace}:q}:lease`)).toBe(1); // the next leader already holds it
+        await sleep(2000);
+      },
+      (r) => {
+        const next = evs(r, 'became_leader').find((e) => t(e) > stopAt);
+        expect(msBetween(stopAt, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
+        expect(evs(r, 'stepped_down').find((e) => t(e) > stopAt)?.reason).toBe('stopped');
+        expect(exitMs).toBeLessThan(2000);
+      },
+    );
+  });
+
+  it('Q3 long pause (SIGSTOP 2T): another leads within F_crash; on CONT the old one is not leader and never acts late', async () => {
+    let stopped = 0n;
+    let cont = 0n;
+    let proc = '';
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        proc = leader.proc;
+        await sleep(1500);
+        stopped = s.mark('sigstop', 'start');
+        leader.child.kill('SIGSTOP');
+        await sleep(2 * T);
+        cont = s.mark('sigstop', 'end');
+        leader.child.kill('SIGCONT');
+        await sleep(2000);
+      },
+      (r) => {
+        expect(timeToLeader(r.history, stopped, proc)).toBeLessThanOrEqual(F_CRASH);
+        const firstProbe = evs(r, 'probe', proc).find((e) => t(e) >= cont);
+        expect(firstProbe?.value).toBe(false);
+        const sd = stepDown(r, proc, stopped);
+        expect(sd?.down.reason).toBe('deadline');
+        expect(msBetween(cont, t(sd?.down as HistoryEvent))).toBeLessThanOrEqual(100);
+      },
+    );
+  });
+
+  it('Q4 short pause (SIGSTOP 0.3T): no leadership change', async () => {
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1500);
+        leader.child.kill('SIGSTOP');
+        await sleep(0.3 * T);
+        leader.child.kill('SIGCONT');
+        await sleep(2000);
+      },
+      (r) => expect(terms(r)).toHaveLength(1),
+    );
+  });
+
+  it('Q5 event-loop block 1.5T: another leads, the blocked one steps down on wake and its late reply resurrects nothing', async () => {
+    let blocked = 0n;
+    let proc = '';
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        proc = leader.proc;
+        await sleep(1500);
+        blocked = s.mark('block', 'start');
+        leader.child.send({ cmd: 'block', ms: 1.5 * T });
+        await sleep(1.5 * T + 2000);
+      },
+      (r) => {
+        expect(timeToLeader(r.history, blocked, proc)).toBeLessThanOrEqual(F_CRASH);
+        const end = evs(r, 'fault', proc).find((e) => e.phase === 'end') as HistoryEvent;
+        const firstProbe = evs(r, 'probe', proc).find((e) => t(e) >= t(end));
+        expect(firstProbe?.value).toBe(false);
+        const sd = stepDown(r, proc, blocked);
+        expect(sd?.down.reason).toBe('deadline');
+        expect(msBetween(t(end), t(sd?.down as HistoryEvent))).toBeLessThanOrEqual(100);
+      },
+    );
+  });
+
+  it('Q6 small latency (60 ms each way on the leader link): no leadership change', async () => {
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1000);
+        leader.proxy.delay('c2s', 60);
+        leader.proxy.delay('s2c', 60);
+        await sleep(4000);
+        leader.proxy.delay('c2s', 0);
+        leader.proxy.delay('s2c', 0);
+        await sleep(1000);
+      },
+      (r) => expect(terms(r)).toHaveLength(1),
+    );
+  });
+
+  it('Q8 partition (stall 2T, heal by reset): steps down by its deadline, another leads, the old one stays follower', async () => {
+    let stalled = 0n;
+    let proc = '';
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        proc = leader.proc;
+        await sleep(1500);
+        stalled = s.mark('stall', 'start');
+        leader.proxy.stall();
+        await sleep(2 * T);
+        s.mark('stall', 'end');
+        leader.proxy.heal('reset');
+        await sleep(2500);
+      },
+      (r) => {
+        expect(timeToLeader(r.history, stalled, proc)).toBeLessThanOrEqual(F_CRASH);
+        const sd = stepDown(r, proc, stalled);
+        expect(sd?.down.reason).toBe('deadline');
+        expect(sd?.lateMs).toBeLessThanOrEqual(50);
+        expect(evs(r, 'became_leader', proc).filter((e) => t(e) > stalled)).toEqual([]);
+      },
+    );
+  });
+
+  it('Q9 connection reset on the leader link: at most one leadership change', async () => {
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1500);
+        leader.proxy.reset();
+        await sleep(3000);
+      },
+      (r) => expect(terms(r).length).toBeLessThanOrEqual(2),
+    );
+  });
+
+  it('Q11 Redis crash, restart after T + 200 ms without persistence: a new leader soon after, with a higher term', async () => {
+    let restarted = 0n;
+    let before = 0;
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1500);
+        before = leader.leading as number;
+        s.mark('redis-kill', 'start');
+        await s.redis.kill();
+        await sleep(T + 200);
+        await s.redis.restart();
+        restarted = s.mark('redis-kill', 'end');
+        await sleep(3000);
+      },
+      (r) => {
+        const next = evs(r, 'became_leader').find((e) => t(e) > restarted);
+        expect(next).toBeDefined();
+        expect(msBetween(restarted, t(next as HistoryEvent))).toBeLessThanOrEqual(600 + S);
+        expect((next as { term: number }).term).toBeGreaterThan(before);
+        const down = evs(r, 'stepped_down').find((e) => e.reason === 'deadline');
+        expect(down).toBeDefined();
+      },
+    );
+  });
+
+  for (const [id, label, fault] of [
+    [
+      'Q12',
+      'server stall (DEBUG SLEEP 1.5)',
+      (s: { admin: { call: (...a: string[]) => Promise<unknown> } }) =>
+        s.admin.call('DEBUG', 'SLEEP', '1.5'),
+    ],
+    [
+      'Q13',
+      'write pause (CLIENT PAUSE 1500 WRITE)',
+      (s: { admin: { call: (...a: string[]) => Promise<unknown> } }) =>
+        s.admin.call('CLIENT', 'PAUSE', '1500', 'WRITE'),
+    ],
+  ] as const) {
+    it(`${id} ${label}: the leader steps down by its deadline; a leader again within F_crash after the server wakes`, async () => {
+      let woke = 0n;
+      let started = 0n;
+      await scenario(
+        {},
+        async (s) => {
+          await s.leader();
+          await sleep(1500);
+          started = s.mark(id, 'start');
+          const admin = s.redis.client();
+          await fault({ admin }).catch(() => undefined);
+          if (id === 'Q13') await sleep(1500);
+          woke = s.mark(id, 'end');
+          admin.disconnect();
+          await sleep(2500);
+        },
+        (r) => {
+          const down = evs(r, 'stepped_down').find((e) => t(e) > started);
+          expect(down?.reason).toBe('deadline');
+          const after = evs(r, 'became_leader').find((e) => t(e) > started);
+          expect(after).toBeDefined();
+          expect(msBetween(woke, t(after as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+        },
+      );
+    });
+  }
+
+  it('Q14 script cache loss (SCRIPT FLUSH): no leadership change', async () => {
+    await scenario(
+      {},
+      async (s) => {
+        await s.leader();
+        await sleep(1500);
+        await s.admin.script('FLUSH');
+        await sleep(2000);
+      },
+      (r) => {
+        expect(terms(r)).toHaveLength(1);
+        expect(evs(r, 'renew_reply').every((e) => e.result === 'ok')).toBe(true);
+      },
+    );
+  });
+
+  it('Q16 foreign key at the lease key: a typed error naming it within 3P, no leader, no hot loop', async () => {
+    let created = 0n;
+    await scenario(
+      { electors: 0 },
+      async (s) => {
+        await s.admin.hset(`{${s.namespace}:q}:lease`, 'f', 'v');
+        created = s.mark('foreign', 'start');
+        for (let i = 0; i < 3; i++) await s.spawn(`e${i}`);
+        await sleep(3000);
+      },
+      (r) => {
+        expect(evs(r, 'became_leader')).toEqual([]);
+        const firstError = evs(r, 'error').find((e) => e.code === 'TENURE_KEY_CONFLICT');
+        expect(firstError).toBeDefined();
+        expect(msBetween(created, t(firstError as HistoryEvent))).toBeLessThanOrEqual(3 * P + 1000);
+        for (const proc of ['e0', 'e1', 'e2']) {
+          // 3 s at one attempt per P would be 15; capped backoff makes it fewer.
+          expect(evs(r, 'acquire_send', proc).length).toBeLessThanOrEqual(3000 / P);
+        }
+      },
+    );
+  });
+
+  it('Q18 harness self-test: hrtime is one axis across processes', async () => {
+    let before = 0n;
+    await scenario(
+      { electors: 0 },
+      async (s) => {
+        before = process.hrtime.bigint();
+        await s.spawn('e0');
+        await sleep(300);
+      },
+      (r) => {
+        const start = evs(r, 'start', 'e0')[0] as HistoryEvent;
+        expect(t(start)).toBeGreaterThanOrEqual(before);
+        expect(msBetween(before, t(start))).toBeLessThan(2000);
+      },
+    );
+  });
+});
+
+describe('fault suite: must-fire tier (the checkers must report these unsafe electors)', () => {
+  it('U1 naive elector (believes until a renewal fails) + SIGSTOP 2T: at least one overlap', async () => {
+    const r = await scenario(
+      { naive: 'no-deadline' },
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1000);
+        leader.child.kill('SIGSTOP');
+        await sleep(2 * T);
+        leader.child.kill('SIGCONT');
+        await sleep(1500);
+      },
+      () => undefined,
+      false,
+    );
+    expect(r.overlaps.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('U2 validity from reply time + one renewal reply delayed 600 ms: a containment violation', async () => {
+    const r = await scenario(
+      { naive: 'reply-time' },
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1000);
+        leader.proxy.delay('s2c', 600);
+        await sleep(300);
+        leader.proxy.delay('s2c', 0);
+        await sleep(2000);
+      },
+      () => undefined,
+      false,
+    );
+    expect(r.containment.length).toBeGreaterThanOrEqual(1);
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * A LeaseStore wrapper that records every request as it is handed to the
+ * store (`*_send`) and every answer (`*_reply`), with hrtime stamps. The
+ * elector reads its monotonic clock for t_send in the same synchronous step,
+ * so the recorded send time is at most microseconds later than the
+ * elector's: containment checked against it is never stricter than the truth.
+ */
+import type { AcquireRequest, LeaseEvent, LeaseRef, LeaseStore } from '../../src/index.js';
+import type { Recorder } from './recorder.js';
+
+export class RecordingStore implements LeaseStore {
+  readonly kind: string;
+  readonly #inner: LeaseStore;
+  readonly #rec: Recorder;
+  /** Called after each confirmed renewal has been processed (to record the new deadline). */
+  onRenewed: (term: number) => void = () => undefined;
+
+  constructor(inner: LeaseStore, recorder: Recorder) {
+    this.#inner = inner;
+    this.#rec = recorder;
+    this.kind = inner.kind;
+  }
+
+  async acquire(request: AcquireRequest) {
+    this.#rec.write({ ev: 'acquire_send' });
+    try {
+      const r = await this.#inner.acquire(request);
+      this.#rec.write(
+        r.acquired
+          ? { ev: 'acquire_reply', result: 'ok', term: r.term }
+          : { ev: 'acquire_reply', result: 'held', term: r.holder.term },
+      );
+      return r;
+    } catch (error) {
+      this.#rec.write({
+        ev: 'acquire_reply',
+        result: 'error',
+        err: (error as { code?: string }).code ?? String(error),
+      });
+      throw error;
+    }
+  }
+
+  async renew(lease: LeaseRef, ttlMs: number) {
+    this.#rec.write({ ev: 'renew_send', term: lease.term });
+    try {
+      const r = await this.#inner.renew(lease, ttlMs);
+      this.#rec.write({
+        ev: 'renew_reply',
+        term: lease.term,
+        result: r === 'renewed' ? 'ok' : 'lost',
+      });
+      if (r === 'renewed') setImmediate(() => this.onRenewed(lease.term));
+      return r;
+    } catch (error) {
+      this.#rec.write({
+        ev: 'renew_reply',
+        term: lease.term,
+        result: 'error',
+        err: (error as { code?: string }).code ?? String(error),
+      });
+      throw error;
+    }
+  }
+
+  release(lease: LeaseRef) {
+    return this.#inner.release(lease);
+  }
+  read(name: string) {
+    return this.#inner.read(name);
+  }
+  subscribe(name: string, listener: (event: LeaseEvent) => void) {
+    return this.#inner.subscribe(name, listener);
+  }
+  close() {
+    return this.#inner.close();
+  }
+}

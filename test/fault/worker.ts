@@ -1,0 +1,175 @@
+/**
+ * One elector in its own process for the fault suite (compiled to
+ * .build/test/fault/worker.js, started with fork). It talks to Redis through
+ * its own fault proxy, records its history to a file, and every `actionMs`
+ * probes `isLeader` and, when leading, writes its term to a fenced resource
+ * on a separate, fault-free Redis. IPC: {cmd:'stop'} stops gracefully;
+ * {cmd:'block', ms} blocks the event loop.
+ */
+import { Redis } from 'ioredis';
+import { Elector, RedisLeaseStore } from '../../src/index.js';
+import { NaiveElector, type NaiveMode } from './naive-elector.js';
+import { Recorder, hrtimeIn } from './recorder.js';
+import { RecordingStore } from './recording-store.js';
+
+export interface FaultWorkerConfig {
+  proc: string;
+  port: number;
+  resourcePort: number;
+  namespace: string;
+  election: string;
+  leaseMs: number;
+  renewMs: number;
+  retryMs: number;
+  retryJitterMs: number;
+  requestTimeoutMs: number;
+  actionMs: number;
+  file: string;
+  naive?: NaiveMode;
+}
+
+export type FaultWorkerMessage =
+  | { ev: 'ready' }
+  | { ev: 'elected'; term: number }
+  | { ev: 'revoked'; term: number; reason: string }
+  | { ev: 'stopped' };
+
+/*
+  KEYS[1] max token, KEYS[2] log; ARGV[1] token
+  Returns 1 and appends the token when it is >= the max seen, else 0.
+*/
+const FENCED_WRITE = `
+local max = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) >= max then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  return 1
+end
+return 0`;
+
+const c = JSON.parse(process.env['TENURE_FAULT_WORKER'] ?? '{}') as FaultWorkerConfig;
+const rec = new Recorder(c.file, c.proc);
+const send = (m: FaultWorkerMessage): void => {
+  if (process.connected) process.send?.(m);
+};
+rec.write({ ev: 'start' });
+
+const client = new Redis({
+  host: '127.0.0.1',
+  port: c.port,
+  retryStrategy: () => 50,
+  maxRetriesPerRequest: 0,
+});
+client.on('error', () => undefined);
+const resource = new Redis({ host: '127.0.0.1', port: c.resourcePort, retryStrategy: () => 50 });
+resource.on('error', () => undefined);
+const store = new RecordingStore(new RedisLeaseStore({ client, namespace: c.namespace }), rec);
+const deadlineNs = (remainingMs: number): string => hrtimeIn(remainingMs);
+
+let isLeader: () => boolean;
+let currentTerm: () => number | null;
+let stop: () => Promise<void>;
+
+if (c.naive) {
+  const naive = new NaiveElector(
+    store,
+    {
+      election: c.election,
+      identity: c.proc,
+      leaseMs: c.leaseMs,
+      renewMs: c.renewMs,
+      retryMs: c.retryMs,
+      mode: c.naive,
+    },
+    {
+      elected: (term, deadline) => {
+        rec.write({
+          ev: 'became_leader',
+          term,
+          deadline: deadlineNs(deadline - performance.now()),
+        });
+        send({ ev: 'elected', term });
+      },
+      extended: (term, deadline) =>
+        rec.write({ ev: 'deadline', term, deadline: deadlineNs(deadline - performance.now()) }),
+      revoked: (term, reason) => {
+        rec.write({ ev: 'stepped_down', term, reason });
+        send({ ev: 'revoked', term, reason });
+      },
+    },
+  );
+  naive.start();
+  isLeader = () => naive.isLeader;
+  currentTerm = () => naive.term;
+  stop = () => Promise.resolve(naive.stop());
+} else {
+  const elector = new Elector({
+    store,
+    election: c.election,
+    identity: c.proc,
+    leaseMs: c.leaseMs,
+    renewMs: c.renewMs,
+    retryMs: c.retryMs,
+    retryJitterMs: c.retryJitterMs,
+    requestTimeoutMs: c.requestTimeoutMs,
+  });
+  elector.on('elected', ({ term }) => {
+    rec.write({ ev: 'became_leader', term, deadline: deadlineNs(elector.remainingMs) });
+    send({ ev: 'elected', term });
+  });
+  elector.on('revoked', ({ term, reason }) => {
+    rec.write({ ev: 'stepped_down', term, reason });
+    send({ ev: 'revoked', term, reason });
+  });
+  elector.on('error', (e) =>
+    rec.write({ ev: 'error', code: (e as { code?: string }).code ?? e.name }),
+  );
+  store.onRenewed = (term) => {
+    if (elector.term === term)
+      rec.write({ ev: 'deadline', term, deadline: deadlineNs(elector.remainingMs) });
+  };
+  void elector.start();
+  isLeader = () => elector.isLeader;
+  currentTerm = () => elector.term;
+  stop = () => elector.stop();
+}
+
+const keys = [`{fenced:${c.namespace}}:max`, `{fenced:${c.namespace}}:log`];
+const act = setInterval(() => {
+  const leading = isLeader();
+  const term = currentTerm();
+  rec.write({ ev: 'probe', value: leading, term });
+  if (!leading || term === null) return;
+  resource
+    .eval(FENCED_WRITE, 2, keys[0] as string, keys[1] as string, String(term))
+    .then((r) => rec.write({ ev: 'action', term, accepted: Number(r) === 1 }))
+    .catch(() => undefined);
+}, c.actionMs);
+
+process.on('SIGCONT', () =>
+  rec.write({ ev: 'probe', value: isLeader(), term: currentTerm(), after: 'SIGCONT' }),
+);
+
+const shutdown = async (): Promise<void> => {
+  clearInterval(act);
+  await stop();
+  await store.close();
+  client.disconnect();
+  resource.disconnect();
+  rec.write({ ev: 'exit' });
+  send({ ev: 'stopped' });
+  process.disconnect?.();
+};
+process.on('SIGTERM', () => void shutdown());
+process.on('message', (m: { cmd?: string; ms?: number }) => {
+  if (m.cmd === 'stop') void shutdown();
+  if (m.cmd === 'block') {
+    const until = performance.now() + (m.ms ?? 0);
+    rec.write({ ev: 'fault', kind: 'block', phase: 'start' });
+    while (performance.now() < until) {
+      // a synchronous busy loop: the event loop is blocked
+    }
+    rec.write({ ev: 'fault', kind: 'block', phase: 'end' });
+  }
+});
+send({ ev: 'ready' });
