@@ -132,9 +132,13 @@ export class ReadOnlyReplicaError extends StoreError {
   }
 }
 
-/** `min-replicas-to-write` is not met (`NOREPLICAS`). Definite: nothing was written. */
+/**
+ * Not enough replicas: Redis refused the write (`NOREPLICAS`, definite), or
+ * `WAIT` confirmed fewer replicas than `waitReplicas` (ambiguous: the write
+ * happened on the primary but is not counted).
+ */
 export class NotEnoughReplicasError extends StoreError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; ambiguous?: boolean }) {
     super(message, options, 'TENURE_NOREPLICAS');
   }
 }

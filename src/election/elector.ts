@@ -274,6 +274,7 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   // ---- campaign ---------------------------------------------------------------------------
 
   async #run(ready: () => void): Promise<void> {
+    this.#diagnose();
     try {
       if (this.#o.campaign) await this.#campaign(ready);
       else await this.#observe(ready);
@@ -491,6 +492,23 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     } catch {
       return false;
     }
+  }
+
+  /** Deployment warnings from the store (e.g. replicas without waitReplicas), once, in the background. */
+  #diagnose(): void {
+    const diagnose = this.#o.store.diagnose?.bind(this.#o.store);
+    if (!diagnose) return;
+    diagnose()
+      .then((warnings) => {
+        for (const warning of warnings) {
+          this.#log.warn({ event: 'deployment' }, warning);
+          if (this.#o.logger === silentLogger)
+            process.emitWarning(`tenure elector ${JSON.stringify(this.election)}: ${warning}`, {
+              code: 'TENURE_DEPLOYMENT',
+            });
+        }
+      })
+      .catch(() => undefined);
   }
 
   #storeFailed(): void {

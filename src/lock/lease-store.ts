@@ -80,6 +80,12 @@ export interface LeaseStore {
    */
   subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe>;
 
+  /**
+   * Optional: deployment problems worth a warning (e.g. replicas without
+   * replication confirmation). Best effort; the Elector logs them at start.
+   */
+  diagnose?(): Promise<string[]>;
+
   /** Closes what the store itself opened. Never closes a client it was given. Idempotent. */
   close(): Promise<void>;
 }

@@ -42,6 +42,10 @@ export interface ScenarioOptions {
   electors?: number;
   naive?: NaiveMode;
   redisArgs?: string[];
+  /** Start a replica that replicates through `replicationLink` (a FaultProxy). */
+  replica?: boolean;
+  /** Passed to each elector's RedisLeaseStore (with waitTimeoutMs 30). */
+  waitReplicas?: number;
 }
 
 export class Scenario {
@@ -52,6 +56,9 @@ export class Scenario {
   redis!: RedisServer;
   resource!: RedisServer;
   admin!: Redis;
+  replica: RedisServer | undefined;
+  replicationLink: FaultProxy | undefined;
+  #waitReplicas = 0;
 
   static async start(options: ScenarioOptions = {}): Promise<Scenario> {
     if (!existsSync(WORKER))
@@ -60,13 +67,32 @@ export class Scenario {
     s.redis = await RedisServer.start(options.redisArgs ?? []);
     s.resource = await RedisServer.start();
     s.admin = s.redis.client();
+    s.#waitReplicas = options.waitReplicas ?? 0;
+    if (options.replica) {
+      s.replicationLink = await FaultProxy.start(s.redis.port);
+      s.replica = await RedisServer.start([
+        '--replicaof',
+        '127.0.0.1',
+        String(s.replicationLink.port),
+      ]);
+      const r = s.replica.client();
+      const until = Date.now() + 10_000;
+      while (!/master_link_status:up/.test(await r.info('replication'))) {
+        if (Date.now() > until) throw new Error('replica did not sync');
+        await sleep(50);
+      }
+    }
     for (let i = 0; i < (options.electors ?? 3); i++) await s.spawn(`e${i}`, options.naive);
     return s;
   }
 
   /** Starts one more elector process (also used to restart a killed one). */
-  async spawn(proc: string, naive?: NaiveMode): Promise<Worker> {
-    const proxy = await FaultProxy.start(this.redis.port);
+  async spawn(
+    proc: string,
+    naive?: NaiveMode,
+    overrides: { port?: number; waitReplicas?: number } = {},
+  ): Promise<Worker> {
+    const proxy = await FaultProxy.start(overrides.port ?? this.redis.port);
     const config: FaultWorkerConfig = {
       proc,
       port: proxy.port,
@@ -80,6 +106,7 @@ export class Scenario {
       requestTimeoutMs: Q,
       actionMs: 50,
       file: join(this.dir, `${proc}.jsonl`),
+      waitReplicas: overrides.waitReplicas ?? this.#waitReplicas,
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {
@@ -159,6 +186,8 @@ export class Scenario {
     }
     await this.redis.stop();
     await this.resource.stop();
+    await this.replica?.stop();
+    await this.replicationLink?.close();
     if (keep) console.error(`fault scenario history kept in ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
   }

@@ -386,3 +386,90 @@ describe('fault suite: must-fire tier (the checkers must report these unsafe ele
     expect(r.containment.length).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('fault suite: assumptions the checkers must expose, and the replication gate', () => {
+  it('U3 server clock jump (PEXPIRE 1 on the lease) while the leader is cut off: at least one overlap (assumption: no server clock jump)', async () => {
+    const r = await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1000);
+        leader.proxy.stall();
+        await s.admin.pexpire(`{${s.namespace}:q}:lease`, 1);
+        await s.spawn('fresh'); // a new candidate campaigns at once
+        await sleep(1500);
+        leader.proxy.heal('reset');
+        await sleep(300);
+      },
+      () => undefined,
+      false,
+    );
+    expect(r.overlaps.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('U5 Redis restarted at once without persistence while the leader is cut off: at least one overlap (assumption: restart delay >= T or persistence)', async () => {
+    const r = await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1000);
+        leader.proxy.stall();
+        await s.redis.restart();
+        await s.spawn('fresh');
+        await sleep(1500);
+        leader.proxy.heal('reset');
+        await sleep(300);
+      },
+      () => undefined,
+      false,
+    );
+    expect(r.overlaps.length).toBeGreaterThanOrEqual(1);
+    // Terms still increase across the data loss (the counter is re-seeded from TIME).
+    expect(r.fencing).toEqual([]);
+  });
+
+  /** The old leader's proc and the earliest time the promoted replica's copy of its lease can expire. */
+  const seen = { proc: '', replicaExpiry: 0n };
+
+  async function failover(s: import('./harness.js').Scenario): Promise<void> {
+    const leader = await s.leader();
+    seen.proc = leader.proc;
+    await sleep(1000);
+    s.replicationLink?.stall(); // renewals on the primary stop reaching the replica
+    await sleep(600);
+    leader.proxy.stall(); // the old leader learns nothing from now on
+    await s.redis.kill();
+    const promoted = s.replica?.client();
+    await promoted?.replicaof('NO', 'ONE');
+    const sentAt = process.hrtime.bigint();
+    const pttl = (await promoted?.pttl(`{${s.namespace}:q}:lease`)) ?? -2;
+    seen.replicaExpiry = pttl > 0 ? sentAt + BigInt(pttl) * 1_000_000n : sentAt;
+    for (const w of s.workers) {
+      if (w === leader) continue;
+      w.proxy.retarget(s.replica?.port as number);
+      w.proxy.reset();
+    }
+    // A competitor that needs no replica confirmation (the promoted replica has none).
+    await s.spawn('fresh', undefined, { port: s.replica?.port as number, waitReplicas: 0 });
+    await sleep(2500);
+  }
+
+  const oldLeaderEnd = (r: Result): bigint => {
+    const mine = r.intervals.filter((i) => i.proc === seen.proc);
+    return mine.reduce((m, i) => (i.e > m ? i.e : m), 0n);
+  };
+
+  it('U4 failover to a replica that missed renewals, without waitReplicas: at least one overlap', async () => {
+    const r = await scenario({ replica: true }, failover, () => undefined, false);
+    expect(r.overlaps.length).toBeGreaterThanOrEqual(1);
+    expect(oldLeaderEnd(r)).toBeGreaterThan(seen.replicaExpiry); // it trusted renewals the replica never saw
+  });
+
+  it('U4m the same failover with waitReplicas 1: no overlap (gate)', async () => {
+    const r = await scenario({ replica: true, waitReplicas: 1 }, failover, () => undefined);
+    expect(r.overlaps).toEqual([]);
+    expect(oldLeaderEnd(r)).toBeGreaterThan(0n);
+    expect(oldLeaderEnd(r)).toBeLessThanOrEqual(seen.replicaExpiry); // belief ended before the replica's copy could expire
+    expect(r.history.some((e) => e.ev === 'became_leader' && e.proc !== seen.proc)).toBe(true); // and someone else did lead
+  });
+});

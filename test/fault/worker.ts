@@ -25,6 +25,7 @@ export interface FaultWorkerConfig {
   requestTimeoutMs: number;
   actionMs: number;
   file: string;
+  waitReplicas: number;
   naive?: NaiveMode;
 }
 
@@ -63,7 +64,15 @@ const client = new Redis({
 client.on('error', () => undefined);
 const resource = new Redis({ host: '127.0.0.1', port: c.resourcePort, retryStrategy: () => 50 });
 resource.on('error', () => undefined);
-const store = new RecordingStore(new RedisLeaseStore({ client, namespace: c.namespace }), rec);
+const store = new RecordingStore(
+  new RedisLeaseStore({
+    client,
+    namespace: c.namespace,
+    waitReplicas: c.waitReplicas,
+    waitTimeoutMs: 30,
+  }),
+  rec,
+);
 const deadlineNs = (remainingMs: number): string => hrtimeIn(remainingMs);
 
 let isLeader: () => boolean;

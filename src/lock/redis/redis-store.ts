@@ -6,8 +6,13 @@
  * pub/sub connection with `client.duplicate()` on first `subscribe` and
  * closes it in `close()`.
  */
-import { InvalidOptionError, LockKeyConflictError, StoreClosedError } from '../../errors.js';
-import { describe, ownOptions, text } from '../../internal/validate.js';
+import {
+  InvalidOptionError,
+  LockKeyConflictError,
+  NotEnoughReplicasError,
+  StoreClosedError,
+} from '../../errors.js';
+import { describe, integer, ownOptions, text } from '../../internal/validate.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -36,6 +41,10 @@ const SCRIPTS = {
 export interface RedisClientLike extends ScriptClient {
   readonly status: string;
   duplicate(): SubscriberConnection;
+  /** Used with `waitReplicas` to send the script and WAIT in one round trip. */
+  pipeline?(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
+  /** Used by `diagnose()`, best effort. */
+  info?(section: string): Promise<string>;
 }
 
 export interface RedisLeaseStoreOptions {
@@ -48,6 +57,16 @@ export interface RedisLeaseStoreOptions {
    * @default 'tenure'
    */
   namespace?: string;
+  /**
+   * Count an acquisition or renewal only when `WAIT` confirms that this many
+   * replicas have it. With asynchronous replication a failover to a replica
+   * that missed the latest renewals can otherwise elect a second leader while
+   * the first still trusts its lease. Standalone and Sentinel deployments.
+   * @default 0
+   */
+  waitReplicas?: number;
+  /** How long `WAIT` may block, in ms (≥ 1; 0 would block forever). Keep it well below the request timeout. @default 50 */
+  waitTimeoutMs?: number;
 }
 
 /** Counters for observability; read by the metrics layer. */
@@ -56,7 +75,7 @@ export interface RedisStoreStats {
   scriptReloads: number;
 }
 
-const OPTIONS = ['client', 'namespace'] as const;
+const OPTIONS = ['client', 'namespace', 'waitReplicas', 'waitTimeoutMs'] as const;
 
 export class RedisLeaseStore implements LeaseStore {
   readonly kind = 'redis';
@@ -64,6 +83,8 @@ export class RedisLeaseStore implements LeaseStore {
   readonly stats: RedisStoreStats = { scriptReloads: 0 };
   readonly #client: RedisClientLike;
   readonly #subscriptions: ChannelSubscriptions;
+  readonly #waitReplicas: number;
+  readonly #waitTimeoutMs: number;
   #closed = false;
 
   constructor(options: RedisLeaseStoreOptions) {
@@ -72,11 +93,41 @@ export class RedisLeaseStore implements LeaseStore {
     this.namespace =
       o['namespace'] === undefined ? 'tenure' : text('namespace', o['namespace'], 100, true);
     this.#subscriptions = new ChannelSubscriptions(() => this.#client.duplicate());
+    this.#waitReplicas = integer('waitReplicas', o['waitReplicas'] ?? 0, 0, 100);
+    this.#waitTimeoutMs = integer('waitTimeoutMs', o['waitTimeoutMs'] ?? 50, 1, 60_000);
+    if (this.#waitReplicas > 0 && typeof this.#client.pipeline !== 'function') {
+      throw new InvalidOptionError(
+        'waitReplicas',
+        'Expected a `client` with pipeline() (ioredis Redis) when `waitReplicas` > 0',
+      );
+    }
+  }
+
+  /**
+   * Deployment problems worth a warning, best effort (permissions may hide
+   * them): replicas without `waitReplicas`; `waitReplicas` above the number
+   * of connected replicas.
+   */
+  async diagnose(): Promise<string[]> {
+    const warnings: string[] = [];
+    const info = await this.#client.info?.('replication').catch(() => undefined);
+    const replicas = Number(/connected_slaves:(\d+)/.exec(info ?? '')?.[1] ?? NaN);
+    if (replicas > 0 && this.#waitReplicas === 0) {
+      warnings.push(
+        `Redis has ${replicas} replica(s) and waitReplicas is 0: a failover can lose a renewal and elect a second leader; set waitReplicas`,
+      );
+    }
+    if (this.#waitReplicas > replicas) {
+      warnings.push(
+        `waitReplicas is ${this.#waitReplicas} but Redis reports ${Number.isNaN(replicas) ? 'an unknown number of' : replicas} connected replica(s): acquisitions will fail`,
+      );
+    }
+    return warnings;
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const keys = this.#keys(request.name);
-    const reply = await this.#run(SCRIPTS.acquire, 'acquire', keys, [
+    const reply = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
       keys.lease,
       keys.term,
       request.token.reveal(),
@@ -85,19 +136,32 @@ export class RedisLeaseStore implements LeaseStore {
       request.data,
       keys.channel,
     ]);
-    const parts = toArray(reply, 'acquire', 2);
+    const { reply: answer, acks } = reply;
+    const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
-    if (status === 1) return { acquired: true, term: toInt(parts[1], 'term') };
+    if (status === 1) {
+      const term = toInt(parts[1], 'term');
+      if (acks < this.#waitReplicas) {
+        // Not replicated: nobody may trust it. Hand it back rather than block others for a ttl.
+        this.release({ name: request.name, token: request.token, term }).catch(() => undefined);
+        throw this.#notReplicated('acquire', keys.lease, acks);
+      }
+      return { acquired: true, term };
+    }
     if (status === 0) return { acquired: false, holder: holder(parts, 1) };
     throw conflict(parts);
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
     const keys = this.#keys(lease.name);
-    const status = toInt(
-      await this.#run(SCRIPTS.renew, 'renew', keys, [keys.lease, lease.token.reveal(), ttlMs]),
-      'renew status',
-    );
+    const { reply, acks } = await this.#runReplicated(SCRIPTS.renew, 'renew', keys, [
+      keys.lease,
+      lease.token.reveal(),
+      ttlMs,
+    ]);
+    const status = toInt(reply, 'renew status');
+    if (status === 1 && acks < this.#waitReplicas)
+      throw this.#notReplicated('renew', keys.lease, acks);
     return status === 1 ? 'renewed' : status === 0 ? 'expired' : 'stolen';
   }
 
@@ -140,6 +204,45 @@ export class RedisLeaseStore implements LeaseStore {
 
   #keys(name: string): LeaseKeys {
     return leaseKeys(this.namespace, name);
+  }
+
+  /**
+   * Runs a writing script; with `waitReplicas` > 0 it is pipelined with
+   * `WAIT` (one round trip) and `acks` says how many replicas confirmed.
+   */
+  async #runReplicated(
+    s: Script,
+    operation: string,
+    keys: LeaseKeys,
+    args: (string | number)[],
+  ): Promise<{ reply: unknown; acks: number }> {
+    if (this.#waitReplicas === 0)
+      return { reply: await this.#run(s, operation, keys, args), acks: 0 };
+    if (this.#closed) throw new StoreClosedError();
+    const client = this.#client as Required<RedisClientLike>;
+    const wait = ['wait', this.#waitReplicas, this.#waitTimeoutMs];
+    try {
+      let results =
+        (await client.pipeline([['evalsha', s.sha, s.numKeys, ...args], wait]).exec()) ?? [];
+      if (results[0]?.[0]?.message.startsWith('NOSCRIPT')) {
+        this.stats.scriptReloads++;
+        results =
+          (await client.pipeline([['eval', s.source, s.numKeys, ...args], wait]).exec()) ?? [];
+      }
+      const [scriptError, reply] = results[0] ?? [new Error('Connection is closed.'), null];
+      if (scriptError) throw scriptError;
+      const [waitError, acks] = results[1] ?? [null, 0];
+      return { reply, acks: waitError ? 0 : toInt(acks, 'WAIT reply') };
+    } catch (error) {
+      throw classifyRedisError(error, operation, keys.lease);
+    }
+  }
+
+  #notReplicated(operation: string, key: string, acks: number): NotEnoughReplicasError {
+    return new NotEnoughReplicasError(
+      `\`${operation}\` on ${JSON.stringify(key)} reached ${acks} of ${this.#waitReplicas} replicas within ${this.#waitTimeoutMs} ms; not counted`,
+      { ambiguous: true },
+    );
   }
 
   async #run(
