@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { timeToLeader } from './checkers.js';
-import { F_CRASH, F_RELEASE, P, S, T, msBetween, sleep } from './harness.js';
+import { F_CRASH, F_RELEASE, P, S, type Scenario, T, msBetween, sleep } from './harness.js';
 import type { HistoryEvent } from './history.js';
 import { type Result, scenario } from './scenario-runner.js';
 
@@ -431,7 +431,7 @@ describe('fault suite: assumptions the checkers must expose, and the replication
   /** The old leader's proc and the earliest time the promoted replica's copy of its lease can expire. */
   const seen = { proc: '', replicaExpiry: 0n };
 
-  async function failover(s: import('./harness.js').Scenario): Promise<void> {
+  async function failover(s: Scenario): Promise<void> {
     const leader = await s.leader();
     seen.proc = leader.proc;
     await sleep(1000);
