@@ -18,7 +18,12 @@ import type { NaiveMode } from './naive-elector.js';
 import { FaultProxy } from './proxy.js';
 import type { FaultWorkerConfig, FaultWorkerMessage } from './worker.js';
 
-const WORKER = fileURLToPath(new URL('../../.build/test/fault/worker.js', import.meta.url));
+// From source (vitest) the compiled worker is under .build/; from .build/ (soak) it is a sibling.
+const WORKER = fileURLToPath(
+  import.meta.url.includes('/.build/')
+    ? new URL('./worker.js', import.meta.url)
+    : new URL('../../.build/test/fault/worker.js', import.meta.url),
+);
 
 /** CI parameters of FAULT-PLAN §2.1. */
 export const T = 1000;
@@ -164,6 +169,13 @@ export class Scenario {
     const tokens = (await client.lrange(`{fenced:${this.namespace}}:log`, 0, -1)).map(Number);
     client.disconnect();
     return tokens;
+  }
+
+  /** Runs the checkers on the history so far, without stopping anything. */
+  async finishPartial() {
+    const end = process.hrtime.bigint();
+    const history = this.history();
+    return { history, end, ...safetyReport(history, end, T - D, await this.resourceTokens()) };
   }
 
   /** Stops every worker gracefully (SIGKILL after 3 s), then checks the history. */

@@ -28,6 +28,7 @@ export type HistoryEvent =
   | { t: string; proc: string; ev: 'probe'; value: boolean; term: number | null }
   | { t: string; proc: string; ev: 'action'; term: number; accepted: boolean }
   | { t: string; proc: string; ev: 'error'; code: string }
+  | { t: string; proc: string; ev: 'mem'; rss: number }
   | { t: string; proc: string; ev: 'start' }
   | { t: string; proc: string; ev: 'exit' }
   | { t: string; proc: string; ev: 'fault'; kind: string; phase: 'start' | 'end' };

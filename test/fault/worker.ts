@@ -155,12 +155,16 @@ const act = setInterval(() => {
     .catch(() => undefined);
 }, c.actionMs);
 
+const memory = setInterval(() => rec.write({ ev: 'mem', rss: process.memoryUsage().rss }), 10_000);
+memory.unref();
+
 process.on('SIGCONT', () =>
   rec.write({ ev: 'probe', value: isLeader(), term: currentTerm(), after: 'SIGCONT' }),
 );
 
 const shutdown = async (): Promise<void> => {
   clearInterval(act);
+  clearInterval(memory);
   await stop();
   await store.close();
   client.disconnect();
