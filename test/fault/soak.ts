@@ -7,7 +7,7 @@
  * the run fails on any safety violation or missed liveness bound.
  */
 import { writeFileSync } from 'node:fs';
-import { F_CRASH, P, Scenario, T, type Worker, sleep } from './harness.js';
+import { F_CRASH, Scenario, T, type Worker, sleep } from './harness.js';
 import { timeToLeader } from './checkers.js';
 
 const arg = (name: string, fallback: number): number => {
