@@ -3,7 +3,8 @@
 # redis-servers) and ends with the line `N passed, N failed`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-redis.sh || exit 1
+[ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
+bash scripts/ensure-deps.sh || exit 1
 mkdir -p .tmp
 rm -f .tmp/vitest.json
 npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json "$@"

@@ -61,7 +61,7 @@ const shutdown = (): void => {
     await instance.stop();
     await store.close();
     await client.quit();
-    process.disconnect?.();
+    if (process.connected) process.disconnect();
   })();
 };
 process.on('SIGTERM', shutdown);

@@ -72,6 +72,12 @@ describe('checkers on synthetic histories', () => {
     expect(problems).toHaveLength(2);
     expect(problems.join('\n')).toMatch(/term 4 .* not greater/);
     expect(problems.join('\n')).toMatch(/200 ms after its belief ended/);
+    // An action decided while believed but answered after the belief ended is fine: the resource fenced it.
+    const late: HistoryEvent[] = [
+      { t: ms(0), proc: 'a', ev: 'became_leader', term: 5, deadline: ms(1000) },
+      { t: ms(1010), proc: 'a', ev: 'action', term: 5, accepted: true, sent: ms(990) },
+    ];
+    expect(fencing(late, beliefIntervals(late, END))).toEqual([]);
     expect(resourceLog([1, 2, 2, 3])).toEqual([]);
     expect(resourceLog([1, 3, 2])).toHaveLength(1);
   });

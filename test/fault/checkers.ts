@@ -136,10 +136,11 @@ export function fencing(
     if (e.ev !== 'action' || !e.accepted) continue;
     const i = ends.get(`${e.proc}/${e.term}`);
     if (!i) problems.push(`${e.proc} acted with term ${e.term} it never believed in`);
-    else if (ns(e) >= i.e)
-      problems.push(
-        `${e.proc} acted with term ${e.term} ${Number(ns(e) - i.e) / 1e6} ms after its belief ended`,
-      );
+    else {
+      // Judge the decision (the isLeader check right before sending), not the resource's answer.
+      const decided = e.sent === undefined ? ns(e) : BigInt(e.sent);
+      if (decided >= i.e) problems.push(`${e.proc} acted with term ${e.term} ${Number(decided - i.e) / 1e6} ms after its belief ended`);
+    }
   }
   return problems;
 }

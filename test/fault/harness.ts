@@ -51,6 +51,8 @@ export interface ScenarioOptions {
   replica?: boolean;
   /** Passed to each elector's RedisLeaseStore (with waitTimeoutMs 30). */
   waitReplicas?: number;
+  /** Passed to each elector's RedisLeaseStore. */
+  quarantineMs?: number;
 }
 
 export class Scenario {
@@ -64,6 +66,7 @@ export class Scenario {
   replica: RedisServer | undefined;
   replicationLink: FaultProxy | undefined;
   #waitReplicas = 0;
+  #quarantineMs = 0;
 
   static async start(options: ScenarioOptions = {}): Promise<Scenario> {
     if (!existsSync(WORKER))
@@ -73,6 +76,7 @@ export class Scenario {
     s.resource = await RedisServer.start();
     s.admin = s.redis.client();
     s.#waitReplicas = options.waitReplicas ?? 0;
+    s.#quarantineMs = options.quarantineMs ?? 0;
     if (options.replica) {
       s.replicationLink = await FaultProxy.start(s.redis.port);
       s.replica = await RedisServer.start([
@@ -95,9 +99,15 @@ export class Scenario {
   async spawn(
     proc: string,
     naive?: NaiveMode,
-    overrides: { port?: number; waitReplicas?: number } = {},
+    overrides: {
+      port?: number;
+      waitReplicas?: number;
+      env?: Record<string, string>;
+      beforeStart?: (proxy: FaultProxy) => void;
+    } = {},
   ): Promise<Worker> {
     const proxy = await FaultProxy.start(overrides.port ?? this.redis.port);
+    overrides.beforeStart?.(proxy);
     const config: FaultWorkerConfig = {
       proc,
       port: proxy.port,
@@ -112,10 +122,11 @@ export class Scenario {
       actionMs: 50,
       file: join(this.dir, `${proc}.jsonl`),
       waitReplicas: overrides.waitReplicas ?? this.#waitReplicas,
+      quarantineMs: this.#quarantineMs,
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {
-      env: { ...process.env, TENURE_FAULT_WORKER: JSON.stringify(config) },
+      env: { ...process.env, ...overrides.env, TENURE_FAULT_WORKER: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const worker: Worker = { proc, child, proxy, leading: null };

@@ -26,7 +26,8 @@ export type HistoryEvent =
   | { t: string; proc: string; ev: 'deadline'; term: number; deadline: string }
   | { t: string; proc: string; ev: 'stepped_down'; term: number; reason: string }
   | { t: string; proc: string; ev: 'probe'; value: boolean; term: number | null }
-  | { t: string; proc: string; ev: 'action'; term: number; accepted: boolean }
+  /** `t` is when the resource answered; `sent` when the elector decided to act (after its isLeader check). */
+  | { t: string; proc: string; ev: 'action'; term: number; accepted: boolean; sent?: string }
   | { t: string; proc: string; ev: 'error'; code: string }
   | { t: string; proc: string; ev: 'mem'; rss: number }
   | { t: string; proc: string; ev: 'start' }

@@ -3,9 +3,13 @@
  * signals, real redis-servers, a TCP proxy per elector. Every scenario also
  * requires 0 overlaps, 0 containment, fencing and resurrection violations.
  */
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { RedisServer } from '../helpers/redis-server.js';
 import { timeToLeader } from './checkers.js';
-import { F_CRASH, F_RELEASE, P, S, type Scenario, T, msBetween, sleep } from './harness.js';
+import { F_CRASH, F_RELEASE, P, R, S, type Scenario, T, msBetween, sleep } from './harness.js';
 import type { HistoryEvent } from './history.js';
 import { type Result, scenario } from './scenario-runner.js';
 
@@ -187,6 +191,35 @@ describe('fault suite: CI tier', () => {
     );
   });
 
+  it('Q7 replies delayed 1.5T for 2T, then the link reset: steps down by its deadline, late replies resurrect nothing', async () => {
+    let start = 0n;
+    let end = 0n;
+    let proc = '';
+    await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        proc = leader.proc;
+        await sleep(1500);
+        start = s.mark('reply-delay', 'start');
+        leader.proxy.delay('s2c', 1.5 * T);
+        await sleep(2 * T);
+        leader.proxy.delay('s2c', 0);
+        leader.proxy.reset();
+        end = s.mark('reply-delay', 'end');
+        await sleep(F_CRASH + 1000);
+      },
+      (r) => {
+        const sd = stepDown(r, proc, start);
+        expect(sd?.down.reason).toBe('deadline');
+        expect(sd?.lateMs).toBeLessThanOrEqual(50);
+        const next = evs(r, 'became_leader').find((e) => t(e) > start);
+        expect(next).toBeDefined();
+        expect(msBetween(end, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+      },
+    );
+  });
+
   it('Q8 partition (stall 2T, heal by reset): steps down by its deadline, another leads, the old one stays follower', async () => {
     let stalled = 0n;
     let proc = '';
@@ -223,6 +256,28 @@ describe('fault suite: CI tier', () => {
         await sleep(3000);
       },
       (r) => expect(terms(r).length).toBeLessThanOrEqual(2),
+    );
+  });
+
+  it('Q10 the first acquisition is applied but its reply lost: it grants nothing, a leader within F_crash', async () => {
+    let lost = 0n;
+    await scenario(
+      { electors: 0 },
+      async (s) => {
+        lost = s.mark('drop-replies', 'start');
+        await s.spawn('a', undefined, { beforeStart: (proxy) => void proxy.dropRepliesThenReset(150) });
+        await sleep(100);
+        await s.spawn('b');
+        await s.spawn('c');
+        await sleep(3000);
+      },
+      (r) => {
+        const first = evs(r, 'became_leader')[0];
+        expect(first).toBeDefined();
+        expect(msBetween(lost, t(first as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+        // The lost grant was never believed: a's first attempt has no ok reply recorded.
+        expect(evs(r, 'acquire_reply', 'a')[0]?.result).not.toBe('ok');
+      },
     );
   });
 
@@ -307,6 +362,59 @@ describe('fault suite: CI tier', () => {
         expect(terms(r)).toHaveLength(1);
         expect(evs(r, 'renew_reply').every((e) => e.result === 'ok')).toBe(true);
       },
+    );
+  });
+
+  it('Q15 demotion (REPLICAOF an empty server for 2 s): the leader steps down at once, nobody leads while demoted, a leader soon after promotion', async () => {
+    let demoted = 0n;
+    let promoted = 0n;
+    let proc = '';
+    const empty = await RedisServer.start();
+    try {
+      await scenario(
+        {},
+        async (s) => {
+          const leader = await s.leader();
+          proc = leader.proc;
+          await sleep(1500);
+          demoted = s.mark('demote', 'start');
+          await s.admin.replicaof('127.0.0.1', String(empty.port));
+          await sleep(2000);
+          await s.admin.replicaof('NO', 'ONE');
+          promoted = s.mark('demote', 'end');
+          await sleep(1500);
+        },
+        (r) => {
+          const sd = stepDown(r, proc, demoted);
+          expect(['refused', 'lost']).toContain(sd?.down.reason);
+          expect(msBetween(demoted, t(sd?.down as HistoryEvent))).toBeLessThanOrEqual(R + 50 + 100);
+          expect(evs(r, 'became_leader').filter((e) => t(e) > demoted && t(e) < promoted)).toEqual([]);
+          const next = evs(r, 'became_leader').find((e) => t(e) > promoted);
+          expect(msBetween(promoted, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
+        },
+      );
+    } finally {
+      await empty.stop();
+    }
+  });
+
+  it('Q17 wall-clock jumps of the electors (+1 h, then back): no leadership change', async () => {
+    const lib = process.env['TENURE_LIBFAKETIME'] ?? findLibfaketime();
+    const stampFile = join(mkdtempSync(join(tmpdir(), 'tenure-faketime-')), 'offset');
+    writeFileSync(stampFile, '+0\n');
+    const env = { LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: stampFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' };
+    await scenario(
+      { electors: 0 },
+      async (s) => {
+        for (const proc of ['e0', 'e1', 'e2']) await s.spawn(proc, undefined, { env });
+        await s.leader();
+        await sleep(1500);
+        writeFileSync(stampFile, '+3600\n');
+        await sleep(2000);
+        writeFileSync(stampFile, '-3600\n');
+        await sleep(2000);
+      },
+      (r) => expect(terms(r)).toHaveLength(1),
     );
   });
 
@@ -431,6 +539,28 @@ describe('fault suite: assumptions the checkers must expose, and the replication
   /** The old leader's proc and the earliest time the promoted replica's copy of its lease can expire. */
   const seen = { proc: '', replicaExpiry: 0n };
 
+  it('U5q the same immediate restart with quarantineMs = T: no overlap (gate), and a leader again after the quarantine', async () => {
+    let restarted = 0n;
+    const r = await scenario(
+      { quarantineMs: T },
+      async (s) => {
+        const leader = await s.leader(T + 2000); // the first election waits out the quarantine too
+        await sleep(1000);
+        leader.proxy.stall();
+        await s.redis.restart();
+        restarted = s.mark('restart', 'end');
+        await s.spawn('fresh');
+        await sleep(2500);
+        leader.proxy.heal('reset');
+        await sleep(300);
+      },
+      () => undefined,
+    );
+    expect(r.overlaps).toEqual([]);
+    const next = r.history.find((e) => e.ev === 'became_leader' && BigInt(e.t) > restarted);
+    expect(next).toBeDefined();
+  });
+
   async function failover(s: Scenario): Promise<void> {
     const leader = await s.leader();
     seen.proc = leader.proc;
@@ -473,3 +603,12 @@ describe('fault suite: assumptions the checkers must expose, and the replication
     expect(r.history.some((e) => e.ev === 'became_leader' && e.proc !== seen.proc)).toBe(true); // and someone else did lead
   });
 });
+
+/** Debian's libfaketime, multi-threaded variant (Node has threads); installed by scripts/ensure-deps.sh. */
+function findLibfaketime(): string {
+  for (const dir of readdirSync('/usr/lib')) {
+    const candidate = join('/usr/lib', dir, 'faketime', 'libfaketimeMT.so.1');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error('libfaketimeMT.so.1 not found: apt-get install faketime, or set TENURE_LIBFAKETIME');
+}

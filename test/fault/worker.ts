@@ -26,6 +26,7 @@ export interface FaultWorkerConfig {
   actionMs: number;
   file: string;
   waitReplicas: number;
+  quarantineMs: number;
   naive?: NaiveMode;
 }
 
@@ -70,6 +71,7 @@ const store = new RecordingStore(
     namespace: c.namespace,
     waitReplicas: c.waitReplicas,
     waitTimeoutMs: 30,
+    quarantineMs: c.quarantineMs,
   }),
   rec,
 );
@@ -149,9 +151,11 @@ const act = setInterval(() => {
   const term = currentTerm();
   rec.write({ ev: 'probe', value: leading, term });
   if (!leading || term === null) return;
+  // The decision to act is taken now, on the isLeader check above; the resource answers later.
+  const sent = process.hrtime.bigint().toString();
   resource
     .eval(FENCED_WRITE, 2, keys[0] as string, keys[1] as string, String(term))
-    .then((r) => rec.write({ ev: 'action', term, accepted: Number(r) === 1 }))
+    .then((r) => rec.write({ ev: 'action', term, accepted: Number(r) === 1, sent }))
     .catch(() => undefined);
 }, c.actionMs);
 
@@ -171,7 +175,7 @@ const shutdown = async (): Promise<void> => {
   resource.disconnect();
   rec.write({ ev: 'exit' });
   send({ ev: 'stopped' });
-  process.disconnect?.();
+  if (process.connected) process.disconnect();
 };
 process.on('SIGTERM', () => void shutdown());
 process.on('message', (m: { cmd?: string; ms?: number }) => {

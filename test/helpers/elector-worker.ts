@@ -85,7 +85,7 @@ process.on('message', (message: { cmd?: string }) => {
       await store.close();
       await client.quit();
       send({ ev: 'stopped', t: now() });
-      process.disconnect?.();
+      if (process.connected) process.disconnect();
     })();
   }
 });

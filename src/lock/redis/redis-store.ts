@@ -67,6 +67,17 @@ export interface RedisLeaseStoreOptions {
   waitReplicas?: number;
   /** How long `WAIT` may block, in ms (≥ 1; 0 would block forever). Keep it well below the request timeout. @default 50 */
   waitTimeoutMs?: number;
+  /**
+   * Guard against a data-losing restart (no persistence, restarted at once):
+   * when the term counter of a name is found missing, nobody is granted the
+   * name for this many ms (set it to the longest lease of the fleet). A leader
+   * cut off from the restarted server keeps trusting its lease until its
+   * deadline; the quarantine makes sure nobody else leads before then. Cost:
+   * the very first acquisition of every name (and the first after any data
+   * loss) waits this long. 0 disables it.
+   * @default 0
+   */
+  quarantineMs?: number;
 }
 
 /** Counters for observability; read by the metrics layer. */
@@ -75,7 +86,7 @@ export interface RedisStoreStats {
   scriptReloads: number;
 }
 
-const OPTIONS = ['client', 'namespace', 'waitReplicas', 'waitTimeoutMs'] as const;
+const OPTIONS = ['client', 'namespace', 'waitReplicas', 'waitTimeoutMs', 'quarantineMs'] as const;
 
 export class RedisLeaseStore implements LeaseStore {
   readonly kind = 'redis';
@@ -85,6 +96,7 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #subscriptions: ChannelSubscriptions;
   readonly #waitReplicas: number;
   readonly #waitTimeoutMs: number;
+  readonly #quarantineMs: number;
   #closed = false;
 
   constructor(options: RedisLeaseStoreOptions) {
@@ -95,6 +107,7 @@ export class RedisLeaseStore implements LeaseStore {
     this.#subscriptions = new ChannelSubscriptions(() => this.#client.duplicate());
     this.#waitReplicas = integer('waitReplicas', o['waitReplicas'] ?? 0, 0, 100);
     this.#waitTimeoutMs = integer('waitTimeoutMs', o['waitTimeoutMs'] ?? 50, 1, 60_000);
+    this.#quarantineMs = integer('quarantineMs', o['quarantineMs'] ?? 0, 0, 2_147_483_647);
     if (this.#waitReplicas > 0 && typeof this.#client.pipeline !== 'function') {
       throw new InvalidOptionError(
         'waitReplicas',
@@ -135,6 +148,7 @@ export class RedisLeaseStore implements LeaseStore {
       request.identity,
       request.data,
       keys.channel,
+      this.#quarantineMs,
     ]);
     const { reply: answer, acks } = reply;
     const parts = toArray(answer, 'acquire', 2);

@@ -6,12 +6,17 @@
   ARGV[3]  identity (informational)
   ARGV[4]  data (opaque, may be empty)
   ARGV[5]  notification channel
+  ARGV[6]  quarantine in ms (0 = off): when the term counter is missing, hold the
+           name for this long under a quarantine lease instead of granting it
   Returns
     {1, term}                          acquired
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
     {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
   A missing counter (first use, or the server lost its data) is seeded from the
-  server clock in microseconds, so terms never go backwards across data loss. ]]
+  server clock in microseconds, so terms never go backwards across data loss.
+  With a quarantine, a missing counter also blocks the name for one lease period:
+  a leader cut off from a server that restarted empty still trusts its lease until
+  its deadline, so nobody may be granted the name before that. ]]
 local leaseType = redis.call('TYPE', KEYS[1])['ok']
 if leaseType == 'hash' then
   local h = redis.call('HMGET', KEYS[1], 'v', 'identity', 'term', 'data')
@@ -27,7 +32,15 @@ end
 local counterType = redis.call('TYPE', KEYS[2])['ok']
 if counterType == 'none' then
   local now = redis.call('TIME')
-  redis.call('SET', KEYS[2], now[1] .. string.format('%06d', tonumber(now[2])))
+  local seed = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', KEYS[2], seed)
+  local quarantine = tonumber(ARGV[6])
+  if quarantine and quarantine > 0 then
+    local identity = '(quarantine: term counter was missing)'
+    redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'term', seed, 'identity', identity, 'data', '')
+    redis.call('PEXPIRE', KEYS[1], quarantine)
+    return {0, identity, seed, '', quarantine}
+  end
 elseif counterType ~= 'string' then
   return {-1, KEYS[2], counterType, -1}
 end
