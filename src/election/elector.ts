@@ -429,6 +429,7 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
           requestTimeoutMs: timing.requestTimeoutMs,
           retryMs,
           pollMs: timing.ttlMs,
+          keepAlive: false,
           onError: (e: unknown) => {
             this.#storeFailed();
             this.#report(e);
@@ -487,7 +488,14 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
       return () => (this.#wake = undefined);
     };
     try {
-      await wait(this.#o.clock, ms, this.#stopController.signal, wakeable ? register : undefined);
+      // Background waits never hold the process open.
+      await wait(
+        this.#o.clock,
+        ms,
+        this.#stopController.signal,
+        wakeable ? register : undefined,
+        false,
+      );
       return true;
     } catch {
       return false;

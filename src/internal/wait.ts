@@ -3,12 +3,16 @@ import type { Clock } from './clock.js';
 /**
  * Resolves after `ms`, or as soon as `wake` is called, or rejects with the
  * signal's reason when `signal` aborts. Nothing is left scheduled afterwards.
+ * `keepAlive`: whether the timer holds the process open. Waits a caller is
+ * awaiting (`lock()`, iterating `watch()`) do; the elector's background waits
+ * do not.
  */
 export function wait(
   clock: Clock,
   ms: number,
   signal?: AbortSignal,
   register?: (wake: () => void) => () => void,
+  keepAlive = true,
 ): Promise<'timeout' | 'woken'> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -30,7 +34,7 @@ export function wait(
         resolve('timeout');
       },
       Math.max(0, ms),
-      true,
+      keepAlive,
     );
     signal?.addEventListener('abort', onAbort, { once: true });
     const unregister = register?.(() => {

@@ -23,6 +23,8 @@ export interface WatchSettings {
   readonly pollMs: number;
   /** Reports transient read failures; the watch keeps going. */
   readonly onError?: ((error: unknown) => void) | undefined;
+  /** Whether the watch's timers hold the process open. @default true */
+  readonly keepAlive?: boolean;
 }
 
 export async function* watchHolders(
@@ -79,7 +81,7 @@ async function pause(
   register?: (wake: () => void) => () => void,
 ): Promise<boolean> {
   try {
-    await wait(s.clock, ms, s.signal, register);
+    await wait(s.clock, ms, s.signal, register, s.keepAlive ?? true);
     return true;
   } catch {
     return false;

@@ -139,7 +139,10 @@ export function fencing(
     else {
       // Judge the decision (the isLeader check right before sending), not the resource's answer.
       const decided = e.sent === undefined ? ns(e) : BigInt(e.sent);
-      if (decided >= i.e) problems.push(`${e.proc} acted with term ${e.term} ${Number(decided - i.e) / 1e6} ms after its belief ended`);
+      if (decided >= i.e)
+        problems.push(
+          `${e.proc} acted with term ${e.term} ${Number(decided - i.e) / 1e6} ms after its belief ended`,
+        );
     }
   }
   return problems;

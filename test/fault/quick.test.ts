@@ -265,7 +265,9 @@ describe('fault suite: CI tier', () => {
       { electors: 0 },
       async (s) => {
         lost = s.mark('drop-replies', 'start');
-        await s.spawn('a', undefined, { beforeStart: (proxy) => void proxy.dropRepliesThenReset(150) });
+        await s.spawn('a', undefined, {
+          beforeStart: (proxy) => void proxy.dropRepliesThenReset(150),
+        });
         await sleep(100);
         await s.spawn('b');
         await s.spawn('c');
@@ -388,7 +390,9 @@ describe('fault suite: CI tier', () => {
           const sd = stepDown(r, proc, demoted);
           expect(['refused', 'lost']).toContain(sd?.down.reason);
           expect(msBetween(demoted, t(sd?.down as HistoryEvent))).toBeLessThanOrEqual(R + 50 + 100);
-          expect(evs(r, 'became_leader').filter((e) => t(e) > demoted && t(e) < promoted)).toEqual([]);
+          expect(evs(r, 'became_leader').filter((e) => t(e) > demoted && t(e) < promoted)).toEqual(
+            [],
+          );
           const next = evs(r, 'became_leader').find((e) => t(e) > promoted);
           expect(msBetween(promoted, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
         },
@@ -402,7 +406,12 @@ describe('fault suite: CI tier', () => {
     const lib = process.env['TENURE_LIBFAKETIME'] ?? findLibfaketime();
     const stampFile = join(mkdtempSync(join(tmpdir(), 'tenure-faketime-')), 'offset');
     writeFileSync(stampFile, '+0\n');
-    const env = { LD_PRELOAD: lib, FAKETIME_TIMESTAMP_FILE: stampFile, FAKETIME_NO_CACHE: '1', FAKETIME_DONT_FAKE_MONOTONIC: '1' };
+    const env = {
+      LD_PRELOAD: lib,
+      FAKETIME_TIMESTAMP_FILE: stampFile,
+      FAKETIME_NO_CACHE: '1',
+      FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    };
     await scenario(
       { electors: 0 },
       async (s) => {
@@ -610,5 +619,7 @@ function findLibfaketime(): string {
     const candidate = join('/usr/lib', dir, 'faketime', 'libfaketimeMT.so.1');
     if (existsSync(candidate)) return candidate;
   }
-  throw new Error('libfaketimeMT.so.1 not found: apt-get install faketime, or set TENURE_LIBFAKETIME');
+  throw new Error(
+    'libfaketimeMT.so.1 not found: apt-get install faketime, or set TENURE_LIBFAKETIME',
+  );
 }

@@ -217,16 +217,37 @@ describe('quarantine after data loss', () => {
   it('holds a name with a missing term counter for quarantineMs, then grants a higher term', async () => {
     const namespace = uniqueNamespace();
     const store = new RedisLeaseStore({ client: server.client(), namespace, quarantineMs: 300 });
-    const first = await store.acquire({ name: 'job', token: OwnershipToken.generate(), ttlMs: 5000, identity: 'me', data: '' });
-    expect(first).toMatchObject({ acquired: false, holder: { identity: '(quarantine: term counter was missing)' } });
+    const first = await store.acquire({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 5000,
+      identity: 'me',
+      data: '',
+    });
+    expect(first).toMatchObject({
+      acquired: false,
+      holder: { identity: '(quarantine: term counter was missing)' },
+    });
     if (!first.acquired) expect(first.holder.remainingMs).toBeLessThanOrEqual(300);
     await sleep(350);
-    const granted = await store.acquire({ name: 'job', token: OwnershipToken.generate(), ttlMs: 5000, identity: 'me', data: '' });
+    const granted = await store.acquire({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 5000,
+      identity: 'me',
+      data: '',
+    });
     if (!granted.acquired) throw new Error('not granted after the quarantine');
     expect(granted.term).toBeGreaterThan(first.acquired ? 0 : first.holder.term);
     // Data loss: the counter vanishes with everything else; the quarantine applies again.
     await admin.del(leaseKeys(namespace, 'job').lease, leaseKeys(namespace, 'job').term);
-    const again = await store.acquire({ name: 'job', token: OwnershipToken.generate(), ttlMs: 5000, identity: 'me', data: '' });
+    const again = await store.acquire({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 5000,
+      identity: 'me',
+      data: '',
+    });
     expect(again.acquired).toBe(false);
     await store.close();
   });
