@@ -31,13 +31,7 @@
  * timer runs; use `isLeader` right before acting, and the term as a fencing
  * token at the resource.
  */
-import {
-  LockKeyConflictError,
-  StoppedError,
-  StoreTimeoutError,
-  StoreUnavailableError,
-  type TenureError,
-} from '../errors.js';
+import { LockKeyConflictError, StoppedError } from '../errors.js';
 import { childLogger, type Logger, silentLogger } from '../internal/logger.js';
 import { jitter } from '../internal/random.js';
 import { abortSignal, func, integer, ownOptions } from '../internal/validate.js';
@@ -47,7 +41,7 @@ import { decodeData } from '../lock/data.js';
 import { LeaseKeeper } from '../lock/lease-keeper.js';
 import type { LeaseHolder, LeaseRef, Unsubscribe } from '../lock/lease-store.js';
 import { isPermanent, watchHolders } from '../lock/watch.js';
-import { type ElectionMetrics, noopMetrics, type RenewFailure } from '../metrics/types.js';
+import { type ElectionMetrics, noopMetrics } from '../metrics/types.js';
 import type {
   ElectedEvent,
   ElectorEvents,
@@ -57,12 +51,14 @@ import type {
   LeadershipRecord,
   RevokeReason,
 } from './events.js';
+import { assessHealth } from './health.js';
 import { LeadershipHistory } from './history.js';
 import {
   type ElectorOptions,
   type ResolvedElectorOptions,
   resolveElectorOptions,
 } from './options.js';
+import { Reporter, renewFailure, summarize } from './reporter.js';
 import { SafeEmitter } from './safe-emitter.js';
 
 type LeaderTask = (signal: AbortSignal, term: number) => unknown;
@@ -79,7 +75,7 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   readonly #history: LeadershipHistory;
   readonly #stopController = new AbortController();
   readonly #tasks = new Set<LeaderTask>();
-  readonly #warned = new Set<string>();
+  readonly #reporter: Reporter;
   #state: ElectorState = 'follower';
   #leader: LeaderInfo | null = null;
   #keeper: LeaseKeeper | undefined;
@@ -98,11 +94,16 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
 
   constructor(options: ElectorOptions) {
     const o = resolveElectorOptions(options);
-    super((error, event) => this.#listenerFailed(error, event));
+    super((error, event) => this.#reporter.listenerFailed(error, String(event), this.term));
     this.#o = o;
     this.election = o.election;
     this.identity = o.identity;
     this.#log = childLogger(o.logger, { election: o.election, identity: o.identity });
+    this.#reporter = new Reporter(this.#log, o.election, o.logger !== silentLogger, (err) => {
+      if (this.listenerCount('error') === 0) return false;
+      this.emitSafely('error', err);
+      return true;
+    });
     this.#history = new LeadershipHistory(o.historyLimit);
     this.#metrics =
       o.metrics?.forElector(
@@ -149,32 +150,26 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   health(options?: { renewToleranceMs?: number; storeToleranceMs?: number }): ElectorHealth {
     const o = ownOptions('options', options, ['renewToleranceMs', 'storeToleranceMs']);
     const { timing, clock } = this.#o;
-    const renewTolerance = integer(
+    const renewToleranceMs = integer(
       'renewToleranceMs',
       o['renewToleranceMs'] ?? timing.ttlMs - timing.refreshMs,
       0,
     );
-    const storeTolerance = integer('storeToleranceMs', o['storeToleranceMs'] ?? timing.ttlMs, 0);
+    const storeToleranceMs = integer('storeToleranceMs', o['storeToleranceMs'] ?? timing.ttlMs, 0);
     const now = clock.now();
     const leading = this.#keeper !== undefined;
-    const lastRenewalAgoMs = leading && this.#confirmedAt !== null ? now - this.#confirmedAt : null;
-    const storeFailingForMs = this.#failingSince === null ? null : now - this.#failingSince;
-    let problem: string | null = null;
-    if (leading && !this.isLeader) problem = 'holds leadership past its deadline';
-    else if (lastRenewalAgoMs !== null && lastRenewalAgoMs > timing.refreshMs + renewTolerance)
-      problem = `leads but has not renewed for ${Math.round(lastRenewalAgoMs)} ms`;
-    else if (storeFailingForMs !== null && storeFailingForMs > storeTolerance)
-      problem = `store failing for ${Math.round(storeFailingForMs)} ms`;
-    return {
-      healthy: problem === null,
-      problem,
+    return assessHealth({
       state: this.#state,
+      leading,
       isLeader: this.isLeader,
       term: this.term,
       leader: this.#leader,
-      lastRenewalAgoMs,
-      storeFailingForMs,
-    };
+      lastRenewalAgoMs: leading && this.#confirmedAt !== null ? now - this.#confirmedAt : null,
+      storeFailingForMs: this.#failingSince === null ? null : now - this.#failingSince,
+      renewMs: timing.refreshMs,
+      renewToleranceMs,
+      storeToleranceMs,
+    });
   }
 
   /** Leaderships this elector observed, oldest first, at most `historyLimit`. */
@@ -505,17 +500,8 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   /** Deployment warnings from the store (e.g. replicas without waitReplicas), once, in the background. */
   #diagnose(): void {
     const diagnose = this.#o.store.diagnose?.bind(this.#o.store);
-    if (!diagnose) return;
-    diagnose()
-      .then((warnings) => {
-        for (const warning of warnings) {
-          this.#log.warn({ event: 'deployment' }, warning);
-          if (this.#o.logger === silentLogger)
-            process.emitWarning(`tenure elector ${JSON.stringify(this.election)}: ${warning}`, {
-              code: 'TENURE_DEPLOYMENT',
-            });
-        }
-      })
+    diagnose?.()
+      .then((warnings) => warnings.forEach((w) => this.#reporter.deployment(w)))
       .catch(() => undefined);
   }
 
@@ -564,49 +550,6 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   }
 
   #report(error: unknown, context = 'error'): void {
-    const err = error instanceof Error ? error : new Error(String(error));
-    this.#log.warn({ err: summarize(err), term: this.term }, context);
-    if (this.listenerCount('error') > 0) this.emitSafely('error', err);
-    else this.#warnOnce(err);
+    this.#reporter.report(error, context, this.term);
   }
-
-  #listenerFailed(error: unknown, event: keyof ElectorEvents): void {
-    if (event === 'error') {
-      const err = error instanceof Error ? error : new Error(String(error));
-      this.#log.error({ err: summarize(err) }, 'an error listener threw');
-      this.#warnOnce(err);
-      return;
-    }
-    this.#report(error, `a '${event}' listener failed`);
-  }
-
-  /** Nobody listens to `error` and no logger was given: say it once per code, never throw. */
-  #warnOnce(err: Error): void {
-    if (this.#o.logger !== silentLogger) return;
-    const code = (err as Partial<TenureError>).code ?? err.name;
-    if (this.#warned.has(code)) return;
-    this.#warned.add(code);
-    process.emitWarning(
-      `tenure elector ${JSON.stringify(this.election)}: ${err.message} (further ${code} errors are not repeated; listen to 'error' or pass a logger)`,
-      {
-        code: 'TENURE_UNHANDLED_ERROR',
-      },
-    );
-  }
-}
-
-function renewFailure(error: TenureError): RenewFailure {
-  if (error instanceof StoreTimeoutError) return 'timeout';
-  if (error instanceof StoreUnavailableError) return 'unavailable';
-  return 'error';
-}
-
-/** What goes into a log line about an error: never `cause` chains with command arguments. */
-function summarize(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { message: String(error) };
-  return {
-    type: error.name,
-    message: error.message,
-    ...((error as Partial<TenureError>).code ? { code: (error as TenureError).code } : {}),
-  };
 }
