@@ -41,6 +41,8 @@ export interface Worker {
   readonly child: ChildProcess;
   readonly proxy: FaultProxy;
   leading: number | null;
+  /** Everything the process wrote to stderr (checked for unhandled errors). */
+  stderr: string;
 }
 
 export interface ScenarioOptions {
@@ -127,9 +129,13 @@ export class Scenario {
     };
     const child = fork(WORKER, [], {
       env: { ...process.env, ...overrides.env, TENURE_FAULT_WORKER: JSON.stringify(config) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
-    const worker: Worker = { proc, child, proxy, leading: null };
+    const worker: Worker = { proc, child, proxy, leading: null, stderr: '' };
+    child.stderr?.on('data', (chunk: Buffer) => {
+      worker.stderr += chunk.toString();
+      process.stderr.write(chunk);
+    });
     child.on('message', (m: FaultWorkerMessage) => {
       if (m.ev === 'elected') worker.leading = m.term;
       if (m.ev === 'revoked') worker.leading = null;
@@ -189,13 +195,29 @@ export class Scenario {
     return { history, end, ...safetyReport(history, end, T - D, await this.resourceTokens()) };
   }
 
-  /** Stops every worker gracefully (SIGKILL after 3 s), then checks the history. */
+  /**
+   * Stops every worker gracefully (SIGKILL after 3 s), then checks the
+   * history. `hygiene` lists workers that did not exit 0 after a graceful
+   * stop, wrote an unhandled error to stderr, or left connections behind.
+   */
   async finish() {
     const end = process.hrtime.bigint();
+    const running = this.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     await Promise.all(this.workers.map((w) => stopWorker(w.child)));
     const history = this.history();
     const report = safetyReport(history, end, T - D, await this.resourceTokens());
-    return { history, end, ...report };
+    const hygiene: string[] = [];
+    for (const w of running) if (w.child.exitCode !== 0) hygiene.push(`${w.proc} exited with ${w.child.exitCode ?? w.child.signalCode} after stop`);
+    for (const w of this.workers) {
+      if (/unhandled|uncaught|MaxListenersExceeded/i.test(w.stderr)) hygiene.push(`${w.proc} stderr: ${w.stderr.slice(0, 300)}`);
+    }
+    if (this.redis.pid !== undefined) {
+      // Only the harness's own admin connection may remain.
+      const clients = await this.admin.client('LIST').catch(() => '');
+      const count = String(clients).split('\n').filter(Boolean).length;
+      if (count > 1) hygiene.push(`${count - 1} client connection(s) left on the lease server after every worker stopped`);
+    }
+    return { history, end, hygiene, ...report };
   }
 
   /** Ends everything; keeps the temp directory when `keep` (a failed scenario), else deletes it. */

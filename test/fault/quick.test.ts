@@ -570,6 +570,27 @@ describe('fault suite: assumptions the checkers must expose, and the replication
     expect(next).toBeDefined();
   });
 
+  it('U6 the restart of U5 without term-counter seeding (counter reset to 0): the fencing checker reports terms going back', async () => {
+    const r = await scenario(
+      {},
+      async (s) => {
+        const leader = await s.leader();
+        await sleep(1000);
+        leader.proxy.stall();
+        await s.redis.restart();
+        // What a counter without seeding would do: start again from zero.
+        await s.admin.set(`{${s.namespace}:q}:term`, '0');
+        await s.spawn('fresh');
+        await sleep(1500);
+        leader.proxy.heal('reset');
+        await sleep(300);
+      },
+      () => undefined,
+      false,
+    );
+    expect(r.fencing.join('\n')).toMatch(/not greater/);
+  });
+
   async function failover(s: Scenario): Promise<void> {
     const leader = await s.leader();
     seen.proc = leader.proc;

@@ -21,6 +21,7 @@ export async function scenario(
       expect(r.fencing, 'fencing').toEqual([]);
       expect(r.resurrection, 'no resurrection').toEqual([]);
     }
+    expect(r.hygiene, 'hygiene').toEqual([]);
     await check(r, s);
     failed = false;
     return r;

@@ -1,0 +1,92 @@
+/**
+ * Side-by-side measurement helpers: a private redis-server, interleaved
+ * rounds, medians, client CPU (process.cpuUsage), server CPU (INFO cpu) and
+ * Redis commands per cycle (INFO commandstats, which counts commands run
+ * inside scripts too, so "commands" is work on the server; "round trips" is
+ * what the client sent).
+ */
+import type { Redis } from 'ioredis';
+
+export interface Sample {
+  readonly cycles: number;
+  readonly wallMs: number;
+  readonly clientCpuUs: number;
+  readonly serverCpuUs: number;
+  readonly serverCommands: number;
+}
+
+export interface Stats {
+  readonly perSecond: number;
+  readonly clientCpuUsPerCycle: number;
+  readonly serverCpuUsPerCycle: number;
+  readonly commandsPerCycle: number;
+}
+
+async function serverCpuUs(admin: Redis): Promise<number> {
+  const info = await admin.info('cpu');
+  const user = Number(/used_cpu_user:([\d.]+)/.exec(info)?.[1] ?? 0);
+  const sys = Number(/used_cpu_sys:([\d.]+)/.exec(info)?.[1] ?? 0);
+  return (user + sys) * 1e6;
+}
+
+async function serverCommands(admin: Redis): Promise<number> {
+  const info = await admin.info('commandstats');
+  let total = 0;
+  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) if (m[1] !== 'info') total += Number(m[2]);
+  return total;
+}
+
+/** Runs `loop` (which returns the number of cycles it completed) and measures it. */
+export async function measure(admin: Redis, loop: () => Promise<number>): Promise<Sample> {
+  const cpu0 = process.cpuUsage();
+  const srv0 = await serverCpuUs(admin);
+  const cmd0 = await serverCommands(admin);
+  const t0 = performance.now();
+  const cycles = await loop();
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const srv = (await serverCpuUs(admin)) - srv0;
+  const cmd = (await serverCommands(admin)) - cmd0;
+  return { cycles, wallMs, clientCpuUs: cpu.user + cpu.system, serverCpuUs: srv, serverCommands: cmd };
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+}
+
+export function stats(samples: readonly Sample[]): Stats {
+  return {
+    perSecond: median(samples.map((s) => (s.cycles * 1000) / s.wallMs)),
+    clientCpuUsPerCycle: median(samples.map((s) => s.clientCpuUs / s.cycles)),
+    serverCpuUsPerCycle: median(samples.map((s) => s.serverCpuUs / s.cycles)),
+    commandsPerCycle: median(samples.map((s) => s.serverCommands / s.cycles)),
+  };
+}
+
+/** Repeats `fn` until `durationMs` has passed; returns how many times it ran. */
+export async function forDuration(durationMs: number, fn: (i: number) => Promise<void>): Promise<number> {
+  const end = performance.now() + durationMs;
+  let i = 0;
+  while (performance.now() < end) await fn(i++);
+  return i;
+}
+
+/** `workers` concurrent loops sharing one deadline; returns the total cycles. */
+export async function concurrently(workers: number, durationMs: number, fn: (worker: number, i: number) => Promise<void>): Promise<number> {
+  const end = performance.now() + durationMs;
+  const counts = await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      let i = 0;
+      while (performance.now() < end) await fn(w, i++);
+      return i;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
