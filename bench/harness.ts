@@ -32,7 +32,8 @@ async function serverCpuUs(admin: Redis): Promise<number> {
 async function serverCommands(admin: Redis): Promise<number> {
   const info = await admin.info('commandstats');
   let total = 0;
-  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g)) if (m[1] !== 'info') total += Number(m[2]);
+  for (const m of info.matchAll(/cmdstat_([^:]+):calls=(\d+)/g))
+    if (m[1] !== 'info') total += Number(m[2]);
   return total;
 }
 
@@ -47,7 +48,13 @@ export async function measure(admin: Redis, loop: () => Promise<number>): Promis
   const cpu = process.cpuUsage(cpu0);
   const srv = (await serverCpuUs(admin)) - srv0;
   const cmd = (await serverCommands(admin)) - cmd0;
-  return { cycles, wallMs, clientCpuUs: cpu.user + cpu.system, serverCpuUs: srv, serverCommands: cmd };
+  return {
+    cycles,
+    wallMs,
+    clientCpuUs: cpu.user + cpu.system,
+    serverCpuUs: srv,
+    serverCommands: cmd,
+  };
 }
 
 export function median(values: readonly number[]): number {
@@ -71,7 +78,10 @@ export function stats(samples: readonly Sample[]): Stats {
 }
 
 /** Repeats `fn` until `durationMs` has passed; returns how many times it ran. */
-export async function forDuration(durationMs: number, fn: (i: number) => Promise<void>): Promise<number> {
+export async function forDuration(
+  durationMs: number,
+  fn: (i: number) => Promise<void>,
+): Promise<number> {
   const end = performance.now() + durationMs;
   let i = 0;
   while (performance.now() < end) await fn(i++);
@@ -79,7 +89,11 @@ export async function forDuration(durationMs: number, fn: (i: number) => Promise
 }
 
 /** `workers` concurrent loops sharing one deadline; returns the total cycles. */
-export async function concurrently(workers: number, durationMs: number, fn: (worker: number, i: number) => Promise<void>): Promise<number> {
+export async function concurrently(
+  workers: number,
+  durationMs: number,
+  fn: (worker: number, i: number) => Promise<void>,
+): Promise<number> {
   const end = performance.now() + durationMs;
   const counts = await Promise.all(
     Array.from({ length: workers }, async (_, w) => {

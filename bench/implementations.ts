@@ -4,10 +4,11 @@
  * except in the contention scenario), and the same ioredis client.
  */
 import { randomBytes } from 'node:crypto';
-import SesameRedlock from '@sesamecare-oss/redlock';
+import { Redlock as SesameRedlock } from '@sesamecare-oss/redlock';
 import type { Redis } from 'ioredis';
 import Redlock from 'redlock';
 import { Mutex } from 'redis-semaphore';
+import { IoredisAdapter, createLock } from 'redlock-universal';
 import { Locker, RedisLeaseStore } from '../src/index.js';
 
 export interface Impl {
@@ -86,6 +87,23 @@ export function redisSemaphore(client: Redis): Impl {
       if (!(await mutex.tryAcquire())) return false;
       await mutex.release();
       return true;
+    },
+  };
+}
+
+export function redlockUniversal(client: Redis): Impl {
+  const adapter = new IoredisAdapter(client);
+  return {
+    name: 'redlock-universal 0.8.5 (lean)',
+    async cycle(key) {
+      const lock = createLock({ adapter, key, ttl: TTL, retryAttempts: 0, performance: 'lean' });
+      try {
+        const handle = await lock.acquire();
+        await lock.release(handle);
+        return true;
+      } catch {
+        return false;
+      }
     },
   };
 }

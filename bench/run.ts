@@ -10,8 +10,25 @@ import { cpus, totalmem } from 'node:os';
 import { Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../src/index.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
-import { concurrently, forDuration, measure, median, percentile, type Sample, stats, type Stats } from './harness.js';
-import { type Impl, raw, redisSemaphore, redlock, sesameRedlock, tenure } from './implementations.js';
+import {
+  concurrently,
+  forDuration,
+  measure,
+  median,
+  percentile,
+  type Sample,
+  stats,
+  type Stats,
+} from './harness.js';
+import {
+  type Impl,
+  raw,
+  redisSemaphore,
+  redlock,
+  redlockUniversal,
+  sesameRedlock,
+  tenure,
+} from './implementations.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 2 : 5;
@@ -29,7 +46,12 @@ const out = (s = ''): void => {
 };
 const results: Record<string, unknown> = {};
 
-async function compare(title: string, protocol: 2 | 3, makeImpls: (client: Redis) => Promise<Impl[]>, loop: (impl: Impl, round: number) => Promise<number>) {
+async function compare(
+  title: string,
+  protocol: 2 | 3,
+  makeImpls: (client: Redis) => Promise<Impl[]>,
+  loop: (impl: Impl, round: number) => Promise<number>,
+) {
   const client = new Redis({ host: '127.0.0.1', port: server.port, protocol });
   const impls = await makeImpls(client);
   const samples = new Map<string, Sample[]>(impls.map((i) => [i.name, []]));
@@ -41,23 +63,49 @@ async function compare(title: string, protocol: 2 | 3, makeImpls: (client: Redis
   const table = impls.map((i) => ({ name: i.name, ...stats(samples.get(i.name) ?? []) }));
   const base = table[0] as Stats & { name: string };
   out(`\n### ${title}\n`);
-  out('| implementation | cycles/s (median) | ratio to raw | client CPU µs/cycle | server CPU µs/cycle | Redis commands/cycle |');
+  out(
+    '| implementation | cycles/s (median) | ratio to raw | client CPU µs/cycle | server CPU µs/cycle | Redis commands/cycle |',
+  );
   out('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const row of table) {
-    out(`| ${row.name} | ${row.perSecond.toFixed(0)} | ${(row.perSecond / base.perSecond).toFixed(2)} | ${row.clientCpuUsPerCycle.toFixed(1)} | ${row.serverCpuUsPerCycle.toFixed(1)} | ${row.commandsPerCycle.toFixed(2)} |`);
+    out(
+      `| ${row.name} | ${row.perSecond.toFixed(0)} | ${(row.perSecond / base.perSecond).toFixed(2)} | ${row.clientCpuUsPerCycle.toFixed(1)} | ${row.serverCpuUsPerCycle.toFixed(1)} | ${row.commandsPerCycle.toFixed(2)} |`,
+    );
   }
   results[title] = table;
   client.disconnect();
 }
 
-const everyone = async (client: Redis): Promise<Impl[]> => [await raw(client), tenure(client, 'bench'), redlock(client), sesameRedlock(client), redisSemaphore(client)];
-const tenureVsRaw = async (client: Redis): Promise<Impl[]> => [await raw(client), tenure(client, 'bench')];
-const sequential = (impl: Impl, round: number) => forDuration(DURATION, async (i) => void (await impl.cycle(`s1-${impl.name.length}-${round}-${i}`)));
-const concurrent64 = (impl: Impl) => concurrently(64, DURATION, async (w) => void (await impl.cycle(`s2-${impl.name.length}-${w}`)));
+const everyone = async (client: Redis): Promise<Impl[]> => [
+  await raw(client),
+  tenure(client, 'bench'),
+  redlock(client),
+  sesameRedlock(client),
+  redisSemaphore(client),
+  redlockUniversal(client),
+];
+const tenureVsRaw = async (client: Redis): Promise<Impl[]> => [
+  await raw(client),
+  tenure(client, 'bench'),
+];
+const sequential = (impl: Impl, round: number) =>
+  forDuration(
+    DURATION,
+    async (i) => void (await impl.cycle(`s1-${impl.name.length}-${round}-${i}`)),
+  );
+const concurrent64 = (impl: Impl) =>
+  concurrently(64, DURATION, async (w) => void (await impl.cycle(`s2-${impl.name.length}-${w}`)));
 
-out(`## Results\n\nRedis ${version} on 127.0.0.1, ioredis 6.0.0, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${ROUNDS} interleaved rounds of ${DURATION} ms each${quick ? ' (quick mode: smoke only, not representative)' : ''}.`);
+out(
+  `## Results\n\nRedis ${version} on 127.0.0.1, ioredis 6.0.0, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${ROUNDS} interleaved rounds of ${DURATION} ms each${quick ? ' (quick mode: smoke only, not representative)' : ''}.`,
+);
 await compare('1. Sequential acquire + release on fresh keys (RESP3)', 3, everyone, sequential);
-await compare('2. 64 concurrent workers on one connection, own keys (RESP3)', 3, everyone, concurrent64);
+await compare(
+  '2. 64 concurrent workers on one connection, own keys (RESP3)',
+  3,
+  everyone,
+  concurrent64,
+);
 await compare('RESP2: sequential acquire + release on fresh keys', 2, tenureVsRaw, sequential);
 await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, concurrent64);
 
@@ -68,7 +116,14 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
   const make = (i: number): Elector => {
     const client = new Redis({ host: '127.0.0.1', port: server.port });
     clients.push(client);
-    return new Elector({ store: new RedisLeaseStore({ client, namespace }), election: 'h', identity: `e${i}`, leaseMs: 5000, renewMs: 1000, retryMs: 500 });
+    return new Elector({
+      store: new RedisLeaseStore({ client, namespace }),
+      election: 'h',
+      identity: `e${i}`,
+      leaseMs: 5000,
+      renewMs: 1000,
+      retryMs: 500,
+    });
   };
   const electors = Array.from({ length: 5 }, (_, i) => make(i));
   await Promise.all(electors.map((e) => e.start()));
@@ -89,8 +144,15 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
   await Promise.all(electors.map((e) => e.stop()));
   for (const c of clients) c.disconnect();
   out('\n### 4. Elector graceful hand-over (5 electors, one process, one connection each)\n');
-  out(`${HANDOVERS} hand-overs, time from \`stop()\` on the leader to \`elected\` on the next: p50 ${median(times).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms.`);
-  results['handover'] = { p50: median(times), p99: percentile(times, 99), max: Math.max(...times), n: times.length };
+  out(
+    `${HANDOVERS} hand-overs, time from \`stop()\` on the leader to \`elected\` on the next: p50 ${median(times).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms.`,
+  );
+  results['handover'] = {
+    p50: median(times),
+    p99: percentile(times, 99),
+    max: Math.max(...times),
+    n: times.length,
+  };
 }
 
 // 6. Idle cost: 100 followers and one leader sharing one connection; Redis commands per second.
@@ -99,12 +161,26 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
   const client = new Redis({ host: '127.0.0.1', port: server.port });
   const store = new RedisLeaseStore({ client, namespace });
   const leaseMs = 2000;
-  const electors = Array.from({ length: 101 }, (_, i) => new Elector({ store, election: 'idle', identity: `e${i}`, leaseMs, renewMs: 600, retryMs: 500 }));
+  const electors = Array.from(
+    { length: 101 },
+    (_, i) =>
+      new Elector({
+        store,
+        election: 'idle',
+        identity: `e${i}`,
+        leaseMs,
+        renewMs: 600,
+        retryMs: 500,
+      }),
+  );
   await electors[0]?.start();
   await Promise.all(electors.slice(1).map((e) => e.start()));
   const calls = async (): Promise<number> => {
     const info = await admin.info('commandstats');
-    return ['evalsha', 'eval'].reduce((sum, c) => sum + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0), 0);
+    return ['evalsha', 'eval'].reduce(
+      (sum, c) => sum + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0),
+      0,
+    );
   };
   const before = await calls();
   await new Promise((r) => setTimeout(r, IDLE_MS));
@@ -115,12 +191,17 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
   await store.close();
   client.disconnect();
   out('\n### 6. Follower idle cost (100 followers + 1 leader, leaseMs 2000, renewMs 600)\n');
-  out(`Over ${IDLE_MS / 1000} s: ${perSecond.toFixed(1)} scripts/s in all, ${perFollowerPerLease.toFixed(2)} store calls per follower per lease period (target ≤ 1; a follower polling every retryMs would make ${(leaseMs / 500).toFixed(0)}).`);
+  out(
+    `Over ${IDLE_MS / 1000} s: ${perSecond.toFixed(1)} scripts/s in all, ${perFollowerPerLease.toFixed(2)} store calls per follower per lease period (target ≤ 1; a follower polling every retryMs would make ${(leaseMs / 500).toFixed(0)}).`,
+  );
   results['idle'] = { perSecond, perFollowerPerLease };
 }
 
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2));
+writeFileSync(
+  new URL('./results/latest.json', import.meta.url),
+  JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2),
+);
 writeFileSync(new URL('./results/latest.md', import.meta.url), `${lines.join('\n')}\n`);
 admin.disconnect();
 await server.stop();

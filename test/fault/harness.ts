@@ -202,20 +202,28 @@ export class Scenario {
    */
   async finish() {
     const end = process.hrtime.bigint();
-    const running = this.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    const running = this.workers.filter(
+      (w) => w.child.exitCode === null && w.child.signalCode === null,
+    );
     await Promise.all(this.workers.map((w) => stopWorker(w.child)));
     const history = this.history();
     const report = safetyReport(history, end, T - D, await this.resourceTokens());
     const hygiene: string[] = [];
-    for (const w of running) if (w.child.exitCode !== 0) hygiene.push(`${w.proc} exited with ${w.child.exitCode ?? w.child.signalCode} after stop`);
+    for (const w of running)
+      if (w.child.exitCode !== 0)
+        hygiene.push(`${w.proc} exited with ${w.child.exitCode ?? w.child.signalCode} after stop`);
     for (const w of this.workers) {
-      if (/unhandled|uncaught|MaxListenersExceeded/i.test(w.stderr)) hygiene.push(`${w.proc} stderr: ${w.stderr.slice(0, 300)}`);
+      if (/unhandled|uncaught|MaxListenersExceeded/i.test(w.stderr))
+        hygiene.push(`${w.proc} stderr: ${w.stderr.slice(0, 300)}`);
     }
     if (this.redis.pid !== undefined) {
       // Only the harness's own admin connection may remain.
       const clients = await this.admin.client('LIST').catch(() => '');
       const count = String(clients).split('\n').filter(Boolean).length;
-      if (count > 1) hygiene.push(`${count - 1} client connection(s) left on the lease server after every worker stopped`);
+      if (count > 1)
+        hygiene.push(
+          `${count - 1} client connection(s) left on the lease server after every worker stopped`,
+        );
     }
     return { history, end, hygiene, ...report };
   }

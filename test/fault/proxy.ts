@@ -28,6 +28,7 @@ export class FaultProxy {
   #delay: Record<Direction, number> = { c2s: 0, s2c: 0 };
   #stalled = false;
   #swallowReplies = false;
+  #trigger: { marker: string; resetAfterMs: number } | undefined;
   #refusing = false;
   port = 0;
 
@@ -81,6 +82,15 @@ export class FaultProxy {
     );
   }
 
+  /**
+   * Like `dropRepliesThenReset`, but armed: it starts with the first request
+   * that contains `marker` (e.g. `evalsha`), so the connection handshake
+   * still completes and exactly that request is applied but unacknowledged.
+   */
+  dropRepliesFrom(marker: string, resetAfterMs: number): void {
+    this.#trigger = { marker: marker.toLowerCase(), resetAfterMs };
+  }
+
   /** Refuse (close) new connections while on. */
   refuse(on: boolean): void {
     this.#refusing = on;
@@ -119,6 +129,15 @@ export class FaultProxy {
     const pipe: Pipe = { from, to, dir, queue: [], timer: undefined, lastAt: 0 };
     this.#pipes.add(pipe);
     from.on('data', (chunk: Buffer) => {
+      const trigger = this.#trigger;
+      if (
+        dir === 'c2s' &&
+        trigger &&
+        chunk.toString('latin1').toLowerCase().includes(trigger.marker)
+      ) {
+        this.#trigger = undefined;
+        void this.dropRepliesThenReset(trigger.resetAfterMs);
+      }
       if (dir === 's2c' && this.#swallowReplies) return; // the connection is reset right after
       // Release times never go backwards, so a shorter delay cannot reorder bytes.
       pipe.lastAt = Math.max(pipe.lastAt, Date.now() + this.#delay[dir]);

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { acquireLua } from '../../src/lock/redis/scripts.generated.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { timeToLeader } from './checkers.js';
 import { F_CRASH, F_RELEASE, P, R, S, type Scenario, T, msBetween, sleep } from './harness.js';
@@ -264,9 +265,11 @@ describe('fault suite: CI tier', () => {
     await scenario(
       { electors: 0 },
       async (s) => {
+        // A warm script cache, so a's first EVALSHA is applied (a cold one would answer NOSCRIPT).
+        await s.admin.script('LOAD', acquireLua);
         lost = s.mark('drop-replies', 'start');
         await s.spawn('a', undefined, {
-          beforeStart: (proxy) => void proxy.dropRepliesThenReset(150),
+          beforeStart: (proxy) => proxy.dropRepliesFrom('evalsha', 100),
         });
         await sleep(100);
         await s.spawn('b');
@@ -277,8 +280,14 @@ describe('fault suite: CI tier', () => {
         const first = evs(r, 'became_leader')[0];
         expect(first).toBeDefined();
         expect(msBetween(lost, t(first as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
-        // The lost grant was never believed: a's first attempt has no ok reply recorded.
+        // The lost request was applied: its lease held the name until it expired.
+        expect(msBetween(lost, t(first as HistoryEvent))).toBeGreaterThan(T / 2);
+        // The lost grant was never believed: a's first attempt has no ok reply recorded,
+        // and a did not lead before the lease its lost request created had expired.
         expect(evs(r, 'acquire_reply', 'a')[0]?.result).not.toBe('ok');
+        expect(evs(r, 'became_leader', 'a').filter((e) => msBetween(lost, t(e)) < T - 100)).toEqual(
+          [],
+        );
       },
     );
   });
