@@ -7,6 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../src/index.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
@@ -197,11 +198,11 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
   results['idle'] = { perSecond, perFollowerPerLease };
 }
 
-mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(
-  new URL('./results/latest.json', import.meta.url),
-  JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2),
-);
-writeFileSync(new URL('./results/latest.md', import.meta.url), `${lines.join('\n')}\n`);
+// Results next to the sources (npm runs this from the package root), not in .build/.
+mkdirSync(resolve('bench/results'), { recursive: true });
+writeFileSync(resolve('bench/results/latest.json'), JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2));
+writeFileSync(resolve('bench/results/latest.md'), `${lines.join('\n')}\n`);
 admin.disconnect();
 await server.stop();
+// Some peers keep timers (health checks, metrics) that would hold the process open.
+process.exit(0);
