@@ -190,8 +190,10 @@ export class Scenario {
 
   /** Runs the checkers on the history so far, without stopping anything. */
   async finishPartial() {
-    const end = process.hrtime.bigint();
+    // Read first, then stamp the end: every event read happened before `end`, so an
+    // interval still open is never cut short of an action it contains.
     const history = this.history();
+    const end = process.hrtime.bigint();
     return { history, end, ...safetyReport(history, end, T - D, await this.resourceTokens()) };
   }
 
@@ -201,12 +203,12 @@ export class Scenario {
    * stop, wrote an unhandled error to stderr, or left connections behind.
    */
   async finish() {
-    const end = process.hrtime.bigint();
     const running = this.workers.filter(
       (w) => w.child.exitCode === null && w.child.signalCode === null,
     );
     await Promise.all(this.workers.map((w) => stopWorker(w.child)));
     const history = this.history();
+    const end = process.hrtime.bigint(); // after everything stopped and was read
     const report = safetyReport(history, end, T - D, await this.resourceTokens());
     const hygiene: string[] = [];
     for (const w of running)
