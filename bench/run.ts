@@ -200,7 +200,10 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
 
 // Results next to the sources (npm runs this from the package root), not in .build/.
 mkdirSync(resolve('bench/results'), { recursive: true });
-writeFileSync(resolve('bench/results/latest.json'), JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2));
+writeFileSync(
+  resolve('bench/results/latest.json'),
+  JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2),
+);
 writeFileSync(resolve('bench/results/latest.md'), `${lines.join('\n')}\n`);
 admin.disconnect();
 await server.stop();

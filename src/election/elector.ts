@@ -126,6 +126,14 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     return this.#keeper?.valid === true;
   }
 
+  /**
+   * While leading: the monotonic time (on the elector's clock, `performance.now()`
+   * by default) at which leadership ends unless a renewal is confirmed; else null.
+   */
+  get deadline(): number | null {
+    return this.#keeper?.valid ? this.#keeper.deadline : null;
+  }
+
   /** Leadership validity left on the local monotonic clock, in ms; 0 when not leading. */
   get remainingMs(): number {
     return this.#keeper?.remainingMs ?? 0;

@@ -79,12 +79,12 @@ export function overlaps(intervals: readonly Interval[]): Overlap[] {
  * process. Belief intervals end at the last recorded deadline at the latest,
  * so checking every deadline covers them. Catches "validity from reply time"
  * without needing a competitor.
- * `epsilonMs` absorbs the µs between the elector's clock read and the record.
+ * `epsilonMs` absorbs rounding (performance.now() has µs resolution).
  */
 export function containment(
   history: readonly HistoryEvent[],
   validMs: number,
-  epsilonMs = 1,
+  epsilonMs = 0.05,
 ): string[] {
   const problems: string[] = [];
   const valid = BigInt(Math.round(validMs * 1e6));

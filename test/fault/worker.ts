@@ -9,7 +9,7 @@
 import { Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../../src/index.js';
 import { NaiveElector, type NaiveMode } from './naive-elector.js';
-import { Recorder, hrtimeIn } from './recorder.js';
+import { Recorder, hrtimeAt } from './recorder.js';
 import { RecordingStore } from './recording-store.js';
 
 export interface FaultWorkerConfig {
@@ -75,7 +75,6 @@ const store = new RecordingStore(
   }),
   rec,
 );
-const deadlineNs = (remainingMs: number): string => hrtimeIn(remainingMs);
 
 let isLeader: () => boolean;
 let currentTerm: () => number | null;
@@ -97,12 +96,12 @@ if (c.naive) {
         rec.write({
           ev: 'became_leader',
           term,
-          deadline: deadlineNs(deadline - performance.now()),
+          deadline: hrtimeAt(deadline),
         });
         send({ ev: 'elected', term });
       },
       extended: (term, deadline) =>
-        rec.write({ ev: 'deadline', term, deadline: deadlineNs(deadline - performance.now()) }),
+        rec.write({ ev: 'deadline', term, deadline: hrtimeAt(deadline) }),
       revoked: (term, reason) => {
         rec.write({ ev: 'stepped_down', term, reason });
         send({ ev: 'revoked', term, reason });
@@ -125,7 +124,11 @@ if (c.naive) {
     requestTimeoutMs: c.requestTimeoutMs,
   });
   elector.on('elected', ({ term }) => {
-    rec.write({ ev: 'became_leader', term, deadline: deadlineNs(elector.remainingMs) });
+    rec.write({
+      ev: 'became_leader',
+      term,
+      deadline: hrtimeAt(elector.deadline ?? performance.now()),
+    });
     send({ ev: 'elected', term });
   });
   elector.on('revoked', ({ term, reason }) => {
@@ -137,7 +140,11 @@ if (c.naive) {
   );
   store.onRenewed = (term) => {
     if (elector.term === term)
-      rec.write({ ev: 'deadline', term, deadline: deadlineNs(elector.remainingMs) });
+      rec.write({
+        ev: 'deadline',
+        term,
+        deadline: hrtimeAt(elector.deadline ?? performance.now()),
+      });
   };
   void elector.start();
   isLeader = () => elector.isLeader;
