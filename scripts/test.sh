@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund || exit 1
 bash scripts/ensure-deps.sh || exit 1
 mkdir -p .tmp
-rm -f .tmp/vitest.json
+rm -f .tmp/vitest.json .tmp/fault-summary.jsonl
 npx vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json "$@"
 status=$?
 if [ ! -f .tmp/vitest.json ]; then
