@@ -6,7 +6,7 @@
  * `finish()`/`abort()`; temp files are kept only when the scenario failed.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -170,13 +170,15 @@ export class Scenario {
     return t;
   }
 
+  /** Every process's history, including processes that were killed and replaced. */
   history(): HistoryEvent[] {
     const all: HistoryEvent[] = [...this.marks];
-    for (const w of this.workers) {
-      const file = join(this.dir, `${w.proc}.jsonl`);
-      if (!existsSync(file)) continue;
-      for (const line of readFileSync(file, 'utf8').split('\n'))
+    for (const file of readdirSync(this.dir).filter((f) => f.endsWith('.jsonl'))) {
+      const text = readFileSync(join(this.dir, file), 'utf8');
+      // A line being appended right now may be incomplete: only whole lines count.
+      for (const line of text.slice(0, text.lastIndexOf('\n') + 1).split('\n')) {
         if (line) all.push(JSON.parse(line) as HistoryEvent);
+      }
     }
     return all.sort((a, b) => (BigInt(a.t) < BigInt(b.t) ? -1 : BigInt(a.t) > BigInt(b.t) ? 1 : 0));
   }

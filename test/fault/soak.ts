@@ -80,11 +80,10 @@ async function inject(fault: Fault): Promise<void> {
       w.child.kill('SIGKILL');
       await sleep(hold);
       await w.proxy.close();
-      s.workers.splice(
-        s.workers.indexOf(w),
-        1,
-        await s.spawn(`${w.proc.split('-')[0]}-r${++restarts}`),
-      );
+      // The dead process leaves the live list (its history file stays and is checked);
+      // spawn() adds the replacement.
+      s.workers.splice(s.workers.indexOf(w), 1);
+      await s.spawn(`${w.proc.split('-')[0]}-r${++restarts}`);
       return;
     }
     case 'block':
