@@ -47,10 +47,13 @@ export function tenure(client: Redis, namespace: string): Impl {
   };
 }
 
-export function redlock(client: Redis): Impl {
-  const r = new Redlock([client], { retryCount: 0 });
+/** redlock and its fork share one API: acquire(resources, ttl) → lock.release(). */
+function redlockStyle(
+  name: string,
+  r: { acquire(keys: string[], ttl: number): Promise<{ release(): Promise<unknown> }> },
+): Impl {
   return {
-    name: 'redlock 5.0.0-beta.2',
+    name,
     async cycle(key) {
       try {
         const lock = await r.acquire([key], TTL);
@@ -63,20 +66,15 @@ export function redlock(client: Redis): Impl {
   };
 }
 
+export function redlock(client: Redis): Impl {
+  return redlockStyle('redlock 5.0.0-beta.2', new Redlock([client], { retryCount: 0 }));
+}
+
 export function sesameRedlock(client: Redis): Impl {
-  const r = new SesameRedlock([client], { retryCount: 0 });
-  return {
-    name: '@sesamecare-oss/redlock 1.4.0',
-    async cycle(key) {
-      try {
-        const lock = await r.acquire([key], TTL);
-        await lock.release();
-        return true;
-      } catch {
-        return false;
-      }
-    },
-  };
+  return redlockStyle(
+    '@sesamecare-oss/redlock 1.4.0',
+    new SesameRedlock([client], { retryCount: 0 }),
+  );
 }
 
 export function redisSemaphore(client: Redis): Impl {
