@@ -60,7 +60,10 @@ export class LeaseKeeper {
   readonly #clock: Clock;
   readonly #timing: LeaseTiming;
   readonly #hooks: LeaseKeeperHooks;
-  readonly #controller = new AbortController();
+  // Created on first use of `signal`: most short locks are released without anyone reading it.
+  #controller: AbortController | undefined;
+  #endedBy: { readonly reason: LossReason; readonly cause: unknown } | undefined;
+  #lostError: LockLostError | undefined;
   #deadline: number;
   #ended = false;
   #renewTimer: TimerHandle | undefined;
@@ -83,12 +86,15 @@ export class LeaseKeeper {
     this.#timing = timing;
     this.#hooks = hooks;
     this.#deadline = sentAt + timing.ttlMs - timing.driftMs;
-    this.#armDeadline();
     this.#scheduleRenew(sentAt + timing.refreshMs - clock.now());
   }
 
   /** Aborted when the lease can no longer be trusted; the reason is a {@link LockLostError}. */
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#ended) this.#controller.abort(this.#error());
+    }
     return this.#controller.signal;
   }
 
@@ -120,7 +126,7 @@ export class LeaseKeeper {
   }
 
   async #release(): Promise<boolean> {
-    this.#end(new LockLostError(this.lease.name, 'released'), false);
+    this.#end('released', undefined, false);
     await this.#inflight;
     return withTimeout(
       this.#store.release(this.lease),
@@ -130,11 +136,25 @@ export class LeaseKeeper {
     );
   }
 
+  /*
+   * Timers: while the next renewal is due before the deadline (always, given
+   * 2 × refreshMs ≤ ttlMs − drift), the renew timer alone is armed. The
+   * deadline timer is armed when a renewal starts and stays armed until one
+   * succeeds, so `signal` aborts on time when renewals hang or fail. `valid`
+   * never depends on either timer.
+   */
   #scheduleRenew(delayMs: number): void {
     if (this.#ended) return;
+    if (this.#clock.now() + delayMs >= this.#deadline) this.#armDeadline();
     this.#renewTimer = this.#clock.setTimeout(
       () => {
         this.#renewTimer = undefined;
+        if (this.#ended) return;
+        if (this.#clock.now() >= this.#deadline) {
+          this.#lose('deadline');
+          return;
+        }
+        this.#armDeadline();
         this.#inflight = this.#renew();
       },
       Math.max(0, delayMs),
@@ -184,16 +204,19 @@ export class LeaseKeeper {
       this.#lose('deadline');
       return;
     }
-    if (deadline > this.#deadline) {
-      this.#deadline = deadline;
-      this.#armDeadline();
-    }
+    if (deadline > this.#deadline) this.#deadline = deadline;
+    this.#disarmDeadline();
     this.#hooks.onRenewed?.({ deadline, durationMs: this.#clock.now() - sentAt });
     this.#scheduleRenew(sentAt + refreshMs - this.#clock.now());
   }
 
-  #armDeadline(): void {
+  #disarmDeadline(): void {
     if (this.#deadlineTimer !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
+  }
+
+  #armDeadline(): void {
+    this.#disarmDeadline();
     this.#deadlineTimer = this.#clock.setTimeout(
       () => {
         this.#deadlineTimer = undefined;
@@ -206,25 +229,31 @@ export class LeaseKeeper {
   }
 
   #lose(reason: LossReason, cause?: unknown): void {
-    const error = new LockLostError(
+    this.#end(reason, cause, true);
+  }
+
+  #error(): LockLostError {
+    const { reason, cause } = this.#endedBy ?? { reason: 'released', cause: undefined };
+    this.#lostError ??= new LockLostError(
       this.lease.name,
       reason,
       cause === undefined ? undefined : { cause },
     );
-    this.#end(error, true);
+    return this.#lostError;
   }
 
-  #end(error: LockLostError, notify: boolean): void {
+  #end(reason: LossReason, cause: unknown, notify: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#endedBy = { reason, cause };
     // Validity ends now even if the clock says otherwise.
     this.#deadline = Math.min(this.#deadline, this.#clock.now());
     if (this.#renewTimer !== undefined) this.#clock.clearTimeout(this.#renewTimer);
-    if (this.#deadlineTimer !== undefined) this.#clock.clearTimeout(this.#deadlineTimer);
-    this.#renewTimer = this.#deadlineTimer = undefined;
-    // Stop the work first, then tell the owner.
-    this.#controller.abort(error);
-    if (notify) this.#hooks.onLost?.(error);
+    this.#renewTimer = undefined;
+    this.#disarmDeadline();
+    // Stop the work first, then tell the owner. (Without a signal handed out, nobody to stop.)
+    this.#controller?.abort(this.#error());
+    if (notify) this.#hooks.onLost?.(this.#error());
   }
 
   /** Frees a lease we no longer trust but may still own, so others need not wait for its ttl. */

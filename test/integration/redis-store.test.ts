@@ -144,6 +144,7 @@ describe('foreign data at the lease keys', () => {
   it.each([
     ['a hash', (k: string) => admin.hset(k, 'f', 'v'), 'hash'],
     ['a non-integer string', (k: string) => admin.set(k, 'abc'), 'string'],
+    ['a list', (k: string) => admin.rpush(k, '1'), 'list'],
   ])('refuses %s at the term counter and leaves no lease behind', async (_label, create, type) => {
     const { store, namespace } = storeFor();
     const keys = leaseKeys(namespace, 'job');
@@ -209,6 +210,28 @@ describe('terms across data loss', () => {
     // The counter is seeded from the server's TIME in microseconds.
     const seconds = Math.floor((terms[3] as number) / 1e6);
     expect(Math.abs(seconds - Date.now() / 1000)).toBeLessThan(60);
+    await store.close();
+  });
+});
+
+describe('term counter reset', () => {
+  it.each([
+    ['missing', null],
+    ['reset to 0', '0'],
+    ['negative', '-5'],
+  ])('reseeds a %s counter from the server clock instead of issuing a small term', async (_l, v) => {
+    const { store, namespace } = storeFor();
+    if (v !== null) await admin.set(leaseKeys(namespace, 'job').term, v);
+    const g = await store.acquire({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 1000,
+      identity: 'me',
+      data: '',
+    });
+    if (!g.acquired) throw new Error('not acquired');
+    expect(Math.abs(g.term / 1e6 - Date.now() / 1000)).toBeLessThan(60);
+    expect(await admin.get(leaseKeys(namespace, 'job').term)).toBe(String(g.term));
     await store.close();
   });
 });

@@ -161,4 +161,42 @@ describe('LeaseKeeper deadline rule', () => {
     expect(clock.pending).toBe(0);
     expect(store.of('renew')).toHaveLength(1);
   });
+
+  it('hands out the signal lazily with the same outcome: read before or after the end, aborted with the loss', async () => {
+    const early = setup();
+    const signal = early.keeper.signal; // read while valid
+    expect(signal.aborted).toBe(false);
+    await early.clock.advance(250);
+    early.store.pending<RenewResult>('renew').resolve('stolen');
+    await settle();
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBe(early.lost[0]); // the very error onLost received
+    expect((signal.reason as LockLostError).reason).toBe('lost');
+
+    const late = setup();
+    await late.clock.advance(250);
+    late.store.pending<RenewResult>('renew').resolve('expired');
+    await settle();
+    expect(late.lost.map((e) => e.reason)).toEqual(['lost']);
+    const after = late.keeper.signal; // first read after the loss
+    expect(after.aborted).toBe(true);
+    expect(after.reason).toBe(late.lost[0]);
+
+    const released = setup();
+    const done = released.keeper.release();
+    expect((released.keeper.signal.reason as LockLostError).reason).toBe('released');
+    await settle();
+    released.store.pending<boolean>('release').resolve(true);
+    await expect(done).resolves.toBe(true);
+  });
+
+  it('keeps one timer armed while idle between renewals, and both while a renewal is in flight', async () => {
+    const { clock, store } = setup();
+    expect(clock.pending).toBe(1); // the renew timer; the deadline is later than the next renewal
+    await clock.advance(250);
+    expect(clock.pending).toBe(2); // deadline + the renewal's request timeout
+    store.pending<RenewResult>('renew').resolve('renewed');
+    await settle();
+    expect(clock.pending).toBe(1); // the next renewal only
+  });
 });

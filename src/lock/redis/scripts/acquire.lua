@@ -14,23 +14,33 @@
     {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
   A missing counter (first use, or the server lost its data) is seeded from the
   server clock in microseconds, so terms never go backwards across data loss.
+  INCR on a missing counter yields 1, which no seeded counter ever returns, so
+  the common path needs no existence check; likewise PTTL (-2 = no key) tells
+  a vacant name apart without TYPE. Types are looked up only on error paths.
   With a quarantine, a missing counter also blocks the name for one lease period:
   a leader cut off from a server that restarted empty still trusts its lease until
   its deadline, so nobody may be granted the name before that. ]]
-local leaseType = redis.call('TYPE', KEYS[1])['ok']
-if leaseType == 'hash' then
-  local h = redis.call('HMGET', KEYS[1], 'v', 'identity', 'term', 'data')
-  local pttl = redis.call('PTTL', KEYS[1])
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl ~= -2 then
+  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data')
+  if h['err'] then
+    return {-1, KEYS[1], redis.call('TYPE', KEYS[1])['ok'], pttl}
+  end
   if h[1] ~= '1' or pttl < 0 then
     return {-1, KEYS[1], 'hash', pttl}
   end
   return {0, h[2], h[3], h[4], pttl}
-elseif leaseType ~= 'none' then
-  return {-1, KEYS[1], leaseType, redis.call('PTTL', KEYS[1])}
 end
 
-local counterType = redis.call('TYPE', KEYS[2])['ok']
-if counterType == 'none' then
+local term = redis.pcall('INCR', KEYS[2])
+if type(term) == 'table' then
+  local message = term['err'] or ''
+  if string.find(message, 'WRONGTYPE', 1, true) or string.find(message, 'not an integer', 1, true) then
+    return {-1, KEYS[2], redis.call('TYPE', KEYS[2])['ok'], -1}
+  end
+  return term -- anything else (READONLY, OOM, ...) is the caller's error reply, unchanged
+end
+if term <= 1 then
   local now = redis.call('TIME')
   local seed = now[1] .. string.format('%06d', tonumber(now[2]))
   redis.call('SET', KEYS[2], seed)
@@ -41,12 +51,7 @@ if counterType == 'none' then
     redis.call('PEXPIRE', KEYS[1], quarantine)
     return {0, identity, seed, '', quarantine}
   end
-elseif counterType ~= 'string' then
-  return {-1, KEYS[2], counterType, -1}
-end
-local term = redis.pcall('INCR', KEYS[2])
-if type(term) == 'table' then
-  return {-1, KEYS[2], 'string', -1}
+  term = tonumber(seed)
 end
 
 redis.call('HSET', KEYS[1], 'v', '1', 'token', ARGV[1], 'term', string.format('%.0f', term),

@@ -1,0 +1,24 @@
+/**
+ * `node --cpu-prof .build/bench/profile-cycle.js [raw|tenure] [concurrency]`:
+ * one implementation's lock cycle in a loop for a few seconds, for a CPU
+ * profile of where the JavaScript per cycle goes. Not part of `npm run bench`.
+ */
+import { Redis } from 'ioredis';
+import { RedisServer } from '../test/helpers/redis-server.js';
+import { concurrently } from './harness.js';
+import { raw, tenure } from './implementations.js';
+
+const which = process.argv[2] ?? 'tenure';
+const workers = Number(process.argv[3] ?? 1);
+const server = await RedisServer.start();
+const client = new Redis({ host: '127.0.0.1', port: server.port });
+const impl = which === 'raw' ? await raw(client) : tenure(client, 'prof');
+const cpu0 = process.cpuUsage();
+const cycles = await concurrently(workers, 4000, async (w, i) => {
+  await impl.cycle(`p-${w}-${i}`);
+});
+const cpu = process.cpuUsage(cpu0);
+console.log(`${which} x${workers}: ${(cycles / 4).toFixed(0)} cycles/s, ${((cpu.user + cpu.system) / cycles).toFixed(1)} µs client CPU/cycle`);
+client.disconnect();
+await server.stop();
+process.exit(0);
