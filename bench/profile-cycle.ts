@@ -14,9 +14,11 @@ const server = await RedisServer.start();
 const client = new Redis({ host: '127.0.0.1', port: server.port });
 const impl = which === 'raw' ? await raw(client) : tenure(client, 'prof');
 const cpu0 = process.cpuUsage();
+let failed = 0;
 const cycles = await concurrently(workers, 4000, async (w, i) => {
-  await impl.cycle(`p-${w}-${i}`);
+  if (!(await impl.cycle(`p-${w}-${i}`))) failed++;
 });
+if (failed > 0) throw new Error(`${failed} cycles did not acquire`);
 const cpu = process.cpuUsage(cpu0);
 console.log(`${which} x${workers}: ${(cycles / 4).toFixed(0)} cycles/s, ${((cpu.user + cpu.system) / cycles).toFixed(1)} µs client CPU/cycle`);
 client.disconnect();

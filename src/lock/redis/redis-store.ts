@@ -140,7 +140,7 @@ export class RedisLeaseStore implements LeaseStore {
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const keys = this.#keys(request.name);
-    const reply = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
+    const { reply: answer, acks } = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
       keys.lease,
       keys.term,
       request.token.reveal(),
@@ -150,7 +150,6 @@ export class RedisLeaseStore implements LeaseStore {
       keys.channel,
       this.#quarantineMs,
     ]);
-    const { reply: answer, acks } = reply;
     const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
     if (status === 1) {
@@ -224,14 +223,23 @@ export class RedisLeaseStore implements LeaseStore {
    * Runs a writing script; with `waitReplicas` > 0 it is pipelined with
    * `WAIT` (one round trip) and `acks` says how many replicas confirmed.
    */
-  async #runReplicated(
+  #runReplicated(
     s: Script,
     operation: string,
     keys: LeaseKeys,
     args: (string | number)[],
   ): Promise<{ reply: unknown; acks: number }> {
     if (this.#waitReplicas === 0)
-      return { reply: await this.#run(s, operation, keys, args), acks: 0 };
+      return this.#run(s, operation, keys, args).then((reply) => ({ reply, acks: 0 }));
+    return this.#runWithWait(s, operation, keys, args);
+  }
+
+  async #runWithWait(
+    s: Script,
+    operation: string,
+    keys: LeaseKeys,
+    args: (string | number)[],
+  ): Promise<{ reply: unknown; acks: number }> {
     if (this.#closed) throw new StoreClosedError();
     const client = this.#client as Required<RedisClientLike>;
     const wait = ['wait', this.#waitReplicas, this.#waitTimeoutMs];
@@ -259,19 +267,16 @@ export class RedisLeaseStore implements LeaseStore {
     );
   }
 
-  async #run(
-    s: Script,
-    operation: string,
-    keys: LeaseKeys,
-    args: (string | number)[],
-  ): Promise<unknown> {
-    if (this.#closed) throw new StoreClosedError();
-    try {
-      return await runScript(this.#client, s, args, () => this.stats.scriptReloads++);
-    } catch (error) {
+  #run(s: Script, operation: string, keys: LeaseKeys, args: (string | number)[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return runScript(this.#client, s, args, this.#onFallback).catch((error: unknown) => {
       throw classifyRedisError(error, operation, keys.lease);
-    }
+    });
   }
+
+  readonly #onFallback = (): void => {
+    this.stats.scriptReloads++;
+  };
 }
 
 function holder(parts: unknown[], at: number): LeaseHolder {

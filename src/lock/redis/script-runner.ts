@@ -23,19 +23,18 @@ export function script(name: string, source: string, numKeys: number): Script {
  * LOAD` is never required, so an ACL that denies it does not matter.
  * One round trip in the normal case, two after cache loss.
  */
-export async function runScript(
+export function runScript(
   client: ScriptClient,
   s: Script,
   args: readonly (string | number)[],
   onFallback?: () => void,
 ): Promise<unknown> {
-  try {
-    return await client.evalsha(s.sha, s.numKeys, ...args);
-  } catch (error) {
+  // Promise chaining rather than async/await: this is on every operation's path.
+  return client.evalsha(s.sha, s.numKeys, ...args).catch((error: unknown) => {
     if (!isNoScript(error)) throw error;
     onFallback?.();
-    return await client.eval(s.source, s.numKeys, ...args);
-  }
+    return client.eval(s.source, s.numKeys, ...args);
+  });
 }
 
 function isNoScript(error: unknown): boolean {
