@@ -20,7 +20,9 @@ const cycles = await concurrently(workers, 4000, async (w, i) => {
 });
 if (failed > 0) throw new Error(`${failed} cycles did not acquire`);
 const cpu = process.cpuUsage(cpu0);
-console.log(`${which} x${workers}: ${(cycles / 4).toFixed(0)} cycles/s, ${((cpu.user + cpu.system) / cycles).toFixed(1)} µs client CPU/cycle`);
+console.log(
+  `${which} x${workers}: ${(cycles / 4).toFixed(0)} cycles/s, ${((cpu.user + cpu.system) / cycles).toFixed(1)} µs client CPU/cycle`,
+);
 client.disconnect();
 await server.stop();
 process.exit(0);

@@ -47,10 +47,7 @@ export class OwnershipToken {
 
   /** First 8 hex characters of SHA-256 of the token: safe to log. Computed on first use. */
   get fingerprint(): string {
-    this.#fingerprint ??= createHash('sha256')
-      .update(this.#value)
-      .digest('hex')
-      .slice(0, 8);
+    this.#fingerprint ??= createHash('sha256').update(this.#value).digest('hex').slice(0, 8);
     return this.#fingerprint;
   }
 

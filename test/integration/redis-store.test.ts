@@ -219,21 +219,24 @@ describe('term counter reset', () => {
     ['missing', null],
     ['reset to 0', '0'],
     ['negative', '-5'],
-  ])('reseeds a %s counter from the server clock instead of issuing a small term', async (_l, v) => {
-    const { store, namespace } = storeFor();
-    if (v !== null) await admin.set(leaseKeys(namespace, 'job').term, v);
-    const g = await store.acquire({
-      name: 'job',
-      token: OwnershipToken.generate(),
-      ttlMs: 1000,
-      identity: 'me',
-      data: '',
-    });
-    if (!g.acquired) throw new Error('not acquired');
-    expect(Math.abs(g.term / 1e6 - Date.now() / 1000)).toBeLessThan(60);
-    expect(await admin.get(leaseKeys(namespace, 'job').term)).toBe(String(g.term));
-    await store.close();
-  });
+  ])(
+    'reseeds a %s counter from the server clock instead of issuing a small term',
+    async (_l, v) => {
+      const { store, namespace } = storeFor();
+      if (v !== null) await admin.set(leaseKeys(namespace, 'job').term, v);
+      const g = await store.acquire({
+        name: 'job',
+        token: OwnershipToken.generate(),
+        ttlMs: 1000,
+        identity: 'me',
+        data: '',
+      });
+      if (!g.acquired) throw new Error('not acquired');
+      expect(Math.abs(g.term / 1e6 - Date.now() / 1000)).toBeLessThan(60);
+      expect(await admin.get(leaseKeys(namespace, 'job').term)).toBe(String(g.term));
+      await store.close();
+    },
+  );
 });
 
 describe('quarantine after data loss', () => {
