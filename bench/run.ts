@@ -2,7 +2,7 @@
  * `npm run bench` (`-- --quick` for the CI smoke run): tenure side by side with
  * the Node lock libraries and a raw-ioredis baseline, against one private
  * redis-server, in interleaved rounds; medians and ratios. Also the elector's
- * graceful hand-over latency and a follower's idle cost. Prints Markdown and
+ * graceful hand-over and crash fail-over latency, contention, a follower's idle cost and fleet scale. Prints Markdown and
  * writes bench/results/latest.json. No assertions: numbers, not verdicts.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,9 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../src/index.js';
 import { RedisServer } from '../test/helpers/redis-server.js';
+import { contend, contenders } from './contention.js';
+import { crashFailover } from './failover.js';
+import { type FleetResult, fleetElectors, fleetLocks } from './fleet.js';
 import {
   concurrently,
   forDuration,
@@ -36,6 +39,10 @@ const ROUNDS = quick ? 2 : 5;
 const DURATION = quick ? 200 : 2000;
 const HANDOVERS = quick ? 5 : 60;
 const IDLE_MS = quick ? 3000 : 60_000;
+const KILLS = quick ? 2 : 20;
+const FLEET = quick
+  ? { electors: 100, locks: 1000, windowMs: 2000 }
+  : { electors: 1000, locks: 10_000, windowMs: 30_000 };
 
 const server = await RedisServer.start();
 const admin = server.client();
@@ -110,6 +117,38 @@ await compare(
 await compare('RESP2: sequential acquire + release on fresh keys', 2, tenureVsRaw, sequential);
 await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, concurrent64);
 
+// 3. Contention: 16 workers, one key, retries; starvation and hand-offs.
+{
+  const rows = new Map(contenders.map((c) => [c.name, [] as ContentionRound[]]));
+  type ContentionRound = { perSecond: number; min: number; max: number; handoffs: number };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of round % 2 ? [...contenders].reverse() : contenders) {
+      const r = await contend(c, server.port, 16, DURATION, `s3-${round}-${c.name.length}`);
+      rows.get(c.name)?.push({
+        perSecond: (r.acquisitions * 1000) / r.wallMs,
+        min: Math.min(...r.perWorker),
+        max: Math.max(...r.perWorker),
+        handoffs: (r.handoffs * 1000) / r.wallMs,
+      });
+    }
+  }
+  out('\n### 3. 16 workers contending for one key (own connection each, hold 1 ms, retry 10 ms)\n');
+  out(
+    '| implementation | acquisitions/s (median) | hand-offs/s (median) | fewest per worker (worst round) | most per worker (worst round) |',
+  );
+  out('| --- | ---: | ---: | ---: | ---: |');
+  const table: Record<string, unknown> = {};
+  for (const [name, rs] of rows) {
+    const perSecond = median(rs.map((r) => r.perSecond));
+    const handoffs = median(rs.map((r) => r.handoffs));
+    const min = Math.min(...rs.map((r) => r.min));
+    const max = Math.max(...rs.map((r) => r.max));
+    out(`| ${name} | ${perSecond.toFixed(0)} | ${handoffs.toFixed(0)} | ${min} | ${max} |`);
+    table[name] = { perSecond, handoffs, min, max, rounds: rs };
+  }
+  results['contention'] = table;
+}
+
 // 4. Graceful hand-over: 5 electors; stop() the leader, time until another is elected.
 {
   const namespace = `handover-${Date.now()}`;
@@ -156,6 +195,25 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
   };
 }
 
+// 5. Crash fail-over across processes: SIGKILL the leader, time to the next `elected`.
+{
+  const leaseMs = 1000;
+  const renewMs = 300;
+  const times = await crashFailover({ port: server.port, kills: KILLS, leaseMs, renewMs });
+  out(
+    `\n### 5. Crash fail-over (3 processes, leaseMs ${leaseMs}; leader SIGKILLed at a random point of its renewal cycle)\n`,
+  );
+  out('| elector | kills | p50 ms | p99 ms | max ms |');
+  out('| --- | ---: | ---: | ---: | ---: |');
+  const row = (label: string, t: number[]) =>
+    out(
+      `| ${label} | ${t.length} | ${median(t).toFixed(0)} | ${percentile(t, 99).toFixed(0)} | ${Math.max(...t).toFixed(0)} |`,
+    );
+  row(`tenure Elector (renewMs ${renewMs})`, times.tenure);
+  row(`hand-written polling elector (every ${renewMs} ms)`, times.polling);
+  results['failover'] = { leaseMs, renewMs, ...times };
+}
+
 // 6. Idle cost: 100 followers and one leader sharing one connection; Redis commands per second.
 {
   const namespace = `idle-${Date.now()}`;
@@ -196,6 +254,26 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
     `Over ${IDLE_MS / 1000} s: ${perSecond.toFixed(1)} scripts/s in all, ${perFollowerPerLease.toFixed(2)} store calls per follower per lease period (target ≤ 1; a follower polling every retryMs would make ${(leaseMs / 500).toFixed(0)}).`,
   );
   results['idle'] = { perSecond, perFollowerPerLease };
+}
+
+// 7. Fleet scale: many electors / held locks in one process on one connection.
+{
+  const e = await fleetElectors(server.port, admin, FLEET.electors, FLEET.windowMs);
+  const l = await fleetLocks(server.port, admin, FLEET.locks, FLEET.windowMs);
+  const row = (label: string, r: FleetResult) =>
+    out(
+      `| ${label} | ${r.scriptsPerSecond.toFixed(1)} | ${r.cpuPercent.toFixed(1)} | ${(r.rssBytesPer / 1024).toFixed(2)} | ${(r.heapBytesPer / 1024).toFixed(2)} | ${r.loopDelayMs.p50.toFixed(1)} / ${r.loopDelayMs.p99.toFixed(1)} / ${r.loopDelayMs.max.toFixed(1)} |`,
+    );
+  out(
+    `\n### 7. Fleet scale (one process, one connection; ${(FLEET.windowMs / 1000).toFixed(0)} s window after start-up${e.gc ? '' : '; no --expose-gc, memory is noisy'})\n`,
+  );
+  out(
+    '| workload | Redis scripts/s | client CPU % of a core | RSS KiB per item | V8 heap KiB per item | event-loop delay p50 / p99 / max ms |',
+  );
+  out('| --- | ---: | ---: | ---: | ---: | ---: |');
+  row(`${FLEET.electors} electors, one election (defaults: leaseMs 15000, renewMs 5000)`, e);
+  row(`${FLEET.locks} held locks, auto-refreshed (ttlMs 30000, refresh 10000)`, l);
+  results['fleet'] = { electors: e, locks: l };
 }
 
 // Results next to the sources (npm runs this from the package root), not in .build/.

@@ -4,9 +4,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerConfig, WorkerMessage } from './elector-worker.js';
 
-const WORKER = fileURLToPath(
-  new URL('../../.build/test/helpers/elector-worker.js', import.meta.url),
-);
+// Tests load this file from its TypeScript source (the worker is the compiled
+// one under .build/); the benchmarks load the compiled file itself (a sibling).
+const sibling = fileURLToPath(new URL('./elector-worker.js', import.meta.url));
+const WORKER = import.meta.url.includes('/.build/')
+  ? sibling
+  : fileURLToPath(new URL('../../.build/test/helpers/elector-worker.js', import.meta.url));
 
 export class WorkerProcess {
   readonly messages: (WorkerMessage & { at: bigint })[] = [];
@@ -14,11 +17,12 @@ export class WorkerProcess {
   readonly identity: string;
   static readonly all = new Set<WorkerProcess>();
 
-  constructor(config: WorkerConfig) {
-    if (!existsSync(WORKER))
-      throw new Error(`${WORKER} is missing: run \`npm run build:examples\``);
+  /** `script`: another compiled worker speaking the same messages (the benchmarks' polling elector). */
+  constructor(config: WorkerConfig, script = WORKER) {
+    if (!existsSync(script))
+      throw new Error(`${script} is missing: run \`npm run build:examples\``);
     this.identity = config.identity;
-    this.child = fork(WORKER, [], {
+    this.child = fork(script, [], {
       env: { ...process.env, TENURE_WORKER: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
