@@ -141,7 +141,7 @@ export async function contend(
     }),
   );
   const wallMs = performance.now() - t0;
-  await Promise.all(acquires.map((a) => a.close?.()));
+  for (const a of acquires) await a.close?.();
   for (const c of clients) c.disconnect();
   return { acquisitions: perWorker.reduce((a, b) => a + b, 0), wallMs, perWorker, handoffs };
 }
