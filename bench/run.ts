@@ -35,9 +35,13 @@ import {
 } from './implementations.js';
 
 const quick = process.argv.includes('--quick');
+// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
+const want = (scenario: string): boolean => only === undefined || only.has(scenario);
 const ROUNDS = quick ? 2 : 5;
 const DURATION = quick ? 200 : 2000;
-const HANDOVERS = quick ? 5 : 60;
+const HANDOVERS = quick ? 5 : 200; // p99 needs at least 100 samples to differ from the max
 const IDLE_MS = quick ? 3000 : 60_000;
 const KILLS = quick ? 2 : 20;
 const FLEET = quick
@@ -107,18 +111,22 @@ const concurrent64 = (impl: Impl) =>
 out(
   `## Results\n\nRedis ${version} on 127.0.0.1, ioredis 6.0.0, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${ROUNDS} interleaved rounds of ${DURATION} ms each${quick ? ' (quick mode: smoke only, not representative)' : ''}.`,
 );
-await compare('1. Sequential acquire + release on fresh keys (RESP3)', 3, everyone, sequential);
-await compare(
-  '2. 64 concurrent workers on one connection, own keys (RESP3)',
-  3,
-  everyone,
-  concurrent64,
-);
-await compare('RESP2: sequential acquire + release on fresh keys', 2, tenureVsRaw, sequential);
-await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, concurrent64);
+if (want('1'))
+  await compare('1. Sequential acquire + release on fresh keys (RESP3)', 3, everyone, sequential);
+if (want('2'))
+  await compare(
+    '2. 64 concurrent workers on one connection, own keys (RESP3)',
+    3,
+    everyone,
+    concurrent64,
+  );
+if (want('resp2')) {
+  await compare('RESP2: sequential acquire + release on fresh keys', 2, tenureVsRaw, sequential);
+  await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, concurrent64);
+}
 
 // 3. Contention: 16 workers, one key, retries; starvation and hand-offs.
-{
+if (want('3')) {
   const rows = new Map(contenders.map((c) => [c.name, [] as ContentionRound[]]));
   type ContentionRound = { perSecond: number; min: number; max: number; handoffs: number };
   for (let round = 0; round < ROUNDS; round++) {
@@ -150,7 +158,7 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
 }
 
 // 4. Graceful hand-over: 5 electors; stop() the leader, time until another is elected.
-{
+if (want('4')) {
   const namespace = `handover-${Date.now()}`;
   const clients: Redis[] = [];
   const make = (i: number): Elector => {
@@ -196,7 +204,7 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
 }
 
 // 5. Crash fail-over across processes: SIGKILL the leader, time to the next `elected`.
-{
+if (want('5')) {
   const leaseMs = 1000;
   const renewMs = 300;
   const times = await crashFailover({ port: server.port, kills: KILLS, leaseMs, renewMs });
@@ -215,7 +223,7 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
 }
 
 // 6. Idle cost: 100 followers and one leader sharing one connection; Redis commands per second.
-{
+if (want('6')) {
   const namespace = `idle-${Date.now()}`;
   const client = new Redis({ host: '127.0.0.1', port: server.port });
   const store = new RedisLeaseStore({ client, namespace });
@@ -257,7 +265,7 @@ await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, 
 }
 
 // 7. Fleet scale: many electors / held locks in one process on one connection.
-{
+if (want('7')) {
   const e = await fleetElectors(server.port, admin, FLEET.electors, FLEET.windowMs);
   const l = await fleetLocks(server.port, admin, FLEET.locks, FLEET.windowMs);
   const row = (label: string, r: FleetResult) =>

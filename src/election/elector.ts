@@ -85,6 +85,8 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   #stopping: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #woken = false;
+  /** Refused since it last led: may take a fair hand-off reservation. */
+  #waiting = false;
   #sitOutUntil = 0;
   #permanentFailures = 0;
   /** Monotonic time of the last confirmed acquire/renew while leading. */
@@ -317,7 +319,13 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     this.#log.debug({ event: 'attempt' }, 'campaigning');
     let outcome: Awaited<ReturnType<typeof attemptAcquire>>;
     try {
-      outcome = await attemptAcquire(store, clock, { name: election, identity, data, timing });
+      outcome = await attemptAcquire(store, clock, {
+        name: election,
+        identity,
+        data,
+        timing,
+        waiting: this.#waiting,
+      });
     } catch (error) {
       this.#transition('follower');
       this.#metrics.attempt('error');
@@ -333,15 +341,18 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
         this.#transition('follower');
         return 0;
       }
+      this.#waiting = false;
       this.#becomeLeader(outcome.lease, outcome.sentAt);
       return 'leader';
     }
     this.#metrics.attempt('held');
     this.#transition('follower');
+    this.#waiting = true;
     if (outcome.holder) this.#observeHolder(outcome.holder);
-    // Sleep until the holder's lease would expire; a release notification wakes us sooner.
+    // Sleep until the holder's lease (or a hand-off reservation for earlier waiters) would
+    // expire; a release notification wakes us sooner.
     return (
-      (outcome.holder ? outcome.holder.remainingMs : this.#o.retryMs) +
+      (outcome.holder ? outcome.holder.remainingMs : (outcome.reservedMs ?? this.#o.retryMs)) +
       jitter(this.#o.retryJitterMs)
     );
   }

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 
 /**
- * Resolves after `ms`, or as soon as `wake` is called, or rejects with the
+ * Resolves after `ms`, or when `wake` says (at once or after a short delay), or rejects with the
  * signal's reason when `signal` aborts. Nothing is left scheduled afterwards.
  * `keepAlive`: whether the timer holds the process open. Waits a caller is
  * awaiting (`lock()`, iterating `watch()`) do; the elector's background waits
@@ -11,7 +11,7 @@ export function wait(
   clock: Clock,
   ms: number,
   signal?: AbortSignal,
-  register?: (wake: () => void) => () => void,
+  register?: (wake: (afterMs?: number) => void) => () => void,
   keepAlive = true,
 ): Promise<'timeout' | 'woken'> {
   return new Promise((resolve, reject) => {
@@ -28,18 +28,20 @@ export function wait(
       finish();
       reject(signal?.reason as Error);
     };
-    const timer = clock.setTimeout(
-      () => {
-        finish();
-        resolve('timeout');
-      },
-      Math.max(0, ms),
-      keepAlive,
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const unregister = register?.(() => {
+    const end = (outcome: 'timeout' | 'woken') => (): void => {
       finish();
-      resolve('woken');
+      resolve(outcome);
+    };
+    let timer = clock.setTimeout(end('timeout'), Math.max(0, ms), keepAlive);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    // `wake()` ends the wait now; `wake(afterMs)` ends it that much later (never later than planned).
+    const unregister = register?.((afterMs) => {
+      if (afterMs === undefined || afterMs <= 0) {
+        end('woken')();
+        return;
+      }
+      clock.clearTimeout(timer);
+      timer = clock.setTimeout(end('woken'), afterMs, keepAlive);
     });
   });
 }

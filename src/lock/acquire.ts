@@ -14,14 +14,23 @@ import { OwnershipToken } from './ownership-token.js';
 
 export type AttemptOutcome =
   | { readonly granted: true; readonly lease: LeaseRef; readonly sentAt: number }
-  /** `holder` is null when the grant came too late to be used. */
-  | { readonly granted: false; readonly holder: LeaseHolder | null };
+  /**
+   * `holder` is null when the name is reserved for earlier waiters (then
+   * `reservedMs` says for how long) or when the grant came too late to be used.
+   */
+  | {
+      readonly granted: false;
+      readonly holder: LeaseHolder | null;
+      readonly reservedMs?: number;
+    };
 
 export interface AttemptRequest {
   readonly name: string;
   readonly identity: string;
   readonly data: string;
   readonly timing: LeaseTiming;
+  /** The caller was refused by an earlier holder and is still waiting (see `LeaseStore`, fair hand-off). */
+  readonly waiting?: boolean;
 }
 
 export async function attemptAcquire(
@@ -29,11 +38,11 @@ export async function attemptAcquire(
   clock: Clock,
   request: AttemptRequest,
 ): Promise<AttemptOutcome> {
-  const { name, identity, data, timing } = request;
+  const { name, identity, data, timing, waiting = false } = request;
   const token = OwnershipToken.generate();
   const sentAt = clock.now();
   const result = await withTimeout(
-    store.acquire({ name, token, ttlMs: timing.ttlMs, identity, data }),
+    store.acquire({ name, token, ttlMs: timing.ttlMs, identity, data, waiting }),
     timing.requestTimeoutMs,
     clock,
     'acquire',
@@ -41,7 +50,11 @@ export async function attemptAcquire(
       if (late.acquired) releaseQuietly(store, { name, token, term: late.term });
     },
   );
-  if (!result.acquired) return { granted: false, holder: result.holder };
+  if (!result.acquired) {
+    return result.holder
+      ? { granted: false, holder: result.holder }
+      : { granted: false, holder: null, reservedMs: result.reservedMs };
+  }
   const lease = { name, token, term: result.term };
   if (clock.now() >= sentAt + timing.ttlMs - timing.driftMs) {
     releaseQuietly(store, lease);

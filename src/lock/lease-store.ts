@@ -11,6 +11,15 @@
  *   re-seeded from the store's clock, in microseconds).
  * - `renew` and `release` act only when the caller's ownership token matches
  *   (compare-and-act); `renew` never re-creates a missing lease.
+ * - Fair hand-off (optional per store, `handoffMs`): a release that notified
+ *   at least one subscriber leaves the name reserved for `handoffMs`. During
+ *   the reservation only a caller that was already waiting for the name
+ *   (`waiting: true`: it had been refused by the previous holder) is
+ *   granted; anyone else is told to come back in `reservedMs`. `read` reports
+ *   the name vacant. Without it, a holder that releases and re-acquires at
+ *   once wins nearly every race against notified waiters, who then starve.
+ *   A reservation holds no token: nobody can renew or release it, and it
+ *   expires on its own, so it delays others by at most `handoffMs`.
  * - The store keeps no local notion of validity: callers measure it on their
  *   own monotonic clock from before the request was sent (see `LeaseKeeper`).
  * - Errors are `StoreError` subclasses; `ambiguous` says whether the
@@ -43,11 +52,15 @@ export interface AcquireRequest {
   readonly ttlMs: number;
   readonly identity: string;
   readonly data: string;
+  /** The caller was refused by an earlier holder and is still waiting: it may take a reserved hand-off. */
+  readonly waiting?: boolean;
 }
 
 export type AcquireResult =
   | { readonly acquired: true; readonly term: number }
-  | { readonly acquired: false; readonly holder: LeaseHolder };
+  | { readonly acquired: false; readonly holder: LeaseHolder }
+  /** Just released and reserved for the callers that were waiting, for `reservedMs` more ms. */
+  | { readonly acquired: false; readonly holder: null; readonly reservedMs: number };
 
 /** `renewed`: extended. `expired`: no lease exists. `stolen`: someone else holds it now. */
 export type RenewResult = 'renewed' | 'expired' | 'stolen';

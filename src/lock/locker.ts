@@ -56,7 +56,11 @@ export interface WatchOptions {
   onError?: (error: unknown) => void;
 }
 
-type Attempt = { lock: Lock } | { lock: null; holder: LeaseHolder | null };
+/** Upper bound of the random delay before a notified waiter retries (within the hand-off window). */
+const WAKE_JITTER_MS = 3;
+
+type Attempt =
+  { lock: Lock } | { lock: null; holder: LeaseHolder | null; reservedMs?: number | undefined };
 
 export class Locker {
   readonly #store: LeaseStore;
@@ -105,17 +109,23 @@ export class Locker {
     const opts = resolveLockOptions(options);
     opts.signal?.throwIfAborted();
     let woken = false;
-    let wake: (() => void) | undefined;
+    let wake: ((afterMs?: number) => void) | undefined;
     let unsubscribe: Unsubscribe | undefined;
     let lastError: unknown;
+    // Refused at least once: from then on this call may take a hand-off reservation
+    // (only a first attempt is kept out, so a releaser coming straight back queues behind waiters).
+    let waiting = false;
     try {
       for (let attempt = 0; ; attempt++) {
         woken = false;
         let holder: LeaseHolder | null = null;
+        let reservedMs: number | undefined;
         try {
-          const result = await this.#attempt(name, opts);
+          const result = await this.#attempt(name, opts, waiting);
           if (result.lock) return result.lock;
           holder = result.holder;
+          reservedMs = result.reservedMs;
+          waiting = true;
           lastError = undefined;
         } catch (error) {
           if (!(error instanceof StoreError) || isPermanent(error)) throw error;
@@ -124,20 +134,23 @@ export class Locker {
         if (attempt >= opts.retryLimit)
           throw new LockNotAcquiredError(name, attempt + 1, { cause: lastError });
         opts.signal?.throwIfAborted();
-        if (unsubscribe === undefined && holder) {
+        if (unsubscribe === undefined && (holder || reservedMs !== undefined)) {
           // Subscribe only once contended (the uncontended path stays one round trip),
           // then retry at once so a release between the attempt and the subscription is not missed.
           unsubscribe = await this.#store
             .subscribe(name, (event) => {
               if (event !== 'released') return;
               woken = true;
-              wake?.();
+              // Notified waiters retry after a random 0–WAKE_JITTER_MS: Redis delivers to
+              // subscribers in a fixed order, which would otherwise pick the same winners.
+              wake?.(jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)));
             })
             .catch(() => () => undefined);
-          continue;
+          if (holder) continue;
         }
         if (woken) continue;
-        const delay = (holder ? holder.remainingMs : opts.retryMs) + jitter(opts.retryJitterMs);
+        const delay =
+          (holder ? holder.remainingMs : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
         await wait(this.#clock, delay, opts.signal, (w) => {
           wake = w;
           return () => (wake = undefined);
@@ -204,15 +217,17 @@ export class Locker {
       yield holder && toInfo(holder);
   }
 
-  async #attempt(name: string, opts: ResolvedLockOptions): Promise<Attempt> {
+  async #attempt(name: string, opts: ResolvedLockOptions, waiting = false): Promise<Attempt> {
     const { timing, data } = opts;
     const outcome = await attemptAcquire(this.#store, this.#clock, {
       name,
       identity: this.identity,
       data,
       timing,
+      waiting,
     });
-    if (!outcome.granted) return { lock: null, holder: outcome.holder };
+    if (!outcome.granted)
+      return { lock: null, holder: outcome.holder, reservedMs: outcome.reservedMs };
     return {
       lock: new Lock(
         new LeaseKeeper(this.#store, this.#clock, outcome.lease, timing, outcome.sentAt),

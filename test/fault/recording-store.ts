@@ -28,7 +28,7 @@ export class RecordingStore implements LeaseStore {
       this.#rec.write(
         r.acquired
           ? { ev: 'acquire_reply', result: 'ok', term: r.term }
-          : { ev: 'acquire_reply', result: 'held', term: r.holder.term },
+          : { ev: 'acquire_reply', result: 'held', term: r.holder?.term ?? null },
       );
       return r;
     } catch (error) {

@@ -7,6 +7,7 @@
  */
 import { StoreClosedError } from '../../errors.js';
 import { type Clock, systemClock } from '../../internal/clock.js';
+import { integer } from '../../internal/validate.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -19,7 +20,9 @@ import type {
 } from '../lease-store.js';
 
 interface Entry {
+  /** Empty for a hand-off reservation (nobody owns it). */
   token: string;
+  reserved?: true;
   term: number;
   identity: string;
   data: string;
@@ -31,12 +34,15 @@ export interface MemoryLeaseStoreOptions {
   clock?: Clock;
   /** Wall clock in ms (fractional allowed) used only to seed a missing term counter, in microseconds. @default performance.timeOrigin + performance.now() */
   wallClock?: () => number;
+  /** Fair hand-off window after a release that notified subscribers (see `LeaseStore`); 0 disables. @default 50 */
+  handoffMs?: number;
 }
 
 export class MemoryLeaseStore implements LeaseStore {
   readonly kind = 'memory';
   readonly #clock: Clock;
   readonly #wallClock: () => number;
+  readonly #handoffMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #fences = new Map<string, number>();
   readonly #listeners = new Map<string, Set<(event: LeaseEvent) => void>>();
@@ -45,12 +51,15 @@ export class MemoryLeaseStore implements LeaseStore {
   constructor(options: MemoryLeaseStoreOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#wallClock = options.wallClock ?? (() => performance.timeOrigin + performance.now());
+    this.#handoffMs = integer('handoffMs', options.handoffMs ?? 50, 0, 60_000);
   }
 
   acquire(request: AcquireRequest): Promise<AcquireResult> {
     return this.#op(() => {
       const current = this.#live(request.name);
-      if (current) return { acquired: false, holder: this.#holder(current) };
+      if (current?.reserved && !request.waiting)
+        return { acquired: false, holder: null, reservedMs: this.#remaining(current) };
+      if (current && !current.reserved) return { acquired: false, holder: this.#holder(current) };
       const term = this.#nextTerm(request.name);
       this.#entries.set(request.name, {
         token: request.token.reveal(),
@@ -79,7 +88,16 @@ export class MemoryLeaseStore implements LeaseStore {
       const current = this.#live(lease.name);
       if (!current || current.token !== lease.token.reveal()) return false;
       this.#entries.delete(lease.name);
-      this.#notify(lease.name, 'released');
+      if (this.#notify(lease.name, 'released') && this.#handoffMs > 0) {
+        this.#entries.set(lease.name, {
+          token: '',
+          reserved: true,
+          term: current.term,
+          identity: '',
+          data: '',
+          expiresAt: this.#clock.now() + this.#handoffMs,
+        });
+      }
       return true;
     });
   }
@@ -87,7 +105,7 @@ export class MemoryLeaseStore implements LeaseStore {
   read(name: string): Promise<LeaseHolder | null> {
     return this.#op(() => {
       const current = this.#live(name);
-      return current ? this.#holder(current) : null;
+      return current && !current.reserved ? this.#holder(current) : null;
     });
   }
 
@@ -140,8 +158,12 @@ export class MemoryLeaseStore implements LeaseStore {
       identity: entry.identity,
       term: entry.term,
       data: entry.data,
-      remainingMs: Math.max(0, Math.ceil(entry.expiresAt - this.#clock.now())),
+      remainingMs: this.#remaining(entry),
     };
+  }
+
+  #remaining(entry: Entry): number {
+    return Math.max(0, Math.ceil(entry.expiresAt - this.#clock.now()));
   }
 
   #nextTerm(name: string): number {
@@ -151,9 +173,10 @@ export class MemoryLeaseStore implements LeaseStore {
     return term;
   }
 
-  #notify(name: string, event: LeaseEvent): void {
+  /** Whether anyone was subscribed (like the receiver count of Redis PUBLISH). */
+  #notify(name: string, event: LeaseEvent): boolean {
     const set = this.#listeners.get(name);
-    if (!set) return;
+    if (!set) return false;
     // Deliver after the operation's reply, as a network store would.
     queueMicrotask(() => {
       for (const listener of [...set]) {
@@ -164,5 +187,6 @@ export class MemoryLeaseStore implements LeaseStore {
         }
       }
     });
+    return true;
   }
 }

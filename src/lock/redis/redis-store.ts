@@ -78,6 +78,16 @@ export interface RedisLeaseStoreOptions {
    * @default 0
    */
   quarantineMs?: number;
+  /**
+   * Fair hand-off: after a release that notified someone, the name is
+   * reserved this long for callers that were already waiting, so a holder
+   * that releases and re-locks at once cannot starve them. Anyone else is
+   * delayed by at most this much; `read` shows the name vacant. Set it above
+   * the time a notified waiter needs to send its attempt (one pub/sub
+   * delivery plus one round trip). 0 disables it.
+   * @default 50
+   */
+  handoffMs?: number;
 }
 
 /** Counters for observability; read by the metrics layer. */
@@ -86,7 +96,14 @@ export interface RedisStoreStats {
   scriptReloads: number;
 }
 
-const OPTIONS = ['client', 'namespace', 'waitReplicas', 'waitTimeoutMs', 'quarantineMs'] as const;
+const OPTIONS = [
+  'client',
+  'namespace',
+  'waitReplicas',
+  'waitTimeoutMs',
+  'quarantineMs',
+  'handoffMs',
+] as const;
 
 export class RedisLeaseStore implements LeaseStore {
   readonly kind = 'redis';
@@ -97,6 +114,7 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #waitReplicas: number;
   readonly #waitTimeoutMs: number;
   readonly #quarantineMs: number;
+  readonly #handoffMs: number;
   #closed = false;
 
   constructor(options: RedisLeaseStoreOptions) {
@@ -108,6 +126,7 @@ export class RedisLeaseStore implements LeaseStore {
     this.#waitReplicas = integer('waitReplicas', o['waitReplicas'] ?? 0, 0, 100);
     this.#waitTimeoutMs = integer('waitTimeoutMs', o['waitTimeoutMs'] ?? 50, 1, 60_000);
     this.#quarantineMs = integer('quarantineMs', o['quarantineMs'] ?? 0, 0, 2_147_483_647);
+    this.#handoffMs = integer('handoffMs', o['handoffMs'] ?? 50, 0, 60_000);
     if (this.#waitReplicas > 0 && typeof this.#client.pipeline !== 'function') {
       throw new InvalidOptionError(
         'waitReplicas',
@@ -149,9 +168,12 @@ export class RedisLeaseStore implements LeaseStore {
       request.data,
       keys.channel,
       this.#quarantineMs,
+      request.waiting === true ? '1' : '0',
     ]);
     const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
+    if (status === 2)
+      return { acquired: false, holder: null, reservedMs: Math.max(0, toInt(parts[1], 'pttl')) };
     if (status === 1) {
       const term = toInt(parts[1], 'term');
       if (acks < this.#waitReplicas) {
@@ -184,6 +206,7 @@ export class RedisLeaseStore implements LeaseStore {
       keys.lease,
       lease.token.reveal(),
       keys.channel,
+      this.#handoffMs,
     ]);
     return toInt(reply, 'release status') === 1;
   }

@@ -8,9 +8,12 @@
   ARGV[5]  notification channel
   ARGV[6]  quarantine in ms (0 = off): when the term counter is missing, hold the
            name for this long under a quarantine lease instead of granting it
+  ARGV[7]  '1' if the caller was already waiting for the name (may take a hand-off
+           reservation left by release.lua), else '0'
   Returns
     {1, term}                          acquired
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
+    {2, pttl}                          reserved for waiting callers for pttl more ms
     {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
   A missing counter (first use, or the server lost its data) is seeded from the
   server clock in microseconds, so terms never go backwards across data loss.
@@ -22,14 +25,20 @@
   its deadline, so nobody may be granted the name before that. ]]
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl ~= -2 then
-  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data')
+  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff')
   if h['err'] then
     return {-1, KEYS[1], redis.call('TYPE', KEYS[1])['ok'], pttl}
   end
   if h[1] ~= '1' or pttl < 0 then
     return {-1, KEYS[1], 'hash', pttl}
   end
-  return {0, h[2], h[3], h[4], pttl}
+  if h[5] ~= '1' then
+    return {0, h[2], h[3], h[4], pttl}
+  end
+  if ARGV[7] ~= '1' then
+    return {2, pttl}
+  end
+  redis.call('DEL', KEYS[1])
 end
 
 local term = redis.pcall('INCR', KEYS[2])

@@ -1,13 +1,23 @@
---[[ release: compare-and-delete, then notify waiters.
+--[[ release: compare-and-delete, then notify waiters and reserve the name for them.
   KEYS[1]  lease key {ns:name}:lease
   ARGV[1]  ownership token
   ARGV[2]  notification channel
+  ARGV[3]  hand-off window in ms (0 = off)
   Returns
     1    released (deleted; 'released' published on the channel)
-    0    not the owner (expired, released or held by another): nothing changed ]]
-if redis.pcall('HGET', KEYS[1], 'token') == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.pcall('PUBLISH', ARGV[2], 'released')
-  return 1
+    0    not the owner (expired, released or held by another): nothing changed
+  When PUBLISH reached at least one subscriber (someone waits or watches) and
+  the window is on, the key becomes a reservation {v=1, token='', handoff=1}
+  for that many ms: only callers that were already waiting may take it (see
+  acquire.lua). It has no owner token, so nobody can renew or release it. ]]
+if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  return 0
 end
-return 0
+redis.call('DEL', KEYS[1])
+local receivers = redis.pcall('PUBLISH', ARGV[2], 'released')
+local handoff = tonumber(ARGV[3])
+if handoff and handoff > 0 and type(receivers) == 'number' and receivers > 0 then
+  redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'handoff', '1')
+  redis.call('PEXPIRE', KEYS[1], handoff)
+end
+return 1
