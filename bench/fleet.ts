@@ -7,8 +7,9 @@
  * Measured over a window after start-up: Redis scripts per second (INFO
  * commandstats), client CPU % of one core, event-loop delay (p50, p99, max),
  * and memory per elector / lock (RSS and V8 heap after a full GC, beyond the
- * baseline before creating them; needs `node --expose-gc`, which `npm run
- * bench` passes).
+ * baseline before creating them; for locks the baseline is taken after one
+ * warm-up round of acquiring and releasing them all; needs `node
+ * --expose-gc`, which `npm run bench` passes).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -114,18 +115,25 @@ export async function fleetLocks(
   await client.ping();
   const store = new RedisLeaseStore({ client, namespace: `locks-${Date.now()}` });
   const locker = new Locker(store);
+  const acquireAll = async (): Promise<Lock[]> => {
+    const locks: Lock[] = [];
+    for (let i = 0; i < count; i += 100) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(100, count - i) }, (_, j) =>
+          locker.tryLock(`lock-${i + j}`, { ttlMs: 30_000 }),
+        ),
+      );
+      for (const lock of batch) if (lock) locks.push(lock);
+    }
+    if (locks.length !== count)
+      throw new Error(`fleet bench: ${count - locks.length} locks not acquired`);
+    return locks;
+  };
+  // Warm-up: acquire and release every lock once, so the baseline already includes the
+  // heap the acquisition path grows into (V8 keeps it after GC); what is left is retained per lock.
+  for (const lock of await acquireAll()) await lock.release();
   const base = memory();
-  const locks: Lock[] = [];
-  for (let i = 0; i < count; i += 100) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(100, count - i) }, (_, j) =>
-        locker.tryLock(`lock-${i + j}`, { ttlMs: 30_000 }),
-      ),
-    );
-    for (const lock of batch) if (lock) locks.push(lock);
-  }
-  if (locks.length !== count)
-    throw new Error(`fleet bench: ${count - locks.length} locks not acquired`);
+  const locks = await acquireAll();
   const loaded = memory();
   try {
     return await window(admin, count, windowMs, base, loaded);

@@ -119,6 +119,10 @@ export class RedisServer {
     ];
     const child = spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
+    // Never outlive the process that started it (a crashed run, or a script ending with process.exit).
+    const reap = (): void => void child.kill('SIGKILL');
+    process.on('exit', reap);
+    child.once('exit', () => process.off('exit', reap));
     return new Promise((resolve, reject) => {
       let output = '';
       const timer = setTimeout(
