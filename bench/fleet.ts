@@ -11,7 +11,7 @@
  * warm-up round of acquiring and releasing them all; needs `node
  * --expose-gc`, which `npm run bench` passes).
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Elector, type Lock, Locker, RedisLeaseStore } from '../src/index.js';
 
@@ -21,6 +21,8 @@ export interface FleetResult {
   readonly scriptsPerSecond: number;
   readonly cpuPercent: number;
   readonly loopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** Longest garbage-collection pause in the window, which explains most of the max delay. */
+  readonly longestGcMs: number;
   readonly rssBytesPer: number;
   readonly heapBytesPer: number;
   readonly gc: boolean;
@@ -53,12 +55,18 @@ async function window(
   loaded: { rss: number; heap: number },
 ): Promise<FleetResult> {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  let longestGcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) longestGcMs = Math.max(longestGcMs, entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const s0 = await scripts(admin);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   histogram.enable();
   await sleep(windowMs);
   histogram.disable();
+  gcObserver.disconnect();
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const s1 = await scripts(admin);
@@ -73,6 +81,7 @@ async function window(
       p99: Math.max(0, histogram.percentile(99) / 1e6 - RESOLUTION_MS),
       max: Math.max(0, histogram.max / 1e6 - RESOLUTION_MS),
     },
+    longestGcMs,
     rssBytesPer: (loaded.rss - base.rss) / count,
     heapBytesPer: (loaded.heap - base.heap) / count,
     gc: gc !== undefined,

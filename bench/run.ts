@@ -191,11 +191,19 @@ if (want('4')) {
   }
   await Promise.all(electors.map((e) => e.stop()));
   for (const c of clients) c.disconnect();
+  // Control: plain PING round trips on this machine, right after, to tell tenure's tail from the host's.
+  const pings: number[] = [];
+  for (let i = 0; i < HANDOVERS * 10; i++) {
+    const t0 = performance.now();
+    await admin.ping();
+    pings.push(performance.now() - t0);
+  }
   out('\n### 4. Elector graceful hand-over (5 electors, one process, one connection each)\n');
   out(
-    `${HANDOVERS} hand-overs, time from \`stop()\` on the leader to \`elected\` on the next: p50 ${median(times).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms.`,
+    `${HANDOVERS} hand-overs, time from \`stop()\` on the leader to \`elected\` on the next: p50 ${median(times).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms. Control, ${pings.length} PING round trips right after: p50 ${median(pings).toFixed(2)} ms, p99 ${percentile(pings, 99).toFixed(2)} ms, max ${Math.max(...pings).toFixed(2)} ms.`,
   );
   results['handover'] = {
+    ping: { p50: median(pings), p99: percentile(pings, 99), max: Math.max(...pings) },
     p50: median(times),
     p99: percentile(times, 99),
     max: Math.max(...times),
@@ -270,15 +278,15 @@ if (want('7')) {
   const l = await fleetLocks(server.port, admin, FLEET.locks, FLEET.windowMs);
   const row = (label: string, r: FleetResult) =>
     out(
-      `| ${label} | ${r.scriptsPerSecond.toFixed(1)} | ${r.cpuPercent.toFixed(1)} | ${(r.rssBytesPer / 1024).toFixed(2)} | ${(r.heapBytesPer / 1024).toFixed(2)} | ${r.loopDelayMs.p50.toFixed(1)} / ${r.loopDelayMs.p99.toFixed(1)} / ${r.loopDelayMs.max.toFixed(1)} |`,
+      `| ${label} | ${r.scriptsPerSecond.toFixed(1)} | ${r.cpuPercent.toFixed(1)} | ${(r.rssBytesPer / 1024).toFixed(2)} | ${(r.heapBytesPer / 1024).toFixed(2)} | ${r.loopDelayMs.p50.toFixed(1)} / ${r.loopDelayMs.p99.toFixed(1)} / ${r.loopDelayMs.max.toFixed(1)} | ${r.longestGcMs.toFixed(1)} |`,
     );
   out(
     `\n### 7. Fleet scale (one process, one connection; ${(FLEET.windowMs / 1000).toFixed(0)} s window after start-up${e.gc ? '' : '; no --expose-gc, memory is noisy'})\n`,
   );
   out(
-    '| workload | Redis scripts/s | client CPU % of a core | RSS KiB per item | V8 heap KiB per item | event-loop delay p50 / p99 / max ms |',
+    '| workload | Redis scripts/s | client CPU % of a core | RSS KiB per item | V8 heap KiB per item | event-loop delay p50 / p99 / max ms | longest GC pause ms |',
   );
-  out('| --- | ---: | ---: | ---: | ---: | ---: |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   row(`${FLEET.electors} electors, one election (defaults: leaseMs 15000, renewMs 5000)`, e);
   row(`${FLEET.locks} held locks, auto-refreshed (ttlMs 30000, refresh 10000)`, l);
   results['fleet'] = { electors: e, locks: l };
