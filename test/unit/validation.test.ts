@@ -149,6 +149,30 @@ describe('Locker and store construction', () => {
   ])('rejects RedisLeaseStore options %#', (options, fragment) => {
     expect(() => new RedisLeaseStore(options as never)).toThrow(fragment);
   });
+
+  const client = { evalsha() {}, eval() {}, duplicate() {}, pipeline() {}, status: 'ready' };
+  it.each([
+    ['waitReplicas', -1],
+    ['waitReplicas', 1.5],
+    ['waitTimeoutMs', 0],
+    ['quarantineMs', -1],
+    ['handoffMs', -1],
+    ['handoffMs', '50'],
+    ['handoffMs', 60_001],
+  ])('rejects RedisLeaseStore %s = %j with an error naming it and the value', (option, value) => {
+    expect(() => new RedisLeaseStore({ client, [option]: value } as never)).toThrow(
+      expect.objectContaining({ code: 'TENURE_INVALID_OPTION', option }),
+    );
+    expect(() => new RedisLeaseStore({ client, [option]: value } as never)).toThrow(
+      JSON.stringify(value),
+    );
+  });
+
+  it.each([[-1], [0.5], ['50']])('rejects MemoryLeaseStore handoffMs = %j', (value) => {
+    expect(() => new MemoryLeaseStore({ handoffMs: value as never })).toThrow(
+      expect.objectContaining({ code: 'TENURE_INVALID_OPTION', option: 'handoffMs' }),
+    );
+  });
 });
 
 describe('OwnershipToken', () => {
