@@ -35,6 +35,12 @@ export interface LeaseTiming {
   readonly driftMs: number;
   /** Renew this long after the previous successful acquire/renew was sent. */
   readonly refreshMs: number;
+  /**
+   * Renew up to this much earlier, at random (default 0): many leases taken
+   * together (a batch of locks, a fleet started at once) would otherwise
+   * renew in the same timer burst and stall the event loop. Earlier is always safe.
+   */
+  readonly refreshJitterMs?: number;
   /** Delay before retrying a renewal that failed ambiguously. */
   readonly renewRetryMs: number;
   /** Per-request timeout, below `ttlMs - driftMs`. */
@@ -86,7 +92,7 @@ export class LeaseKeeper {
     this.#timing = timing;
     this.#hooks = hooks;
     this.#deadline = sentAt + timing.ttlMs - timing.driftMs;
-    this.#scheduleRenew(sentAt + timing.refreshMs - clock.now());
+    this.#scheduleRenew(sentAt + this.#refreshDelay() - clock.now());
   }
 
   /** Aborted when the lease can no longer be trusted; the reason is a {@link LockLostError}. */
@@ -207,7 +213,12 @@ export class LeaseKeeper {
     if (deadline > this.#deadline) this.#deadline = deadline;
     this.#disarmDeadline();
     this.#hooks.onRenewed?.({ deadline, durationMs: this.#clock.now() - sentAt });
-    this.#scheduleRenew(sentAt + refreshMs - this.#clock.now());
+    this.#scheduleRenew(sentAt + this.#refreshDelay() - this.#clock.now());
+  }
+
+  #refreshDelay(): number {
+    const { refreshMs, refreshJitterMs = 0 } = this.#timing;
+    return refreshJitterMs > 0 ? refreshMs - Math.random() * refreshJitterMs : refreshMs;
   }
 
   #disarmDeadline(): void {

@@ -50,6 +50,7 @@ export function resolveLeaseTiming(names: TimingNames, input: TimingInput): Leas
     ttlMs,
     driftMs,
     refreshMs,
+    refreshJitterMs: Math.floor(refreshMs / 10),
     renewRetryMs: Math.min(input.retryMs, refreshMs),
     requestTimeoutMs,
   };

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { LockLostError } from '../../src/errors.js';
 import { ReadOnlyReplicaError, StoreUnavailableError } from '../../src/errors.js';
 import { LeaseKeeper, type LeaseTiming } from '../../src/lock/lease-keeper.js';
@@ -198,5 +198,30 @@ describe('LeaseKeeper deadline rule', () => {
     store.pending<RenewResult>('renew').resolve('renewed');
     await settle();
     expect(clock.pending).toBe(1); // the next renewal only
+  });
+
+  it('renews up to refreshJitterMs early, at random, and measures the new deadline from that send', async () => {
+    const clock = new FakeClock();
+    const store = new ScriptedStore();
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    try {
+      const lease = { name: 'job', token: OwnershipToken.generate(), term: 7 };
+      const t0 = clock.now();
+      const keeper = new LeaseKeeper(store, clock, lease, { ...timing, refreshJitterMs: 40 }, t0);
+      await clock.advance(209);
+      expect(store.of('renew')).toHaveLength(0);
+      await clock.advance(2);
+      expect(store.of('renew')).toHaveLength(1); // at 250 − 0.999 × 40 ≈ 210, not 250
+      store.pending<RenewResult>('renew').resolve('renewed');
+      await settle();
+      expect(keeper.deadline).toBeGreaterThanOrEqual(t0 + 210 + 988);
+      expect(keeper.deadline).toBeLessThanOrEqual(t0 + 211 + 988);
+      const released = keeper.release();
+      await settle();
+      store.pending<boolean>('release').resolve(true);
+      await expect(released).resolves.toBe(true);
+    } finally {
+      random.mockRestore();
+    }
   });
 });
