@@ -24,9 +24,10 @@ import { wait } from '../internal/wait.js';
 import { attemptAcquire } from './acquire.js';
 import { decodeData, type JsonValue } from './data.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import type { LeaseHolder, LeaseStore, Unsubscribe } from './lease-store.js';
+import type { LeaseHolder, LeaseStore } from './lease-store.js';
 import { Lock } from './lock.js';
 import { type LockOptions, type ResolvedLockOptions, resolveLockOptions } from './lock-options.js';
+import { type Waiter, WaiterGroups } from './waiters.js';
 import { isPermanent, watchHolders } from './watch.js';
 
 export interface LockerOptions {
@@ -67,6 +68,7 @@ export class Locker {
   readonly #clock: Clock;
   readonly identity: string;
   readonly #requestTimeoutMs: number;
+  readonly #waiters: WaiterGroups;
 
   constructor(store: LeaseStore, options?: LockerOptions) {
     if (
@@ -80,6 +82,7 @@ export class Locker {
     }
     const o = ownOptions('options', options, ['identity', 'requestTimeoutMs', 'clock']);
     this.#store = store;
+    this.#waiters = new WaiterGroups(store);
     this.identity =
       o['identity'] === undefined ? defaultIdentity() : text('identity', o['identity'], 128);
     this.#requestTimeoutMs = integer(
@@ -108,16 +111,22 @@ export class Locker {
     checkName(name);
     const opts = resolveLockOptions(options);
     opts.signal?.throwIfAborted();
-    let woken = false;
     let wake: ((afterMs?: number) => void) | undefined;
-    let unsubscribe: Unsubscribe | undefined;
+    // Woken by a release (this Locker's waiters for the name take turns, see waiters.ts).
+    // Notified waiters retry after a random 0–WAKE_JITTER_MS: Redis delivers to subscribers
+    // in a fixed order, which would otherwise pick the same winners across processes.
+    const me: Waiter = {
+      pending: false,
+      wake: () => wake?.(jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS))),
+    };
+    let leave: (() => void) | undefined;
     let lastError: unknown;
     // Refused at least once: from then on this call may take a hand-off reservation
     // (only a first attempt is kept out, so a releaser coming straight back queues behind waiters).
     let waiting = false;
     try {
       for (let attempt = 0; ; attempt++) {
-        woken = false;
+        me.pending = false;
         let holder: LeaseHolder | null = null;
         let reservedMs: number | undefined;
         try {
@@ -134,21 +143,13 @@ export class Locker {
         if (attempt >= opts.retryLimit)
           throw new LockNotAcquiredError(name, attempt + 1, { cause: lastError });
         opts.signal?.throwIfAborted();
-        if (unsubscribe === undefined && (holder || reservedMs !== undefined)) {
+        if (leave === undefined && (holder || reservedMs !== undefined)) {
           // Subscribe only once contended (the uncontended path stays one round trip),
           // then retry at once so a release between the attempt and the subscription is not missed.
-          unsubscribe = await this.#store
-            .subscribe(name, (event) => {
-              if (event !== 'released') return;
-              woken = true;
-              // Notified waiters retry after a random 0–WAKE_JITTER_MS: Redis delivers to
-              // subscribers in a fixed order, which would otherwise pick the same winners.
-              wake?.(jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)));
-            })
-            .catch(() => () => undefined);
+          leave = await this.#waiters.join(name, me);
           if (holder) continue;
         }
-        if (woken) continue;
+        if (me.pending) continue;
         const delay =
           (holder ? holder.remainingMs : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
         await wait(this.#clock, delay, opts.signal, (w) => {
@@ -157,7 +158,7 @@ export class Locker {
         });
       }
     } finally {
-      unsubscribe?.();
+      leave?.();
     }
   }
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { LockKeyConflictError, LockLostError, StoreUnavailableError } from '../../src/errors.js';
 import type { AcquireResult } from '../../src/lock/lease-store.js';
+import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
+import { type Waiter, WaiterGroups } from '../../src/lock/waiters.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
@@ -71,6 +73,64 @@ describe('Locker', () => {
     await settle();
     expect(acquired).toBe(true);
     await (await pending).release();
+  });
+
+  it('wakes one of its waiters per release, not all of them, and each gets its turn', async () => {
+    const { clock, store, locker } = memory();
+    const held = await crashedHolder(store, 'a', 60_000);
+    const attempts: string[] = [];
+    const acquire = store.acquire.bind(store);
+    store.acquire = (request) => {
+      attempts.push(request.identity);
+      return acquire(request);
+    };
+    const locks = Array.from({ length: 5 }, () => locker.lock('a'));
+    const done = new Set<number>();
+    const released = new Set<number>();
+    locks.forEach((p, i) => void p.then(() => done.add(i)));
+    await clock.advance(10);
+    const joined = attempts.length; // each one: first attempt, then one more after subscribing
+    expect(joined).toBe(10);
+    await store.release(held);
+    await settle();
+    await clock.advance(3);
+    expect(attempts.length - joined).toBe(1); // one waiter woke, not five
+    expect(done.size).toBe(1);
+    for (let turn = 2; turn <= 5; turn++) {
+      const [index] = [...done].filter((i) => !released.has(i));
+      released.add(index as number);
+      await (await (locks[index as number] as Promise<Lock>)).release();
+      await settle();
+      await clock.advance(3);
+      expect(done.size).toBe(turn);
+    }
+    expect(attempts.length - joined).toBe(4 + 1); // one attempt per release
+    const [last] = [...done].filter((i) => !released.has(i));
+    await (await (locks[last as number] as Promise<Lock>)).release();
+  });
+
+  it('passes an unused wake on when the woken waiter leaves before attempting', async () => {
+    const { clock, store } = memory();
+    const groups = new WaiterGroups(store);
+    const woken: string[] = [];
+    const member = (label: string): Waiter => ({ pending: false, wake: () => woken.push(label) });
+    const a = member('a');
+    const b = member('b');
+    const leaveA = await groups.join('x', a);
+    const leaveB = await groups.join('x', b);
+    const held = await crashedHolder(store, 'x', 60_000);
+    await store.release(held);
+    await settle();
+    expect(woken).toHaveLength(1); // one of the two
+    const [first] = woken;
+    (first === 'a' ? leaveA : leaveB)(); // it gives up without attempting
+    expect(woken).toEqual([first, first === 'a' ? 'b' : 'a']); // the wake went to the other
+    (first === 'a' ? leaveB : leaveA)();
+    await clock.advance(60); // past the hand-off reservation the first release left
+    const again = await crashedHolder(store, 'x', 60_000);
+    await store.release(again);
+    await settle();
+    expect(woken).toHaveLength(2); // nobody left, and the subscription is gone
   });
 
   it('gives up after retryLimit retries with LockNotAcquiredError', async () => {
