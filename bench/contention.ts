@@ -119,10 +119,19 @@ export async function contend(
   workers: number,
   durationMs: number,
   key: string,
+  /** One client and one library instance for all workers (concurrent requests of one service). */
+  shared = false,
 ): Promise<ContentionResult> {
-  const clients = Array.from({ length: workers }, () => new Redis({ host: '127.0.0.1', port }));
+  const clients = Array.from(
+    { length: shared ? 1 : workers },
+    () => new Redis({ host: '127.0.0.1', port }),
+  );
   await Promise.all(clients.map((c) => c.ping()));
-  const acquires = clients.map((c) => contender.worker(c));
+  const one = shared ? contender.worker(clients[0] as Redis) : undefined;
+  const acquires = Array.from(
+    { length: workers },
+    (_, w) => one ?? contender.worker(clients[w] as Redis),
+  );
   const perWorker = Array<number>(workers).fill(0);
   let last = -1;
   let handoffs = 0;
@@ -141,7 +150,7 @@ export async function contend(
     }),
   );
   const wallMs = performance.now() - t0;
-  for (const a of acquires) await a.close?.();
+  for (const a of new Set(acquires)) await a.close?.();
   for (const c of clients) c.disconnect();
   return { acquisitions: perWorker.reduce((a, b) => a + b, 0), wallMs, perWorker, handoffs };
 }

@@ -155,6 +155,55 @@ if (want('3')) {
     table[name] = { perSecond, handoffs, min, max, rounds: rs };
   }
   results['contention'] = table;
+
+  // The same 16 workers as concurrent requests of one service: one connection, one Locker.
+  const tenureContender = contenders[1] as (typeof contenders)[number];
+  const scripts = async (): Promise<number> => {
+    const info = await admin.info('commandstats');
+    return ['evalsha', 'eval'].reduce(
+      (n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0),
+      0,
+    );
+  };
+  const modes = [
+    { label: '16 instances (own connection and Locker each)', shared: false },
+    { label: 'one instance (16 concurrent lock() calls on one Locker)', shared: true },
+  ];
+  const byMode = new Map(
+    modes.map((m) => [m.label, [] as { perSecond: number; perAcq: number; min: number }[]]),
+  );
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const m of round % 2 ? [...modes].reverse() : modes) {
+      const s0 = await scripts();
+      const r = await contend(
+        tenureContender,
+        server.port,
+        16,
+        DURATION,
+        `s3b-${round}-${m.shared}`,
+        m.shared,
+      );
+      const used = (await scripts()) - s0;
+      byMode.get(m.label)?.push({
+        perSecond: (r.acquisitions * 1000) / r.wallMs,
+        perAcq: used / r.acquisitions,
+        min: Math.min(...r.perWorker),
+      });
+    }
+  }
+  out(
+    '\ntenure, the same contention as 16 instances or as one instance with 16 concurrent callers:\n',
+  );
+  out(
+    '| tenure deployment | acquisitions/s (median) | Redis scripts per acquisition (median) | fewest per worker (worst round) |',
+  );
+  out('| --- | ---: | ---: | ---: |');
+  for (const [label, rs] of byMode) {
+    out(
+      `| ${label} | ${median(rs.map((r) => r.perSecond)).toFixed(0)} | ${median(rs.map((r) => r.perAcq)).toFixed(1)} | ${Math.min(...rs.map((r) => r.min))} |`,
+    );
+  }
+  results['contentionTenure'] = Object.fromEntries(byMode);
 }
 
 // 4. Graceful hand-over: 5 electors; stop() the leader, time until another is elected.

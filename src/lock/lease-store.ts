@@ -68,6 +68,16 @@ export type RenewResult = 'renewed' | 'expired' | 'stolen';
 /** Kinds of change a store announces for a name. */
 export type LeaseEvent = 'acquired' | 'released';
 
+/** What a store may add to an event. */
+export interface LeaseEventDetail {
+  /**
+   * For `released`: how many subscriptions (connections, on Redis) the
+   * release notified, when the store knows. 1 means only the listener's own:
+   * no other process is waiting, so nobody needs to stagger retries.
+   */
+  readonly subscribers?: number;
+}
+
 export type Unsubscribe = () => void;
 
 export interface LeaseStore {
@@ -91,7 +101,10 @@ export interface LeaseStore {
    * notification may be lost on reconnect, so watchers also wake at expiry).
    * Resolves once the subscription is active.
    */
-  subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe>;
+  subscribe(
+    name: string,
+    listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
+  ): Promise<Unsubscribe>;
 
   /**
    * Optional: deployment problems worth a warning (e.g. replicas without

@@ -113,11 +113,15 @@ export class Locker {
     opts.signal?.throwIfAborted();
     let wake: ((afterMs?: number) => void) | undefined;
     // Woken by a release (this Locker's waiters for the name take turns, see waiters.ts).
-    // Notified waiters retry after a random 0–WAKE_JITTER_MS: Redis delivers to subscribers
-    // in a fixed order, which would otherwise pick the same winners across processes.
+    // When other subscribers were notified too, retry after a random 0–WAKE_JITTER_MS:
+    // Redis delivers to subscribers in a fixed order, which would otherwise pick the same
+    // winners across processes. Alone (only our own subscription), retry at once.
     const me: Waiter = {
       pending: false,
-      wake: () => wake?.(jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS))),
+      wake: (detail) =>
+        wake?.(
+          detail?.subscribers === 1 ? 0 : jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)),
+        ),
     };
     let leave: (() => void) | undefined;
     let lastError: unknown;

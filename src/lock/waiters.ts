@@ -10,11 +10,11 @@
  * passed to another member. Waiters in other processes (or other Lockers)
  * are woken by their own subscription, as before.
  */
-import type { LeaseEvent, LeaseStore, Unsubscribe } from './lease-store.js';
+import type { LeaseEvent, LeaseEventDetail, LeaseStore, Unsubscribe } from './lease-store.js';
 
 export interface Waiter {
-  /** Called when this member should retry; it sets its own flags. */
-  wake(): void;
+  /** Called when this member should retry, with what the store said about the release. */
+  wake(detail?: LeaseEventDetail): void;
   /** Whether it was woken and has not attempted since. */
   pending: boolean;
 }
@@ -38,7 +38,7 @@ export class WaiterGroups {
     if (!group) {
       const members = new Set<Waiter>();
       const subscribed = this.#store
-        .subscribe(name, (event) => this.#notify(members, event))
+        .subscribe(name, (event, detail) => this.#notify(members, event, detail))
         // Without notifications waiters still wake at the holder's expiry.
         .catch((): Unsubscribe => () => undefined);
       group = { members, subscribed };
@@ -50,13 +50,13 @@ export class WaiterGroups {
     return () => this.#leave(name, joined, waiter);
   }
 
-  #notify(members: Set<Waiter>, event: LeaseEvent): void {
+  #notify(members: Set<Waiter>, event: LeaseEvent, detail?: LeaseEventDetail): void {
     if (event !== 'released') return;
     const idle = [...members].filter((m) => !m.pending);
     const chosen = idle[Math.floor(Math.random() * idle.length)];
     if (chosen) {
       chosen.pending = true;
-      chosen.wake();
+      chosen.wake(detail);
     }
   }
 

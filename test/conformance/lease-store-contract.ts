@@ -178,9 +178,24 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       await store.release({ name: 'n', token: a.token, term: g.term });
       await expect.poll(() => events, { timeout: 2000 }).toEqual(['acquired', 'released']);
       unsubscribe();
+      await sleep(80); // past the hand-off reservation the release left for the subscriber
       await store.acquire(request('n'));
       await sleep(100);
       expect(events).toEqual(['acquired', 'released']);
+    });
+
+    it("tells a released event how many subscriptions it reached (1: only the listener's own)", async () => {
+      fresh();
+      const seen: (number | undefined)[] = [];
+      const unsubscribe = await store.subscribe('count', (e, detail) => {
+        if (e === 'released') seen.push(detail?.subscribers);
+      });
+      const a = request('count');
+      const g = await store.acquire(a);
+      if (!g.acquired) throw new Error('not acquired');
+      await store.release({ name: 'count', token: a.token, term: g.term });
+      await expect.poll(() => seen, { timeout: 2000 }).toEqual([1]);
+      unsubscribe();
     });
 
     it('grants exactly one of 20 concurrent contenders per round, with strictly increasing terms over 1,000 acquisitions', async () => {

@@ -501,3 +501,86 @@ describe('fair hand-off', () => {
     await store.close();
   });
 });
+
+describe('release notifications', () => {
+  it('count the subscribed connections, so a lone waiter retries without a stagger', async () => {
+    const namespace = uniqueNamespace();
+    const mine = new RedisLeaseStore({ client: server.client(), namespace });
+    const theirs = new RedisLeaseStore({ client: server.client(), namespace });
+    const seen: (number | undefined)[] = [];
+    const unsubscribe = await mine.subscribe('job', (e, detail) => {
+      if (e === 'released') seen.push(detail?.subscribers);
+    });
+    const release = async () => {
+      const token = OwnershipToken.generate();
+      const g = await mine.acquire({
+        name: 'job',
+        token,
+        ttlMs: 1000,
+        identity: 'me',
+        data: '',
+        waiting: true,
+      });
+      if (!g.acquired) throw new Error('not acquired');
+      await mine.release({ name: 'job', token, term: g.term });
+    };
+    await release();
+    await expect.poll(() => seen, { timeout: 2000 }).toEqual([1]);
+    const unsubscribeTheirs = await theirs.subscribe('job', () => undefined);
+    await release();
+    await expect.poll(() => seen, { timeout: 2000 }).toEqual([1, 2]);
+    unsubscribe();
+    unsubscribeTheirs();
+    await mine.close();
+    await theirs.close();
+  });
+});
+
+describe('minimal ACL (the README list)', () => {
+  const rules = (namespace: string, numsub: boolean) => [
+    `~{${namespace}:*`,
+    `&{${namespace}:*`,
+    ...'+evalsha +eval +type +hmget +hget +hset +pexpire +pttl +exists +del +incr +set +time +publish +subscribe +unsubscribe'.split(
+      ' ',
+    ),
+    ...(numsub ? ['+pubsub|numsub'] : []),
+  ];
+
+  it.each([
+    ['with', true],
+    ['without', false],
+  ])('locks, waits, hands off, reads and watches %s pubsub|numsub', async (_label, numsub) => {
+    const namespace = uniqueNamespace();
+    const user = `tenure-${namespace}`;
+    await admin.call('ACL', 'SETUSER', user, 'reset', 'on', '>secret', ...rules(namespace, numsub));
+    // ioredis's ready check runs INFO, which this user may not: skip it (see the README).
+    const connect = () =>
+      server.client({ username: user, password: 'secret', enableReadyCheck: false });
+    const stores = [0, 1].map(() => new RedisLeaseStore({ client: connect(), namespace }));
+    try {
+      const [a, b] = stores.map((s) => new Locker(s)) as [Locker, Locker];
+      const first = await a.lock('job', { ttlMs: 2000 });
+      const waiting = b.lock('job', { ttlMs: 2000 }); // contended: subscribes, waits
+      await sleep(50);
+      expect(await b.get('job')).toMatchObject({ token: first.token });
+      await first.release();
+      const second = await waiting; // woken by the notification, takes the hand-off
+      expect(second.token).toBeGreaterThan(first.token);
+      const controller = new AbortController();
+      const seen: (number | null)[] = [];
+      const watching = (async () => {
+        for await (const info of a.watch('job', { signal: controller.signal })) {
+          seen.push(info?.token ?? null);
+          if (seen.length === 2) controller.abort();
+        }
+      })().catch(() => undefined);
+      await expect.poll(() => seen.length, { timeout: 2000 }).toBeGreaterThanOrEqual(1);
+      await second.release();
+      await watching;
+      expect(seen).toEqual([second.token, null]);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+      await admin.call('ACL', 'DELUSER', user);
+    }
+  });
+});

@@ -12,6 +12,7 @@ import type {
   AcquireRequest,
   AcquireResult,
   LeaseEvent,
+  LeaseEventDetail,
   LeaseHolder,
   LeaseRef,
   LeaseStore,
@@ -45,7 +46,10 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #handoffMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #fences = new Map<string, number>();
-  readonly #listeners = new Map<string, Set<(event: LeaseEvent) => void>>();
+  readonly #listeners = new Map<
+    string,
+    Set<(event: LeaseEvent, detail?: LeaseEventDetail) => void>
+  >();
   #closed = false;
 
   constructor(options: MemoryLeaseStoreOptions = {}) {
@@ -109,11 +113,14 @@ export class MemoryLeaseStore implements LeaseStore {
     });
   }
 
-  subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe> {
+  subscribe(
+    name: string,
+    listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
+  ): Promise<Unsubscribe> {
     return this.#op(() => {
       let set = this.#listeners.get(name);
       if (!set) this.#listeners.set(name, (set = new Set()));
-      const entry = (event: LeaseEvent): void => listener(event);
+      const entry = (event: LeaseEvent, detail?: LeaseEventDetail): void => listener(event, detail);
       set.add(entry);
       return () => {
         set.delete(entry);
@@ -177,11 +184,13 @@ export class MemoryLeaseStore implements LeaseStore {
   #notify(name: string, event: LeaseEvent): boolean {
     const set = this.#listeners.get(name);
     if (!set) return false;
-    // Deliver after the operation's reply, as a network store would.
+    // Deliver after the operation's reply, as a network store would. Each subscription
+    // counts as one subscriber (a Redis connection is one, however many listeners it serves).
+    const detail = event === 'released' ? { subscribers: set.size } : undefined;
     queueMicrotask(() => {
       for (const listener of [...set]) {
         try {
-          listener(event);
+          listener(event, detail);
         } catch {
           // A listener's failure must not reach the operation that notified it.
         }

@@ -17,6 +17,7 @@ import type {
   AcquireRequest,
   AcquireResult,
   LeaseEvent,
+  LeaseEventDetail,
   LeaseHolder,
   LeaseRef,
   LeaseStore,
@@ -220,12 +221,19 @@ export class RedisLeaseStore implements LeaseStore {
     throw conflict(parts);
   }
 
-  async subscribe(name: string, listener: (event: LeaseEvent) => void): Promise<Unsubscribe> {
+  async subscribe(
+    name: string,
+    listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
+  ): Promise<Unsubscribe> {
     if (this.#closed) throw new StoreClosedError();
     const keys = this.#keys(name);
     try {
       return await this.#subscriptions.add(keys.channel, (message) => {
         if (message === 'acquired' || message === 'released') listener(message);
+        else if (message.startsWith('released:')) {
+          const subscribers = Number(message.slice(9));
+          listener('released', subscribers >= 0 ? { subscribers } : {});
+        }
       });
     } catch (error) {
       throw classifyRedisError(error, 'subscribe', keys.channel);

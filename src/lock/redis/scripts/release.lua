@@ -4,7 +4,8 @@
   ARGV[2]  notification channel
   ARGV[3]  hand-off window in ms (0 = off)
   Returns
-    1    released (deleted; 'released' published on the channel)
+    1    released (deleted; 'released:<n>' published on the channel, n = the
+         number of subscribers it reaches, or -1 if PUBSUB NUMSUB is denied)
     0    not the owner (expired, released or held by another): nothing changed
   When PUBLISH reached at least one subscriber (someone waits or watches) and
   the window is on, the key becomes a reservation {v=1, token='', handoff=1}
@@ -14,7 +15,9 @@ if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[1])
-local receivers = redis.pcall('PUBLISH', ARGV[2], 'released')
+local numsub = redis.pcall('PUBSUB', 'NUMSUB', ARGV[2])
+local subscribers = type(numsub) == 'table' and tonumber(numsub[2]) or -1
+local receivers = redis.pcall('PUBLISH', ARGV[2], 'released:' .. subscribers)
 local handoff = tonumber(ARGV[3])
 if handoff and handoff > 0 and type(receivers) == 'number' and receivers > 0 then
   redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'handoff', '1')
