@@ -64,6 +64,7 @@ async function compare(
   makeImpls: (client: Redis) => Promise<Impl[]>,
   loop: (impl: Impl, round: number) => Promise<number>,
 ) {
+  failures.clear();
   const client = new Redis({ host: '127.0.0.1', port: server.port, protocol });
   const impls = await makeImpls(client);
   const samples = new Map<string, Sample[]>(impls.map((i) => [i.name, []]));
@@ -76,12 +77,12 @@ async function compare(
   const base = table[0] as Stats & { name: string };
   out(`\n### ${title}\n`);
   out(
-    '| implementation | cycles/s (median) | ratio to raw | client CPU µs/cycle | server CPU µs/cycle | Redis commands/cycle |',
+    '| implementation | cycles/s (median) | ratio to raw | client CPU µs/cycle | server CPU µs/cycle | Redis commands/cycle | cycles that did not acquire |',
   );
-  out('| --- | ---: | ---: | ---: | ---: | ---: |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const row of table) {
     out(
-      `| ${row.name} | ${row.perSecond.toFixed(0)} | ${(row.perSecond / base.perSecond).toFixed(2)} | ${row.clientCpuUsPerCycle.toFixed(1)} | ${row.serverCpuUsPerCycle.toFixed(1)} | ${row.commandsPerCycle.toFixed(2)} |`,
+      `| ${row.name} | ${row.perSecond.toFixed(0)} | ${(row.perSecond / base.perSecond).toFixed(2)} | ${row.clientCpuUsPerCycle.toFixed(1)} | ${row.serverCpuUsPerCycle.toFixed(1)} | ${row.commandsPerCycle.toFixed(2)} | ${failures.get(row.name) ?? 0} |`,
     );
   }
   results[title] = table;
@@ -100,13 +101,15 @@ const tenureVsRaw = async (client: Redis): Promise<Impl[]> => [
   await raw(client),
   tenure(client, 'bench'),
 ];
+// A cycle that did not acquire (an error or a refusal) would inflate cycles/s: count them.
+const failures = new Map<string, number>();
+const cycle = async (impl: Impl, key: string): Promise<void> => {
+  if (!(await impl.cycle(key))) failures.set(impl.name, (failures.get(impl.name) ?? 0) + 1);
+};
 const sequential = (impl: Impl, round: number) =>
-  forDuration(
-    DURATION,
-    async (i) => void (await impl.cycle(`s1-${impl.name.length}-${round}-${i}`)),
-  );
+  forDuration(DURATION, (i) => cycle(impl, `s1-${impl.name.length}-${round}-${i}`));
 const concurrent64 = (impl: Impl) =>
-  concurrently(64, DURATION, async (w) => void (await impl.cycle(`s2-${impl.name.length}-${w}`)));
+  concurrently(64, DURATION, (w) => cycle(impl, `s2-${impl.name.length}-${w}`));
 
 out(
   `## Results\n\nRedis ${version} on 127.0.0.1, ioredis 6.0.0, Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ${ROUNDS} interleaved rounds of ${DURATION} ms each${quick ? ' (quick mode: smoke only, not representative)' : ''}.`,
