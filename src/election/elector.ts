@@ -304,8 +304,12 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
           await new Promise<void>((resolve) => (this.#leadershipOver = resolve));
           continue;
         }
-        if (this.#woken) continue;
-        if (!(await this.#pause(next))) break;
+        // After a store failure, wait the full retry delay: a release notification then is
+        // often our own (a grant that could not be replicated is handed back), and retrying
+        // at once would grab the name again and again while others could lead.
+        const failed = this.#failingSince !== null;
+        if (this.#woken && !failed) continue;
+        if (!(await this.#pause(next, !failed))) break;
       }
     } finally {
       unsubscribe?.();

@@ -153,13 +153,24 @@ export class Locker {
           leave = await this.#waiters.join(name, me);
           if (holder) continue;
         }
-        if (me.pending) continue;
+        // After a store failure wait the full retryMs, not woken by releases: one may be our
+        // own hand-back of a grant that could not be replicated, and retrying at once would
+        // grab the name again and again.
+        const failed = lastError !== undefined;
+        if (me.pending && !failed) continue;
         const delay =
           (holder ? holder.remainingMs : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
-        await wait(this.#clock, delay, opts.signal, (w) => {
-          wake = w;
-          return () => (wake = undefined);
-        });
+        await wait(
+          this.#clock,
+          delay,
+          opts.signal,
+          failed
+            ? undefined
+            : (w) => {
+                wake = w;
+                return () => (wake = undefined);
+              },
+        );
       }
     } finally {
       leave?.();

@@ -133,6 +133,53 @@ describe('Locker', () => {
     expect(woken).toHaveLength(2); // nobody left, and the subscription is gone
   });
 
+  it('after a store failure waits the full retryMs, not woken by a release (no grab-and-hand-back loop)', async () => {
+    const { clock, store, locker } = memory();
+    const held = await crashedHolder(store, 'a', 60_000);
+    const acquire = store.acquire.bind(store);
+    let calls = 0;
+    let failNext = false;
+    store.acquire = (request) => {
+      calls++;
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new StoreUnavailableError('NOREPLICAS-like', { ambiguous: true }));
+      }
+      return acquire(request);
+    };
+    let acquired = false;
+    const pending = locker
+      .lock('a', { retryMs: 1000, retryJitterMs: 0 })
+      .then((l) => ((acquired = true), l));
+    await clock.advance(10); // refused twice (before and after subscribing), now sleeping
+    expect(calls).toBe(2);
+    failNext = true;
+    await store.release(held); // wakes the waiter; its attempt fails
+    await settle();
+    await clock.advance(1);
+    expect(calls).toBe(3);
+    // Someone else takes the name briefly (past the reservation), then releases: that
+    // notification must not cut the retry wait short.
+    const token = OwnershipToken.generate();
+    const other = await acquire({
+      name: 'a',
+      token,
+      ttlMs: 60_000,
+      identity: 'x',
+      data: '',
+      waiting: true,
+    });
+    if (!other.acquired) throw new Error('setup failed');
+    await clock.advance(60);
+    await store.release({ name: 'a', token, term: other.term });
+    await settle();
+    await clock.advance(100);
+    expect(calls).toBe(3);
+    await clock.advance(1000);
+    expect(acquired).toBe(true);
+    await (await pending).release();
+  });
+
   it('gives up after retryLimit retries with LockNotAcquiredError', async () => {
     const { clock, store, locker } = memory();
     const holder = await new Locker(store, { clock }).lock('a', { ttlMs: 1000 }); // alive: keeps refreshing
