@@ -14,6 +14,7 @@
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { Elector, type Lock, Locker, RedisLeaseStore } from '../src/index.js';
+import { scriptCalls } from './harness.js';
 
 export interface FleetResult {
   readonly count: number;
@@ -39,14 +40,6 @@ function memory(): { rss: number; heap: number } {
   return { rss: m.rss, heap: m.heapUsed };
 }
 
-async function scripts(admin: Redis): Promise<number> {
-  const info = await admin.info('commandstats');
-  let n = 0;
-  for (const c of ['evalsha', 'eval'])
-    n += Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
-  return n;
-}
-
 async function window(
   admin: Redis,
   count: number,
@@ -60,7 +53,7 @@ async function window(
     for (const entry of list.getEntries()) longestGcMs = Math.max(longestGcMs, entry.duration);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const s0 = await scripts(admin);
+  const s0 = await scriptCalls(admin);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   histogram.enable();
@@ -69,7 +62,7 @@ async function window(
   gcObserver.disconnect();
   const elapsed = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const s1 = await scripts(admin);
+  const s1 = await scriptCalls(admin);
   return {
     count,
     windowMs: elapsed,
@@ -88,15 +81,25 @@ async function window(
   };
 }
 
+/** One connection and one store on a fresh namespace, as a fleet member would have. */
+async function connect(port: number, prefix: string) {
+  const client = new Redis({ host: '127.0.0.1', port });
+  await client.ping();
+  const store = new RedisLeaseStore({ client, namespace: `${prefix}-${Date.now()}` });
+  const close = async (): Promise<void> => {
+    await store.close();
+    client.disconnect();
+  };
+  return { store, close };
+}
+
 export async function fleetElectors(
   port: number,
   admin: Redis,
   count: number,
   windowMs: number,
 ): Promise<FleetResult> {
-  const client = new Redis({ host: '127.0.0.1', port });
-  await client.ping();
-  const store = new RedisLeaseStore({ client, namespace: `fleet-${Date.now()}` });
+  const { store, close } = await connect(port, 'fleet');
   const base = memory();
   const electors = Array.from(
     { length: count },
@@ -109,8 +112,7 @@ export async function fleetElectors(
     return await window(admin, count, windowMs, base, loaded);
   } finally {
     await Promise.all(electors.map((e) => e.stop()));
-    await store.close();
-    client.disconnect();
+    await close();
   }
 }
 
@@ -120,9 +122,7 @@ export async function fleetLocks(
   count: number,
   windowMs: number,
 ): Promise<FleetResult> {
-  const client = new Redis({ host: '127.0.0.1', port });
-  await client.ping();
-  const store = new RedisLeaseStore({ client, namespace: `locks-${Date.now()}` });
+  const { store, close } = await connect(port, 'locks');
   const locker = new Locker(store);
   const acquireAll = async (): Promise<Lock[]> => {
     const locks: Lock[] = [];
@@ -149,7 +149,6 @@ export async function fleetLocks(
   } finally {
     for (let i = 0; i < locks.length; i += 500)
       await Promise.all(locks.slice(i, i + 500).map((l) => l.release()));
-    await store.close();
-    client.disconnect();
+    await close();
   }
 }

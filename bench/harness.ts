@@ -37,6 +37,15 @@ async function serverCommands(admin: Redis): Promise<number> {
   return total;
 }
 
+/** Lua scripts the server ran so far (EVALSHA + EVAL): every tenure store operation is one. */
+export async function scriptCalls(admin: Redis): Promise<number> {
+  const info = await admin.info('commandstats');
+  let n = 0;
+  for (const c of ['evalsha', 'eval'])
+    n += Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+  return n;
+}
+
 /** Runs `loop` (which returns the number of cycles it completed) and measures it. */
 export async function measure(admin: Redis, loop: () => Promise<number>): Promise<Sample> {
   const cpu0 = process.cpuUsage();

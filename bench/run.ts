@@ -21,6 +21,7 @@ import {
   median,
   percentile,
   type Sample,
+  scriptCalls,
   stats,
   type Stats,
 } from './harness.js';
@@ -161,13 +162,6 @@ if (want('3')) {
 
   // The same 16 workers as concurrent requests of one service: one connection, one Locker.
   const tenureContender = contenders[1] as (typeof contenders)[number];
-  const scripts = async (): Promise<number> => {
-    const info = await admin.info('commandstats');
-    return ['evalsha', 'eval'].reduce(
-      (n, c) => n + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0),
-      0,
-    );
-  };
   const modes = [
     { label: '16 instances (own connection and Locker each)', shared: false },
     { label: 'one instance (16 concurrent lock() calls on one Locker)', shared: true },
@@ -177,7 +171,7 @@ if (want('3')) {
   );
   for (let round = 0; round < ROUNDS; round++) {
     for (const m of round % 2 ? [...modes].reverse() : modes) {
-      const s0 = await scripts();
+      const s0 = await scriptCalls(admin);
       const r = await contend(
         tenureContender,
         server.port,
@@ -186,7 +180,7 @@ if (want('3')) {
         `s3b-${round}-${m.shared}`,
         m.shared,
       );
-      const used = (await scripts()) - s0;
+      const used = (await scriptCalls(admin)) - s0;
       byMode.get(m.label)?.push({
         perSecond: (r.acquisitions * 1000) / r.wallMs,
         perAcq: used / r.acquisitions,
@@ -302,16 +296,9 @@ if (want('6')) {
   );
   await electors[0]?.start();
   await Promise.all(electors.slice(1).map((e) => e.start()));
-  const calls = async (): Promise<number> => {
-    const info = await admin.info('commandstats');
-    return ['evalsha', 'eval'].reduce(
-      (sum, c) => sum + Number(new RegExp(`cmdstat_${c}:calls=(\\d+)`).exec(info)?.[1] ?? 0),
-      0,
-    );
-  };
-  const before = await calls();
+  const before = await scriptCalls(admin);
   await new Promise((r) => setTimeout(r, IDLE_MS));
-  const perSecond = ((await calls()) - before - 4) / (IDLE_MS / 1000); // minus the INFO-free overhead of this probe
+  const perSecond = ((await scriptCalls(admin)) - before) / (IDLE_MS / 1000);
   const leaderShare = 1000 / 600; // the leader renews every renewMs
   const perFollowerPerLease = ((perSecond - leaderShare) / 100) * (leaseMs / 1000);
   await Promise.all(electors.map((e) => e.stop()));

@@ -68,10 +68,10 @@ export class LeaseKeeper {
   readonly #hooks: LeaseKeeperHooks;
   // Created on first use of `signal`: most short locks are released without anyone reading it.
   #controller: AbortController | undefined;
+  /** Set once validity ended (release or loss); never cleared. */
   #endedBy: { readonly reason: LossReason; readonly cause: unknown } | undefined;
   #lostError: LockLostError | undefined;
   #deadline: number;
-  #ended = false;
   #renewTimer: TimerHandle | undefined;
   #deadlineTimer: TimerHandle | undefined;
   #inflight: Promise<void> | undefined;
@@ -93,6 +93,10 @@ export class LeaseKeeper {
     this.#hooks = hooks;
     this.#deadline = sentAt + timing.ttlMs - timing.driftMs;
     this.#scheduleRenew(sentAt + this.#refreshDelay() - clock.now());
+  }
+
+  get #ended(): boolean {
+    return this.#endedBy !== undefined;
   }
 
   /** Aborted when the lease can no longer be trusted; the reason is a {@link LockLostError}. */
@@ -244,7 +248,7 @@ export class LeaseKeeper {
   }
 
   #error(): LockLostError {
-    const { reason, cause } = this.#endedBy ?? { reason: 'released', cause: undefined };
+    const { reason, cause } = this.#endedBy ?? { reason: 'released' as const, cause: undefined };
     this.#lostError ??= new LockLostError(
       this.lease.name,
       reason,
@@ -255,7 +259,6 @@ export class LeaseKeeper {
 
   #end(reason: LossReason, cause: unknown, notify: boolean): void {
     if (this.#ended) return;
-    this.#ended = true;
     this.#endedBy = { reason, cause };
     // Validity ends now even if the clock says otherwise.
     this.#deadline = Math.min(this.#deadline, this.#clock.now());
