@@ -7,8 +7,11 @@
  * - Each operation is atomic. On a networked store it is one round trip.
  * - `acquire` grants only when nobody holds the name, and then issues a term
  *   (fencing token) strictly greater than every term issued before for that
- *   name, including after the store lost its data (the term counter is
- *   re-seeded from the store's clock, in microseconds).
+ *   name, including after the store's term counter was lost or came back
+ *   stale (a restore from an older snapshot, a fail-over to a lagging
+ *   replica). Rule: issued term = max(counter + 1, the store's clock in
+ *   microseconds), stored back in the counter. Assumes the store's clock does
+ *   not step back by as much as a restart or fail-over takes.
  * - `renew` and `release` act only when the caller's ownership token matches
  *   (compare-and-act); `renew` never re-creates a missing lease.
  * - Fair hand-off (optional per store, `handoffMs`): a release that notified

@@ -8,6 +8,7 @@
  */
 import { Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../../src/index.js';
+import { withLegacyAcquire } from '../helpers/legacy-acquire.js';
 import { NaiveElector, type NaiveMode } from './naive-elector.js';
 import { Recorder, hrtimeAt } from './recorder.js';
 import { RecordingStore } from './recording-store.js';
@@ -27,6 +28,8 @@ export interface FaultWorkerConfig {
   file: string;
   waitReplicas: number;
   quarantineMs: number;
+  /** Run the previous acquire.lua instead of the shipped one (the U7 must-fire scenario). */
+  legacyAcquire?: boolean;
   naive?: NaiveMode;
 }
 
@@ -67,7 +70,7 @@ const resource = new Redis({ host: '127.0.0.1', port: c.resourcePort, retryStrat
 resource.on('error', () => undefined);
 const store = new RecordingStore(
   new RedisLeaseStore({
-    client,
+    client: c.legacyAcquire ? withLegacyAcquire(client) : client,
     namespace: c.namespace,
     waitReplicas: c.waitReplicas,
     waitTimeoutMs: 30,

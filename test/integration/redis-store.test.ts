@@ -219,6 +219,7 @@ describe('term counter reset', () => {
     ['missing', null],
     ['reset to 0', '0'],
     ['negative', '-5'],
+    ['stale (small)', '1000'],
   ])(
     'reseeds a %s counter from the server clock instead of issuing a small term',
     async (_l, v) => {

@@ -2,8 +2,10 @@
  * In-process lease store with the same contract as the Redis store: the
  * embedded default for the zero-install demo and for unit tests. It is not
  * shared across processes, so it elects among electors of one process only.
- * Expiry is measured on the injected monotonic clock; the term counter is
- * seeded from wall-clock microseconds like the Redis store's `TIME` seed.
+ * Expiry is measured on the injected monotonic clock. Terms follow the Redis
+ * store's rule: issued term = max(last term + 1, wall clock in microseconds),
+ * so they keep increasing also after `clear()` (the counter lost), provided
+ * the wall clock advanced since the last term was issued and did not step back.
  */
 import { StoreClosedError } from '../../errors.js';
 import { type Clock, systemClock } from '../../internal/clock.js';
@@ -33,7 +35,7 @@ interface Entry {
 export interface MemoryLeaseStoreOptions {
   /** Monotonic clock for expiry. @default performance.now() */
   clock?: Clock;
-  /** Wall clock in ms (fractional allowed) used only to seed a missing term counter, in microseconds. @default performance.timeOrigin + performance.now() */
+  /** Wall clock in ms (fractional allowed), read in microseconds as the floor of each term (see the module comment). @default performance.timeOrigin + performance.now() */
   wallClock?: () => number;
   /** Fair hand-off window after a release that notified subscribers (see `LeaseStore`); 0 disables. @default 50 */
   handoffMs?: number;
@@ -173,9 +175,10 @@ export class MemoryLeaseStore implements LeaseStore {
     return Math.max(0, Math.ceil(entry.expiresAt - this.#clock.now()));
   }
 
+  /** max(last + 1, wall-clock µs): never repeats, also after the counter was lost. */
   #nextTerm(name: string): number {
-    const last = this.#fences.get(name) ?? Math.floor(this.#wallClock() * 1000);
-    const term = last + 1;
+    const last = this.#fences.get(name) ?? 0;
+    const term = Math.max(last + 1, Math.floor(this.#wallClock() * 1000));
     this.#fences.set(name, term);
     return term;
   }

@@ -15,14 +15,26 @@
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
     {2, pttl}                          reserved for waiting callers for pttl more ms
     {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
-  A missing counter (first use, or the server lost its data) is seeded from the
-  server clock in microseconds, so terms never go backwards across data loss.
-  INCR on a missing counter yields 1, which no seeded counter ever returns, so
-  the common path needs no existence check; likewise PTTL (-2 = no key) tells
-  a vacant name apart without TYPE. Types are looked up only on error paths.
+  Terms: issued term = max(counter + 1, server TIME in microseconds), stored
+  back in the counter. On one counter, terms strictly increase whatever the
+  clock does (counter + 1). They also never repeat when the counter comes back
+  missing (first use, data loss) or stale (restart from an older RDB/AOF,
+  fail-over to a replica that lagged): each term is at most TIME when it was
+  issued (by induction, as TIME advances between two scripts, each of which
+  takes over 1 us), and the first acquisition after a restart or fail-over
+  reads a TIME later than every earlier one by the time that took.
+  Assumptions: a server's clock does not step back by as much as a restart or
+  fail-over takes, and a replica's clock agrees with its primary's within that
+  time. Microseconds since the epoch (~1.8e15) are below 2^53: exact in Lua's
+  doubles, written with %.0f.
+  INCR on a missing counter yields 1 (<= 1 also for one reset to 0 or below),
+  which no issued term is, so the common path needs no existence check; likewise
+  PTTL (-2 = no key) tells a vacant name apart without TYPE. Types are looked up
+  only on error paths.
   With a quarantine, a missing counter also blocks the name for one lease period:
   a leader cut off from a server that restarted empty still trusts its lease until
-  its deadline, so nobody may be granted the name before that. ]]
+  its deadline, so nobody may be granted the name before that. A stale counter
+  cannot be told apart from a current one and does not quarantine. ]]
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl ~= -2 then
   local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff')
@@ -49,18 +61,22 @@ if type(term) == 'table' then
   end
   return term -- anything else (READONLY, OOM, ...) is the caller's error reply, unchanged
 end
-if term <= 1 then
-  local now = redis.call('TIME')
-  local seed = now[1] .. string.format('%06d', tonumber(now[2]))
-  redis.call('SET', KEYS[2], seed)
+local now = redis.call('TIME')
+local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local missing = term <= 1
+if clock > term then
+  term = clock
+  redis.call('SET', KEYS[2], string.format('%.0f', term))
+end
+if missing then
   local quarantine = tonumber(ARGV[6])
   if quarantine and quarantine > 0 then
     local identity = '(quarantine: term counter was missing)'
-    redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'term', seed, 'identity', identity, 'data', '')
+    local issued = string.format('%.0f', term)
+    redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'term', issued, 'identity', identity, 'data', '')
     redis.call('PEXPIRE', KEYS[1], quarantine)
-    return {0, identity, seed, '', quarantine}
+    return {0, identity, issued, '', quarantine}
   end
-  term = tonumber(seed)
 end
 
 redis.call('HSET', KEYS[1], 'v', '1', 'token', ARGV[1], 'term', string.format('%.0f', term),
