@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { reapOnExit } from '../helpers/reaper.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 import { safetyReport } from './checkers.js';
 import type { HistoryEvent } from './history.js';
@@ -55,6 +56,8 @@ export interface ScenarioOptions {
   waitReplicas?: number;
   /** Passed to each elector's RedisLeaseStore. */
   quarantineMs?: number;
+  /** Electors run the previous acquire.lua (seeds only a missing term counter); see legacy-acquire.ts. */
+  legacyAcquire?: boolean;
 }
 
 export class Scenario {
@@ -69,6 +72,7 @@ export class Scenario {
   replicationLink: FaultProxy | undefined;
   #waitReplicas = 0;
   #quarantineMs = 0;
+  #legacyAcquire = false;
 
   static async start(options: ScenarioOptions = {}): Promise<Scenario> {
     if (!existsSync(WORKER))
@@ -79,19 +83,10 @@ export class Scenario {
     s.admin = s.redis.client();
     s.#waitReplicas = options.waitReplicas ?? 0;
     s.#quarantineMs = options.quarantineMs ?? 0;
+    s.#legacyAcquire = options.legacyAcquire ?? false;
     if (options.replica) {
       s.replicationLink = await FaultProxy.start(s.redis.port);
-      s.replica = await RedisServer.start([
-        '--replicaof',
-        '127.0.0.1',
-        String(s.replicationLink.port),
-      ]);
-      const r = s.replica.client();
-      const until = Date.now() + 10_000;
-      while (!/master_link_status:up/.test(await r.info('replication'))) {
-        if (Date.now() > until) throw new Error('replica did not sync');
-        await sleep(50);
-      }
+      s.replica = await s.redis.startReplica(s.replicationLink.port);
     }
     for (let i = 0; i < (options.electors ?? 3); i++) await s.spawn(`e${i}`, options.naive);
     return s;
@@ -125,12 +120,14 @@ export class Scenario {
       file: join(this.dir, `${proc}.jsonl`),
       waitReplicas: overrides.waitReplicas ?? this.#waitReplicas,
       quarantineMs: this.#quarantineMs,
+      ...(this.#legacyAcquire ? { legacyAcquire: true } : {}),
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {
       env: { ...process.env, ...overrides.env, TENURE_FAULT_WORKER: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
     });
+    reapOnExit(child);
     const worker: Worker = { proc, child, proxy, leading: null, stderr: '' };
     child.stderr?.on('data', (chunk: Buffer) => {
       worker.stderr += chunk.toString();

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { reapOnExit } from './reaper.js';
 
 export const REDIS_BIN = process.env['TENURE_REDIS_SERVER'] ?? 'redis-server';
 
@@ -72,6 +73,22 @@ export class RedisServer {
     return client;
   }
 
+  /**
+   * Starts a replica of this server, replicating through `port` (this
+   * server's, or a proxy's in front of it), and resolves once it counts for
+   * WAIT here (see `waitForReplicas`). Stop it with its own `stop()`.
+   */
+  async startReplica(port = this.port): Promise<RedisServer> {
+    const replica = await RedisServer.start(['--replicaof', this.host, String(port)]);
+    try {
+      await waitForReplicas(this.client());
+    } catch (error) {
+      await replica.stop();
+      throw error;
+    }
+    return replica;
+  }
+
   /** SIGKILL and wait for exit; the port stays reserved for `restart()` by convention. */
   async kill(): Promise<void> {
     const child = this.#process;
@@ -119,10 +136,7 @@ export class RedisServer {
     ];
     const child = spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
-    // Never outlive the process that started it (a crashed run, or a script ending with process.exit).
-    const reap = (): void => void child.kill('SIGKILL');
-    process.on('exit', reap);
-    child.once('exit', () => process.off('exit', reap));
+    reapOnExit(child);
     return new Promise((resolve, reject) => {
       let output = '';
       const timer = setTimeout(
@@ -142,12 +156,14 @@ export class RedisServer {
           ),
         ),
       );
-      child.once('exit', (code) => fail(new Error(`redis-server exited with ${code}:\n${output}`)));
+      const exited = (code: number | null): void =>
+        fail(new Error(`redis-server exited with ${code}:\n${output}`));
+      child.once('exit', exited);
       child.stdout?.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         if (output.includes('Ready to accept connections')) {
           clearTimeout(timer);
-          child.removeAllListeners('exit');
+          child.off('exit', exited);
           child.stdout?.removeAllListeners('data');
           child.stdout?.resume();
           resolve();
@@ -156,6 +172,49 @@ export class RedisServer {
       child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     });
   }
+}
+
+/**
+ * Resolves once `count` replicas acknowledged a write made on `primary` after
+ * they were online there, within `timeoutMs`: their acknowledged offset (INFO
+ * replication on the primary) reaches the primary's offset after that write.
+ * Neither a replica's `master_link_status:up` nor a WAIT answer is enough on
+ * Redis 7.0: after a diskless sync the primary may list a replica online but
+ * stream commands to it only after its next REPLCONF ACK (up to a second
+ * later, when its first ACK raced the end of the sync), and WAIT after a
+ * client's first write compares with the offset before that write, so it
+ * counts such a replica. WAIT is still sent: streaming replicas then
+ * acknowledge at once instead of on their next once-a-second ACK.
+ */
+export async function waitForReplicas(
+  primary: Redis,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const online = replicationOffsets(await primary.info('replication')).replicas.length;
+    if (online >= count) {
+      // Written after they were online: it can reach them only through the command stream.
+      await primary.incr('tenure-test:replication-probe');
+      const target = replicationOffsets(await primary.info('replication')).primary;
+      await primary.wait(count, 50);
+      const { replicas } = replicationOffsets(await primary.info('replication'));
+      if (replicas.filter((offset) => offset >= target).length >= count) return;
+    }
+    if (Date.now() > until)
+      throw new Error(`${count} replica(s) did not acknowledge a write within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The primary's replication offset and the acknowledged offset of each online replica. */
+function replicationOffsets(info: string): { primary: number; replicas: number[] } {
+  const primary = Number(/^master_repl_offset:(\d+)/m.exec(info)?.[1] ?? NaN);
+  const replicas = [...info.matchAll(/^slave\d+:.*\bstate=online,offset=(\d+)/gm)].map((m) =>
+    Number(m[1]),
+  );
+  return { primary, replicas };
 }
 
 /** A key prefix (namespace) unique to one test. */

@@ -1,8 +1,12 @@
-/** Spawns and drives elector-worker processes; every process started here is killed by `killAll()`. */
+/**
+ * Spawns and drives elector-worker processes; every process started here is
+ * killed by `killAll()`, and by the shared reaper if this process exits first.
+ */
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerConfig, WorkerMessage } from './elector-worker.js';
+import { reapOnExit } from './reaper.js';
 
 // Tests load this file from its TypeScript source (the worker is the compiled
 // one under .build/); the benchmarks load the compiled file itself (a sibling).
@@ -26,6 +30,7 @@ export class WorkerProcess {
       env: { ...process.env, TENURE_WORKER: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    reapOnExit(this.child);
     this.child.on('message', (m: WorkerMessage) =>
       this.messages.push({ ...m, at: process.hrtime.bigint() }),
     );

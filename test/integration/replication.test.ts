@@ -18,13 +18,7 @@ let link: FaultProxy;
 beforeAll(async () => {
   primary = await RedisServer.start();
   link = await FaultProxy.start(primary.port);
-  replica = await RedisServer.start(['--replicaof', '127.0.0.1', String(link.port)]);
-  const r = replica.client();
-  const until = Date.now() + 10_000;
-  while (!/master_link_status:up/.test(await r.info('replication'))) {
-    if (Date.now() > until) throw new Error('replica did not sync');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  replica = await primary.startReplica(link.port); // resolves once the primary counts it for WAIT
 });
 afterAll(async () => {
   await replica.stop();
