@@ -75,30 +75,52 @@ export class ClusterMisconfigurationError extends ConfigurationError {
   }
 }
 
-/** A store operation failed. Whether it may have been applied is given by `ambiguous`. */
+/** What a store error says about the operation; see docs/safety.md, "Error classification". */
+export interface StoreErrorOptions {
+  cause?: unknown;
+  /** The operation may have been applied. @default false */
+  ambiguous?: boolean;
+  /** "Not now" rather than "not yours": a held lease stays valid and is retried until its deadline. @default ambiguous */
+  retryable?: boolean;
+}
+
+/**
+ * A store operation failed. Two independent facts: whether it may have been
+ * applied (`ambiguous`) and whether retrying may succeed (`retryable`).
+ * A held lease ends early only on an error that is not retryable (a definite
+ * refusal such as a read-only replica); retryable ones are retried until
+ * the lease's deadline.
+ */
 export class StoreError extends TenureError {
   /**
    * `true` when the operation may or may not have been applied (timeout, lost
    * connection). `false` when the store definitely did not apply it.
    */
   readonly ambiguous: boolean;
+  /**
+   * `true` when the store said "not now" (timeout, lost connection, `BUSY`,
+   * `LOADING`, ...): retrying may succeed. `false` for a definite refusal.
+   */
+  readonly retryable: boolean;
   constructor(
     message: string,
-    options?: { cause?: unknown; ambiguous?: boolean },
+    options?: StoreErrorOptions,
     code: TenureErrorCode = 'TENURE_STORE_ERROR',
   ) {
     super(code, message, options);
     this.ambiguous = options?.ambiguous ?? false;
+    this.retryable = options?.retryable ?? this.ambiguous;
   }
 }
 
 /**
  * The store could not be reached or is in a transient state (connection
- * closed or reset, `LOADING`, `BUSY`, `MASTERDOWN`, `TRYAGAIN`, `OOM`). Retry.
+ * closed or reset, `LOADING`, `BUSY`, `MASTERDOWN`, `TRYAGAIN`, `OOM`):
+ * retryable. Ambiguous only when the request may have reached the server.
  */
 export class StoreUnavailableError extends StoreError {
-  constructor(message: string, options?: { cause?: unknown; ambiguous?: boolean }) {
-    super(message, options, 'TENURE_STORE_UNAVAILABLE');
+  constructor(message: string, options?: StoreErrorOptions) {
+    super(message, { retryable: true, ...options }, 'TENURE_STORE_UNAVAILABLE');
   }
 }
 
@@ -138,7 +160,7 @@ export class ReadOnlyReplicaError extends StoreError {
  * happened on the primary but is not counted).
  */
 export class NotEnoughReplicasError extends StoreError {
-  constructor(message: string, options?: { cause?: unknown; ambiguous?: boolean }) {
+  constructor(message: string, options?: StoreErrorOptions) {
     super(message, options, 'TENURE_NOREPLICAS');
   }
 }

@@ -65,5 +65,8 @@ export async function attemptAcquire(
 
 /** Compare-and-delete in the background; a failure only means the lease expires by its ttl. */
 export function releaseQuietly(store: LeaseStore, lease: LeaseRef): void {
-  store.release(lease).catch(() => undefined);
+  // Called from timers: a custom store that throws instead of rejecting must not escape.
+  Promise.resolve()
+    .then(() => store.release(lease))
+    .catch(() => undefined);
 }

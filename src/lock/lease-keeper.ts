@@ -15,18 +15,25 @@
  * - A renewal reply that arrives at or after the deadline it would establish,
  *   or after the lease was given up, extends nothing. Once lost, a keeper is
  *   never valid again (a new acquisition is a new keeper with a new term).
- * - A definite answer from the store (`expired`, `stolen`, read-only replica,
- *   key conflict) ends validity at once. An ambiguous failure (timeout, lost
- *   connection) is retried until the deadline.
- * - No error escapes from a timer: failures go to the hooks.
+ * - A definite answer from the store (`expired`, `stolen`) or a definite
+ *   refusal (read-only replica, key conflict: an error that is not
+ *   `retryable`) ends validity at once. Any other failure (timeout, lost
+ *   connection, `BUSY`, `LOADING`, an unknown error) is retried until the
+ *   deadline.
+ * - No error escapes from a timer, and the hooks cannot break the keeper:
+ *   each hook call is isolated (a throw is ignored here; the owner guards
+ *   and reports its own hooks), and runs after the keeper's own state for
+ *   that step is settled.
  * Not guaranteed: that the work done under the lease stops in time. `signal`
  * aborts when a timer runs, which a blocked event loop delays; protect side
  * effects with the fencing token (the term) at the resource.
  */
 import { LockLostError, type LossReason, StoreError, type TenureError } from '../errors.js';
 import type { Clock, TimerHandle } from '../internal/clock.js';
+import { isolate } from '../internal/guard.js';
 import { withTimeout } from '../internal/timeout.js';
 import { releaseQuietly } from './acquire.js';
+import { isRetryable } from './error-kinds.js';
 import type { LeaseRef, LeaseStore } from './lease-store.js';
 
 export interface LeaseTiming {
@@ -191,12 +198,12 @@ export class LeaseKeeper {
         error instanceof StoreError
           ? error
           : new StoreError('Renewal failed', { cause: error, ambiguous: true });
-      if (!failure.ambiguous) {
+      if (!isRetryable(failure)) {
         this.#lose('refused', failure);
         return;
       }
-      this.#hooks.onRenewFailed?.(failure);
       this.#scheduleRenew(Math.min(renewRetryMs, refreshMs));
+      this.#notify(() => this.#hooks.onRenewFailed?.(failure));
       return;
     }
     if (this.#ended) {
@@ -216,8 +223,9 @@ export class LeaseKeeper {
     }
     if (deadline > this.#deadline) this.#deadline = deadline;
     this.#disarmDeadline();
-    this.#hooks.onRenewed?.({ deadline, durationMs: this.#clock.now() - sentAt });
+    const durationMs = this.#clock.now() - sentAt;
     this.#scheduleRenew(sentAt + this.#refreshDelay() - this.#clock.now());
+    this.#notify(() => this.#hooks.onRenewed?.({ deadline, durationMs }));
   }
 
   #refreshDelay(): number {
@@ -267,7 +275,12 @@ export class LeaseKeeper {
     this.#disarmDeadline();
     // Stop the work first, then tell the owner. (Without a signal handed out, nobody to stop.)
     this.#controller?.abort(this.#error());
-    if (notify) this.#hooks.onLost?.(this.#error());
+    if (notify) this.#notify(() => this.#hooks.onLost?.(this.#error()));
+  }
+
+  /** Runs a hook after the keeper's state for this step is settled; a throw cannot undo that. */
+  #notify(call: () => void): void {
+    isolate(call, () => undefined);
   }
 
   /** Frees a lease we no longer trust but may still own, so others need not wait for its ttl. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isRetryable } from '../../src/lock/error-kinds.js';
 import { classifyRedisError } from '../../src/lock/redis/classify-error.js';
 
 // Error strings as Redis 7.0 sends them (script errors keep the prefix and add a suffix).
@@ -98,6 +99,25 @@ const cases: [string, string, string, boolean?][] = [
 ];
 
 describe('classifyRedisError', () => {
+  // docs/safety.md, "Error classification": "not now" is retried until the deadline,
+  // only a definite refusal ends a held lease early.
+  it.each([
+    ['BUSY Redis is busy running a script.', true],
+    ['LOADING Redis is loading the dataset in memory', true],
+    ['MASTERDOWN Link with MASTER is down', true],
+    ['CLUSTERDOWN The cluster is down', true],
+    ['TRYAGAIN Multiple keys request during rehashing of slot', true],
+    ["OOM command not allowed when used memory > 'maxmemory'.", true],
+    ['Connection is closed.', true],
+    ['ERR something new', true],
+    ["READONLY You can't write against a read only replica.", false],
+    ['NOREPLICAS Not enough good replicas to write.', false],
+    ['WRONGTYPE Operation against a key holding the wrong kind of value', false],
+  ])('%s → retryable %s', (message, retryable) => {
+    const error = classifyRedisError(new Error(message), 'renew', '{tenure:a}:lease');
+    expect(isRetryable(error)).toBe(retryable);
+  });
+
   it.each(cases)('%s → %s', (message, name, code, ambiguous) => {
     const error = classifyRedisError(new Error(message), 'acquire', '{tenure:a}:lease');
     expect(error.name).toBe(name);

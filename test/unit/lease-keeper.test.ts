@@ -4,6 +4,7 @@ import { ReadOnlyReplicaError, StoreUnavailableError } from '../../src/errors.js
 import { LeaseKeeper, type LeaseTiming } from '../../src/lock/lease-keeper.js';
 import type { RenewResult } from '../../src/lock/lease-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { classifyRedisError } from '../../src/lock/redis/classify-error.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { ScriptedStore } from '../helpers/scripted-store.js';
 
@@ -128,6 +129,51 @@ describe('LeaseKeeper deadline rule', () => {
     store.pending<RenewResult>('renew').resolve('renewed');
     await settle();
     expect(keeper.deadline).toBe(sentAt + 350 + 988);
+  });
+
+  it('retries a transient refusal (BUSY, LOADING, ...) until the deadline instead of ending validity', async () => {
+    const { clock, store, keeper, lost, failures, sentAt } = setup();
+    await clock.advance(250);
+    const busy = classifyRedisError(
+      new Error('BUSY Redis is busy running a script.'),
+      'renew',
+      '{tenure:job}:lease',
+    );
+    store.pending('renew').reject(busy);
+    await settle();
+    expect(keeper.valid).toBe(true);
+    expect(lost).toEqual([]);
+    expect(failures).toEqual([busy]);
+    await clock.advance(100);
+    store.pending<RenewResult>('renew').resolve('renewed');
+    await settle();
+    expect(keeper.deadline).toBe(sentAt + 350 + 988);
+  });
+
+  it('keeps renewing when its hooks throw', async () => {
+    const clock = new FakeClock();
+    const store = new ScriptedStore();
+    const lease = { name: 'job', token: OwnershipToken.generate(), term: 7 };
+    const boom = (): never => {
+      throw new Error('hook broke');
+    };
+    const keeper = new LeaseKeeper(store, clock, lease, timing, clock.now(), {
+      onRenewed: boom,
+      onRenewFailed: boom,
+      onLost: boom,
+    });
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(250);
+      store.pending<RenewResult>('renew').resolve('renewed');
+      await settle();
+    }
+    await clock.advance(250);
+    store.pending('renew').reject(new StoreUnavailableError('closed', { ambiguous: true }));
+    await settle();
+    await clock.advance(1000); // no answer: it must still step down by its deadline
+    expect(keeper.valid).toBe(false);
+    expect(keeper.signal.aborted).toBe(true);
+    expect(clock.pending).toBe(0);
   });
 
   it('times out a renewal that never answers and retries', async () => {

@@ -7,7 +7,10 @@
  * closes it in `close()`.
  */
 import {
+  ConfigurationError,
   InvalidOptionError,
+  PermissionError,
+  type TenureError,
   LockKeyConflictError,
   NotEnoughReplicasError,
   StoreClosedError,
@@ -160,7 +163,11 @@ export class RedisLeaseStore implements LeaseStore {
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     const keys = this.#keys(request.name);
-    const { reply: answer, acks } = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
+    const {
+      reply: answer,
+      acks,
+      waitError,
+    } = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
       keys.lease,
       keys.term,
       request.token.reveal(),
@@ -177,10 +184,10 @@ export class RedisLeaseStore implements LeaseStore {
       return { acquired: false, holder: null, reservedMs: Math.max(0, toInt(parts[1], 'pttl')) };
     if (status === 1) {
       const term = toInt(parts[1], 'term');
-      if (acks < this.#waitReplicas) {
+      if (waitError || acks < this.#waitReplicas) {
         // Not replicated: nobody may trust it. Hand it back rather than block others for a ttl.
         this.release({ name: request.name, token: request.token, term }).catch(() => undefined);
-        throw this.#notReplicated('acquire', keys.lease, acks);
+        throw waitError ?? this.#notReplicated('acquire', keys.lease, acks);
       }
       return { acquired: true, term };
     }
@@ -190,12 +197,13 @@ export class RedisLeaseStore implements LeaseStore {
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
     const keys = this.#keys(lease.name);
-    const { reply, acks } = await this.#runReplicated(SCRIPTS.renew, 'renew', keys, [
+    const { reply, acks, waitError } = await this.#runReplicated(SCRIPTS.renew, 'renew', keys, [
       keys.lease,
       lease.token.reveal(),
       ttlMs,
     ]);
     const status = toInt(reply, 'renew status');
+    if (status === 1 && waitError) throw waitError;
     if (status === 1 && acks < this.#waitReplicas)
       throw this.#notReplicated('renew', keys.lease, acks);
     return status === 1 ? 'renewed' : status === 0 ? 'expired' : 'stolen';
@@ -253,15 +261,17 @@ export class RedisLeaseStore implements LeaseStore {
   /**
    * Runs a writing script; with `waitReplicas` > 0 it is pipelined with
    * `WAIT` (one round trip) and `acks` says how many replicas confirmed.
+   * A `WAIT` that failed (ACL without `+wait`, a proxy that lacks it) is
+   * `waitError`, never read as "0 replicas": retrying would not fix it.
    */
   #runReplicated(
     s: Script,
     operation: string,
     keys: LeaseKeys,
     args: (string | number)[],
-  ): Promise<{ reply: unknown; acks: number }> {
+  ): Promise<Replicated> {
     if (this.#waitReplicas === 0)
-      return this.#run(s, operation, keys, args).then((reply) => ({ reply, acks: 0 }));
+      return this.#run(s, operation, keys, args).then((reply): Replicated => ({ reply, acks: 0 }));
     return this.#runWithWait(s, operation, keys, args);
   }
 
@@ -270,7 +280,7 @@ export class RedisLeaseStore implements LeaseStore {
     operation: string,
     keys: LeaseKeys,
     args: (string | number)[],
-  ): Promise<{ reply: unknown; acks: number }> {
+  ): Promise<Replicated> {
     if (this.#closed) throw new StoreClosedError();
     const client = this.#client as Required<RedisClientLike>;
     const wait = ['wait', this.#waitReplicas, this.#waitTimeoutMs];
@@ -285,7 +295,8 @@ export class RedisLeaseStore implements LeaseStore {
       const [scriptError, reply] = results[0] ?? [new Error('Connection is closed.'), null];
       if (scriptError) throw scriptError;
       const [waitError, acks] = results[1] ?? [null, 0];
-      return { reply, acks: waitError ? 0 : toInt(acks, 'WAIT reply') };
+      if (waitError) return { reply, acks: 0, waitError: classifyWaitError(waitError, keys.lease) };
+      return { reply, acks: toInt(acks, 'WAIT reply') };
     } catch (error) {
       throw classifyRedisError(error, operation, keys.lease);
     }
@@ -308,6 +319,28 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #onFallback = (): void => {
     this.stats.scriptReloads++;
   };
+}
+
+interface Replicated {
+  readonly reply: unknown;
+  readonly acks: number;
+  readonly waitError?: TenureError;
+}
+
+/** A failed `WAIT`: a configuration problem (never "0 replicas", which would be retried forever). */
+function classifyWaitError(error: Error, key: string): TenureError {
+  const message = error.message;
+  if (message.startsWith('NOPERM') || message.includes("can't run this command"))
+    return new PermissionError(
+      `Redis refused \`WAIT\` for ${JSON.stringify(key)}: ACL denied it; waitReplicas needs +wait in the ACL`,
+      { cause: error },
+    );
+  if (/unknown command/i.test(message))
+    return new ConfigurationError(
+      `Redis (or a proxy in front of it) does not support \`WAIT\`, which waitReplicas needs: ${message}`,
+      { cause: error },
+    );
+  return classifyRedisError(error, 'wait', key);
 }
 
 function holder(parts: unknown[], at: number): LeaseHolder {
