@@ -28,7 +28,8 @@ import type { LeaseHolder, LeaseStore } from './lease-store.js';
 import { Lock } from './lock.js';
 import { type LockOptions, type ResolvedLockOptions, resolveLockOptions } from './lock-options.js';
 import { type Waiter, WaiterGroups } from './waiters.js';
-import { isPermanent, watchHolders } from './watch.js';
+import { isPermanent } from './error-kinds.js';
+import { watchHolders } from './watch.js';
 
 export interface LockerOptions {
   /** Informational identity stored with each lease. @default `${hostname}:${pid}:${random}` */
@@ -82,7 +83,6 @@ export class Locker {
     }
     const o = ownOptions('options', options, ['identity', 'requestTimeoutMs', 'clock']);
     this.#store = store;
-    this.#waiters = new WaiterGroups(store);
     this.identity =
       o['identity'] === undefined ? defaultIdentity() : text('identity', o['identity'], 128);
     this.#requestTimeoutMs = integer(
@@ -92,6 +92,10 @@ export class Locker {
       MAX_TIMER_MS,
     );
     this.#clock = (o['clock'] as Clock | undefined) ?? systemClock;
+    this.#waiters = new WaiterGroups(store, {
+      clock: this.#clock,
+      timeoutMs: this.#requestTimeoutMs,
+    });
   }
 
   /** One attempt: the lock, or `null` if someone else holds it. Store errors reject. */
@@ -150,7 +154,7 @@ export class Locker {
         if (leave === undefined && (holder || reservedMs !== undefined)) {
           // Subscribe only once contended (the uncontended path stays one round trip),
           // then retry at once so a release between the attempt and the subscription is not missed.
-          leave = await this.#waiters.join(name, me);
+          leave = await this.#waiters.join(name, me, opts.signal);
           if (holder) continue;
         }
         // After a store failure wait the full retryMs, not woken by releases: one may be our

@@ -10,7 +10,9 @@
  * passed to another member. Waiters in other processes (or other Lockers)
  * are woken by their own subscription, as before.
  */
-import type { LeaseEvent, LeaseEventDetail, LeaseStore, Unsubscribe } from './lease-store.js';
+import type { Clock } from '../internal/clock.js';
+import type { LeaseEvent, LeaseEventDetail, LeaseStore } from './lease-store.js';
+import { WakeSubscription } from './wake-subscription.js';
 
 export interface Waiter {
   /** Called when this member should retry, with what the store said about the release. */
@@ -21,33 +23,57 @@ export interface Waiter {
 
 interface Group {
   readonly members: Set<Waiter>;
-  readonly subscribed: Promise<Unsubscribe>;
+  readonly subscription: WakeSubscription;
 }
+
+export interface WaiterSettings {
+  readonly clock: Clock;
+  /** Bound on waiting for the subscription (see {@link WakeSubscription}). */
+  readonly timeoutMs: number;
+}
+
+/** First delay before re-subscribing after a failed subscribe. */
+const RESUBSCRIBE_MS = 200;
 
 export class WaiterGroups {
   readonly #store: LeaseStore;
+  readonly #settings: WaiterSettings;
   readonly #groups = new Map<string, Group>();
 
-  constructor(store: LeaseStore) {
+  constructor(store: LeaseStore, settings: WaiterSettings) {
     this.#store = store;
+    this.#settings = settings;
   }
 
-  /** Joins the waiters of `name`; resolves once the subscription is active. Returns `leave`. */
-  async join(name: string, waiter: Waiter): Promise<() => void> {
+  /**
+   * Joins the waiters of `name`. Resolves once the subscription is active, or
+   * once its first attempt failed or timed out (waiters then wake at the
+   * holder's expiry while it is retried); rejects with the signal's reason
+   * if `signal` aborts first (the member has then left). Returns `leave`.
+   */
+  async join(name: string, waiter: Waiter, signal?: AbortSignal): Promise<() => void> {
     let group = this.#groups.get(name);
     if (!group) {
       const members = new Set<Waiter>();
-      const subscribed = this.#store
-        .subscribe(name, (event, detail) => this.#notify(members, event, detail))
-        // Without notifications waiters still wake at the holder's expiry.
-        .catch((): Unsubscribe => () => undefined);
-      group = { members, subscribed };
+      const subscription = new WakeSubscription(this.#store, name, {
+        clock: this.#settings.clock,
+        timeoutMs: this.#settings.timeoutMs,
+        retryMs: RESUBSCRIBE_MS,
+        onEvent: (event, detail) => this.#notify(members, event, detail),
+      });
+      group = { members, subscription };
       this.#groups.set(name, group);
     }
     group.members.add(waiter);
-    await group.subscribed;
     const joined = group;
-    return () => this.#leave(name, joined, waiter);
+    const leave = (): void => this.#leave(name, joined, waiter);
+    try {
+      await untilAborted(joined.subscription.ready, signal);
+    } catch (error) {
+      leave();
+      throw error;
+    }
+    return leave;
   }
 
   #notify(members: Set<Waiter>, event: LeaseEvent, detail?: LeaseEventDetail): void {
@@ -66,6 +92,26 @@ export class WaiterGroups {
     if (waiter.pending) this.#notify(group.members, 'released');
     if (group.members.size > 0) return;
     if (this.#groups.get(name) === group) this.#groups.delete(name);
-    void group.subscribed.then((unsubscribe) => unsubscribe());
+    group.subscription.close();
   }
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

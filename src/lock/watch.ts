@@ -5,24 +5,27 @@
  * holder's expiry time, not by a tight poll: between changes it costs one
  * read per lease period (when the holder's reported ttl runs out) plus a
  * safety read every `pollMs` while the name is vacant, since notifications
- * can be lost on reconnect.
+ * can be lost on reconnect. The subscription follows the shared policy of
+ * {@link WakeSubscription} (bounded, retried, closed with the watch).
  */
-import { ConfigurationError, LockKeyConflictError, InternalError } from '../errors.js';
 import type { Clock } from '../internal/clock.js';
 import { withTimeout } from '../internal/timeout.js';
-import { wait } from '../internal/wait.js';
-import type { LeaseHolder, LeaseStore, Unsubscribe } from './lease-store.js';
+import { isPermanent } from './error-kinds.js';
+import type { LeaseHolder, LeaseStore } from './lease-store.js';
+import { WakeSubscription } from './wake-subscription.js';
 
 export interface WatchSettings {
   readonly clock: Clock;
   readonly signal: AbortSignal | undefined;
   readonly requestTimeoutMs: number;
-  /** Wait after a failed read. */
+  /** Wait after a failed read (and first delay before re-subscribing). */
   readonly retryMs: number;
   /** Safety re-read interval while vacant (or without notifications). */
   readonly pollMs: number;
-  /** Reports transient read failures; the watch keeps going. */
+  /** Reports transient read and subscribe failures; the watch keeps going. */
   readonly onError?: ((error: unknown) => void) | undefined;
+  /** Every successful read, changed or not. */
+  readonly onRead?: (() => void) | undefined;
   /** Whether the watch's timers hold the process open. @default true */
   readonly keepAlive?: boolean;
 }
@@ -32,67 +35,37 @@ export async function* watchHolders(
   name: string,
   s: WatchSettings,
 ): AsyncGenerator<LeaseHolder | null> {
-  let woken = false;
-  let wake: (() => void) | undefined;
-  let unsubscribe: Unsubscribe | undefined;
+  const wakeup = new WakeSubscription(store, name, {
+    clock: s.clock,
+    timeoutMs: s.requestTimeoutMs,
+    retryMs: s.retryMs,
+    signal: s.signal,
+    onError: s.onError,
+    keepAlive: s.keepAlive ?? true,
+  });
   try {
-    unsubscribe = await store.subscribe(name, () => {
-      woken = true;
-      wake?.();
-    });
-  } catch (error) {
-    if (isPermanent(error)) throw error;
-    s.onError?.(error);
-  }
-  const register = (w: () => void): (() => void) => {
-    wake = w;
-    return () => (wake = undefined);
-  };
-  try {
+    await wakeup.ready;
     let last: number | null | undefined;
     while (!s.signal?.aborted) {
-      woken = false;
+      wakeup.reset();
       let holder: LeaseHolder | null;
       try {
         holder = await withTimeout(store.read(name), s.requestTimeoutMs, s.clock, 'read');
       } catch (error) {
         if (isPermanent(error)) throw error;
         s.onError?.(error);
-        if (!(await pause(s, s.retryMs))) return;
+        if (!(await wakeup.sleep(s.retryMs, false))) return;
         continue;
       }
+      s.onRead?.();
       const current = holder ? holder.term : null;
       if (current !== last) {
         last = current;
         yield holder;
       }
-      if (woken) continue;
-      if (!(await pause(s, holder ? holder.remainingMs + 1 : s.pollMs, register))) return;
+      if (!(await wakeup.sleep(holder ? holder.remainingMs + 1 : s.pollMs))) return;
     }
   } finally {
-    unsubscribe?.();
+    wakeup.close();
   }
-}
-
-/** Waits; false when the signal aborted (the watch then ends quietly). */
-async function pause(
-  s: WatchSettings,
-  ms: number,
-  register?: (wake: () => void) => () => void,
-): Promise<boolean> {
-  try {
-    await wait(s.clock, ms, s.signal, register, s.keepAlive ?? true);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Errors that retrying cannot fix end the watch. */
-export function isPermanent(error: unknown): boolean {
-  return (
-    error instanceof ConfigurationError ||
-    error instanceof LockKeyConflictError ||
-    error instanceof InternalError
-  );
 }

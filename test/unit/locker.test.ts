@@ -111,7 +111,7 @@ describe('Locker', () => {
 
   it('passes an unused wake on when the woken waiter leaves before attempting', async () => {
     const { clock, store } = memory();
-    const groups = new WaiterGroups(store);
+    const groups = new WaiterGroups(store, { clock, timeoutMs: 1000 });
     const woken: string[] = [];
     const member = (label: string): Waiter => ({ pending: false, wake: () => woken.push(label) });
     const a = member('a');

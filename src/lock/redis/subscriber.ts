@@ -1,9 +1,17 @@
 /**
  * One pub/sub connection per store, opened lazily with `client.duplicate()`
  * (so TLS, ACL user, password and Sentinel settings carry over) and closed by
- * the store. Channels are reference-counted across listeners. ioredis
- * re-subscribes after a reconnect; messages sent while disconnected are lost,
- * which is why watchers also wake at the holder's expiry.
+ * the store. ioredis re-subscribes after a reconnect; messages sent while
+ * disconnected are lost, which is why watchers also wake at the holder's
+ * expiry.
+ *
+ * Contract, per channel: one `SUBSCRIBE` is in flight or done at a time, and
+ * every `add()` for the channel resolves only once that `SUBSCRIBE` was
+ * acknowledged (a second concurrent `add()` waits for the first's). If it
+ * fails, every `add()` waiting on it rejects and the channel is forgotten,
+ * so the next `add()` subscribes afresh. The last listener to leave
+ * unsubscribes (after a pending `SUBSCRIBE` settles). Bounding the wait is
+ * the caller's job (`WakeSubscription`).
  */
 export interface SubscriberConnection {
   subscribe(channel: string): Promise<unknown>;
@@ -13,10 +21,16 @@ export interface SubscriberConnection {
   disconnect(): void;
 }
 
+interface Channel {
+  readonly listeners: Set<(message: string) => void>;
+  /** The channel's `SUBSCRIBE`; rejects if it failed. */
+  readonly subscribed: Promise<unknown>;
+}
+
 export class ChannelSubscriptions {
   readonly #open: () => SubscriberConnection;
   #connection: SubscriberConnection | undefined;
-  readonly #listeners = new Map<string, Set<(message: string) => void>>();
+  readonly #channels = new Map<string, Channel>();
 
   constructor(open: () => SubscriberConnection) {
     this.#open = open;
@@ -24,43 +38,53 @@ export class ChannelSubscriptions {
 
   async add(channel: string, listener: (message: string) => void): Promise<() => void> {
     const connection = this.#connect();
-    let set = this.#listeners.get(channel);
-    const first = !set;
-    if (!set) this.#listeners.set(channel, (set = new Set()));
-    const entry = (message: string): void => listener(message);
-    set.add(entry);
-    if (first) {
-      try {
-        await connection.subscribe(channel);
-      } catch (error) {
-        this.#remove(channel, entry);
-        throw error;
-      }
+    let entry = this.#channels.get(channel);
+    if (!entry) {
+      const subscribed = connection.subscribe(channel);
+      entry = { listeners: new Set(), subscribed };
+      const created = entry;
+      this.#channels.set(channel, created);
+      subscribed.catch(() => {
+        if (this.#channels.get(channel) === created) this.#channels.delete(channel);
+      });
     }
-    return () => this.#remove(channel, entry);
+    const own = (message: string): void => listener(message);
+    entry.listeners.add(own);
+    const joined = entry;
+    try {
+      await joined.subscribed;
+    } catch (error) {
+      joined.listeners.delete(own);
+      throw error;
+    }
+    return () => this.#remove(channel, joined, own);
   }
 
   close(): void {
-    this.#listeners.clear();
+    this.#channels.clear();
     this.#connection?.disconnect();
     this.#connection = undefined;
   }
 
-  #remove(channel: string, entry: (message: string) => void): void {
-    const set = this.#listeners.get(channel);
-    if (!set?.delete(entry) || set.size > 0) return;
-    this.#listeners.delete(channel);
+  #remove(name: string, channel: Channel, listener: (message: string) => void): void {
+    if (!channel.listeners.delete(listener) || channel.listeners.size > 0) return;
+    if (this.#channels.get(name) !== channel) return;
+    this.#channels.delete(name);
+    const connection = this.#connection;
     // Best effort: a failed UNSUBSCRIBE only costs unwanted messages, which are ignored.
-    this.#connection?.unsubscribe(channel).catch(() => undefined);
+    // Skipped if the channel was added again meanwhile: its SUBSCRIBE went out before this.
+    void channel.subscribed
+      .then(() => (this.#channels.has(name) ? undefined : connection?.unsubscribe(name)))
+      .catch(() => undefined);
   }
 
   #connect(): SubscriberConnection {
     if (this.#connection) return this.#connection;
     const connection = this.#open();
     connection.on('message', (channel, message) => {
-      const set = this.#listeners.get(channel);
-      if (!set) return;
-      for (const listener of [...set]) {
+      const entry = this.#channels.get(channel);
+      if (!entry) return;
+      for (const listener of [...entry.listeners]) {
         try {
           listener(message);
         } catch {

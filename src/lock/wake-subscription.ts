@@ -1,0 +1,158 @@
+/**
+ * A store subscription for one name, with the one failure policy shared by
+ * the Elector, the Locker's waiters and `watch()`:
+ *
+ * - **Bounded.** `ready` settles within `timeoutMs`: `true` once subscribed,
+ *   `false` when the first attempt failed or timed out, or on close/abort. It
+ *   never rejects and never hangs (an ioredis offline queue can hold a
+ *   `SUBSCRIBE` forever).
+ * - **Retried.** After a failure or timeout it subscribes again in the
+ *   background, backing off from `retryMs` to 30 s, until it succeeds, the
+ *   error is permanent (configuration, permissions: reported once), or it is
+ *   closed. Meanwhile callers still wake at the holder's expiry.
+ * - **Honours the caller's signal**: abort closes it.
+ * - **No leak.** A subscription that answers after it timed out or after
+ *   `close()` is unsubscribed at once; after `close()` no event is delivered.
+ */
+import type { Clock } from '../internal/clock.js';
+import { withTimeout } from '../internal/timeout.js';
+import { wait } from '../internal/wait.js';
+import { isPermanent } from './error-kinds.js';
+import type { LeaseEvent, LeaseEventDetail, LeaseStore, Unsubscribe } from './lease-store.js';
+
+export interface WakeSubscriptionSettings {
+  readonly clock: Clock;
+  /** Bound on each subscribe attempt. */
+  readonly timeoutMs: number;
+  /** First retry delay after a failed attempt; doubles up to 30 s. */
+  readonly retryMs: number;
+  readonly signal?: AbortSignal | undefined;
+  /** Subscribe failures (each attempt); the subscription keeps retrying unless permanent. */
+  readonly onError?: ((error: unknown) => void) | undefined;
+  /** Every notification, after `woken` is set. */
+  readonly onEvent?: ((event: LeaseEvent, detail?: LeaseEventDetail) => void) | undefined;
+  /** Whether `sleep()` and retry timers hold the process open. @default false */
+  readonly keepAlive?: boolean;
+}
+
+const MAX_RETRY_MS = 30_000;
+
+export class WakeSubscription {
+  /** Settles once the first attempt is over (see the module comment). */
+  readonly ready: Promise<boolean>;
+  readonly #store: LeaseStore;
+  readonly #name: string;
+  readonly #s: WakeSubscriptionSettings;
+  readonly #closer = new AbortController();
+  #settleReady!: (subscribed: boolean) => void;
+  #unsubscribe: Unsubscribe | undefined;
+  #woken = false;
+  #wake: (() => void) | undefined;
+
+  constructor(store: LeaseStore, name: string, settings: WakeSubscriptionSettings) {
+    this.#store = store;
+    this.#name = name;
+    this.#s = settings;
+    this.ready = new Promise((resolve) => (this.#settleReady = resolve));
+    const { signal } = settings;
+    if (signal?.aborted) this.close();
+    else {
+      signal?.addEventListener('abort', this.#onAbort, { once: true });
+      void this.#run();
+    }
+  }
+
+  /** Whether a notification arrived since the last `reset()`. */
+  get woken(): boolean {
+    return this.#woken;
+  }
+
+  reset(): void {
+    this.#woken = false;
+  }
+
+  /** Waits `ms`, ending early on a notification when `wakeable`; `false` once closed or aborted. */
+  async sleep(ms: number, wakeable = true): Promise<boolean> {
+    if (wakeable && this.#woken) return true;
+    try {
+      await wait(
+        this.#s.clock,
+        ms,
+        this.#closer.signal,
+        wakeable
+          ? (w) => {
+              this.#wake = w;
+              return () => (this.#wake = undefined);
+            }
+          : undefined,
+        this.#s.keepAlive ?? false,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Unsubscribes (now, or when a pending attempt answers). Idempotent. */
+  close(): void {
+    if (this.#closer.signal.aborted) return;
+    this.#closer.abort();
+    this.#s.signal?.removeEventListener('abort', this.#onAbort);
+    this.#settleReady(false);
+    const unsubscribe = this.#unsubscribe;
+    this.#unsubscribe = undefined;
+    if (unsubscribe) quietly(unsubscribe);
+  }
+
+  readonly #onAbort = (): void => this.close();
+
+  async #run(): Promise<void> {
+    const { clock, retryMs, keepAlive = false } = this.#s;
+    for (let delay = retryMs; !this.#closer.signal.aborted;) {
+      const outcome = await this.#attempt();
+      this.#settleReady(outcome === 'subscribed');
+      if (outcome !== 'failed') return;
+      try {
+        await wait(clock, delay, this.#closer.signal, undefined, keepAlive);
+      } catch {
+        return;
+      }
+      delay = Math.min(delay * 2, Math.max(retryMs, MAX_RETRY_MS));
+    }
+  }
+
+  async #attempt(): Promise<'subscribed' | 'failed' | 'permanent'> {
+    const { clock, timeoutMs, onError } = this.#s;
+    try {
+      const unsubscribe = await withTimeout(
+        Promise.resolve().then(() => this.#store.subscribe(this.#name, this.#listener)),
+        timeoutMs,
+        clock,
+        'subscribe',
+        (late) => quietly(late),
+      );
+      if (this.#closer.signal.aborted) quietly(unsubscribe);
+      else this.#unsubscribe = unsubscribe;
+      return 'subscribed';
+    } catch (error) {
+      if (this.#closer.signal.aborted) return 'permanent';
+      onError?.(error);
+      return isPermanent(error) ? 'permanent' : 'failed';
+    }
+  }
+
+  readonly #listener = (event: LeaseEvent, detail?: LeaseEventDetail): void => {
+    if (this.#closer.signal.aborted) return;
+    this.#woken = true;
+    this.#wake?.();
+    this.#s.onEvent?.(event, detail);
+  };
+}
+
+function quietly(unsubscribe: Unsubscribe): void {
+  try {
+    unsubscribe();
+  } catch {
+    // A custom store's unsubscribe failed: nothing more to do than stop listening.
+  }
+}
