@@ -4,6 +4,8 @@
  * renewal for `renewMs + renewToleranceMs`, or when every store call has
  * failed for longer than `storeToleranceMs`.
  */
+import { integer, ownOptions } from '../internal/validate.js';
+import type { LeaseTiming } from '../lock/lease-keeper.js';
 import type { ElectorHealth, ElectorState, LeaderInfo } from './events.js';
 
 export interface HealthInput {
@@ -36,5 +38,18 @@ export function assessHealth(h: HealthInput): ElectorHealth {
     leader: h.leader,
     lastRenewalAgoMs: h.lastRenewalAgoMs,
     storeFailingForMs: h.storeFailingForMs,
+  };
+}
+
+/** Validates `health()`'s options; defaults: renew tolerance `leaseMs − renewMs`, store tolerance `leaseMs`. */
+export function healthTolerances(
+  options: unknown,
+  timing: LeaseTiming,
+): { renewToleranceMs: number; storeToleranceMs: number } {
+  const o = ownOptions('options', options, ['renewToleranceMs', 'storeToleranceMs']);
+  const renew = o['renewToleranceMs'] ?? timing.ttlMs - timing.refreshMs;
+  return {
+    renewToleranceMs: integer('renewToleranceMs', renew, 0),
+    storeToleranceMs: integer('storeToleranceMs', o['storeToleranceMs'] ?? timing.ttlMs, 0),
   };
 }

@@ -1,14 +1,18 @@
 /**
  * Where the elector's failures go: a warn line on the logger always, then
  * the `error` event if anyone listens; otherwise (no listener, no logger) a
- * process warning once per error code. Nothing here ever throws.
+ * process warning once per error code. Nothing here ever throws: the logger
+ * is the user's code, so `log` is a guarded copy whose failures become one
+ * process warning (never an `error` event, which a listener might log again).
  */
 import { StoreTimeoutError, StoreUnavailableError, type TenureError } from '../errors.js';
+import { guardMethods } from '../internal/guard.js';
 import type { Logger } from '../internal/logger.js';
 import type { RenewFailure } from '../metrics/types.js';
 
 export class Reporter {
-  readonly #log: Logger;
+  /** The user's logger, guarded: a throwing logger is reported once and never interrupts the caller. */
+  readonly log: Logger;
   readonly #election: string;
   readonly #silent: boolean;
   readonly #emit: (error: Error) => boolean;
@@ -21,15 +25,17 @@ export class Reporter {
     loggerGiven: boolean,
     emit: (error: Error) => boolean,
   ) {
-    this.#log = log;
     this.#election = election;
+    this.log = guardMethods(log, ['debug', 'info', 'warn', 'error'], (error) =>
+      this.#loggerFailed(error),
+    );
     this.#silent = !loggerGiven;
     this.#emit = emit;
   }
 
   report(error: unknown, context: string, term: number | null): void {
     const err = toError(error);
-    this.#log.warn({ err: summarize(err), term }, context);
+    this.log.warn({ err: summarize(err), term }, context);
     if (!this.#emit(err)) this.#warnOnce(err);
   }
 
@@ -40,17 +46,26 @@ export class Reporter {
       return;
     }
     const err = toError(error);
-    this.#log.error({ err: summarize(err) }, 'an error listener threw');
+    this.log.error({ err: summarize(err) }, 'an error listener threw');
     this.#warnOnce(err);
   }
 
   /** A deployment problem found at start (e.g. replicas without waitReplicas). */
   deployment(warning: string): void {
-    this.#log.warn({ event: 'deployment' }, warning);
+    this.log.warn({ event: 'deployment' }, warning);
     if (this.#silent)
       process.emitWarning(`tenure elector ${JSON.stringify(this.#election)}: ${warning}`, {
         code: 'TENURE_DEPLOYMENT',
       });
+  }
+
+  #loggerFailed(error: unknown): void {
+    if (this.#warned.has('logger')) return;
+    this.#warned.add('logger');
+    process.emitWarning(
+      `tenure elector ${JSON.stringify(this.#election)}: the logger threw (${toError(error).message}); further logger failures are not reported`,
+      { code: 'TENURE_HOOK_FAILED' },
+    );
   }
 
   #warnOnce(err: Error): void {

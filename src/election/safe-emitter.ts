@@ -1,8 +1,20 @@
 /**
- * A typed eventemitter3 whose listeners cannot hurt the emitter: each
- * listener runs in its own try/catch (rejected promises included) and a
- * failure is handed to `onListenerError` instead of propagating into the
- * elector's timers or skipping the other listeners.
+ * A typed eventemitter3 whose listeners cannot hurt the emitter.
+ *
+ * Contract:
+ * - Each listener runs in its own try/catch (rejected promises included); a
+ *   failure is handed to `onListenerError`, never propagated into the
+ *   emitter's timers and never skipping the other listeners.
+ * - User code runs outside transitions. Events (and deferred callbacks, such
+ *   as leader tasks) go to an ordered outbox. Inside `commit(fn)` nothing is
+ *   delivered; the outbox is drained when the outermost commit ends, so a
+ *   listener always sees a fully committed state. A listener that calls back
+ *   into the owner (for example `resign()` from `elected`) runs its own
+ *   commit to the end; the events it causes are appended and delivered after
+ *   the ones already queued, so every listener sees the events in the order
+ *   the transitions happened.
+ * - `off` forgets its wrapper, so adding and removing listeners in a loop
+ *   does not grow memory.
  */
 import { EventEmitter } from 'eventemitter3';
 
@@ -12,9 +24,12 @@ type Listener = (...args: any[]) => unknown;
 export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
   readonly #emitter = new EventEmitter();
   readonly #wrapped = new Map<Listener, Map<keyof Events, Listener[]>>();
-  readonly #onListenerError: (error: unknown, event: keyof Events) => void;
+  readonly #onListenerError: (error: unknown, event: keyof Events | 'task') => void;
+  readonly #outbox: (() => void)[] = [];
+  #depth = 0;
+  #draining = false;
 
-  constructor(onListenerError: (error: unknown, event: keyof Events) => void) {
+  constructor(onListenerError: (error: unknown, event: keyof Events | 'task') => void) {
     this.#onListenerError = onListenerError;
   }
 
@@ -29,9 +44,11 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
   }
 
   off<E extends keyof Events>(event: E, listener: Events[E]): this {
-    const list = this.#wrapped.get(listener)?.get(event);
-    const wrapped = list?.pop();
-    if (wrapped) this.#emitter.off(event as string, wrapped);
+    const wrapped = this.#wrapped.get(listener)?.get(event)?.at(-1);
+    if (wrapped) {
+      this.#emitter.off(event as string, wrapped);
+      this.#forget(event, listener, wrapped);
+    }
     return this;
   }
 
@@ -39,13 +56,54 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
     return this.#emitter.listenerCount(event as string);
   }
 
+  /** Runs `fn` (which must not call user code) and delivers what it queued once the outermost commit ends. */
+  protected commit<T>(fn: () => T): T {
+    this.#depth++;
+    try {
+      return fn();
+    } finally {
+      this.#depth--;
+      this.#drain();
+    }
+  }
+
+  /** Queues an event; delivered at once unless a commit is open. */
   protected emitSafely<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
-    this.#emitter.emit(event as string, ...args);
+    this.#outbox.push(() => this.#emitter.emit(event as string, ...args));
+    this.#drain();
+  }
+
+  /** Queues user code (a leader task) behind the queued events; a throw is reported as `task`. */
+  protected defer(fn: () => void): void {
+    this.#outbox.push(() => {
+      try {
+        fn();
+      } catch (error) {
+        this.#onListenerError(error, 'task');
+      }
+    });
+    this.#drain();
   }
 
   protected removeAllListeners(): void {
     this.#emitter.removeAllListeners();
     this.#wrapped.clear();
+  }
+
+  #drain(): void {
+    if (this.#depth > 0 || this.#draining) return;
+    this.#draining = true;
+    try {
+      for (let next = this.#outbox.shift(); next; next = this.#outbox.shift()) {
+        try {
+          next();
+        } catch {
+          // Unreachable: listeners and deferred callbacks are wrapped. Never stop the drain.
+        }
+      }
+    } finally {
+      this.#draining = false;
+    }
   }
 
   #wrap<E extends keyof Events>(event: E, listener: Events[E], once: boolean): Listener {
@@ -73,8 +131,12 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
   }
 
   #forget(event: keyof Events, listener: Listener, wrapped: Listener): void {
-    const list = this.#wrapped.get(listener)?.get(event);
+    const byEvent = this.#wrapped.get(listener);
+    const list = byEvent?.get(event);
     const i = list?.indexOf(wrapped) ?? -1;
-    if (list && i >= 0) list.splice(i, 1);
+    if (!byEvent || !list || i < 0) return;
+    list.splice(i, 1);
+    if (list.length === 0) byEvent.delete(event);
+    if (byEvent.size === 0) this.#wrapped.delete(listener);
   }
 }

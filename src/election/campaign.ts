@@ -1,0 +1,94 @@
+/**
+ * The campaign loop: attempt, then either lead until the term is over or
+ * wait until the holder's lease (or a hand-off reservation) would expire,
+ * woken sooner by a release notification.
+ *
+ * Contract: the loop never awaits user code. While leading it awaits only
+ * `term.ended`, which exists before any event about the term is emitted, so
+ * `resign()` or `stop()` from a listener or task ends the wait whenever they
+ * run. It exits promptly once the stop signal aborts (a pending subscription
+ * or wait does not hold it). After a store failure it waits the full retry
+ * delay, ignoring notifications (see docs/safety.md, "No grab-and-hand-back loop").
+ */
+import { jitter } from '../internal/random.js';
+import { attemptAcquire, releaseQuietly } from '../lock/acquire.js';
+import { WakeSubscription } from '../lock/wake-subscription.js';
+import type { ElectorMachine } from './machine.js';
+import { LeaderTerm } from './term.js';
+
+export async function campaign(m: ElectorMachine, ready: () => void): Promise<void> {
+  const { store, clock, election, retryMs, timing } = m.o;
+  const wakeup = new WakeSubscription(store, election, {
+    clock,
+    timeoutMs: timing.requestTimeoutMs,
+    retryMs,
+    signal: m.stopController.signal,
+    onError: (error) => m.report(error, 'no change notifications; waking at lease expiry only'),
+  });
+  /** Refused since it last led: may take a fair hand-off reservation. */
+  const waiting = { value: false };
+  try {
+    await wakeup.ready;
+    while (!m.stopped) {
+      const sitOut = m.sitOutUntil - clock.now();
+      // After resign(), sit out even if notifications arrive: others get the first chance.
+      if (sitOut > 0 && !(await wakeup.sleep(sitOut, false))) break;
+      if (m.stopped) break;
+      wakeup.reset();
+      const next = await attempt(m, waiting);
+      ready();
+      if (next instanceof LeaderTerm) {
+        await next.ended;
+        continue;
+      }
+      const failed = m.failingSince !== null;
+      if (wakeup.woken && !failed) continue;
+      if (!(await wakeup.sleep(next, !failed))) break;
+    }
+  } finally {
+    wakeup.close();
+  }
+}
+
+/** One acquisition attempt: the new term, or how long to wait before the next attempt. */
+async function attempt(
+  m: ElectorMachine,
+  waiting: { value: boolean },
+): Promise<LeaderTerm | number> {
+  const { store, clock, identity, data, timing, election, retryMs, retryJitterMs } = m.o;
+  m.becomeCandidate();
+  let outcome: Awaited<ReturnType<typeof attemptAcquire>>;
+  try {
+    outcome = await attemptAcquire(store, clock, {
+      name: election,
+      identity,
+      data,
+      timing,
+      waiting: waiting.value,
+    });
+  } catch (error) {
+    m.becomeFollower();
+    m.metrics.attempt('error');
+    m.storeFailed();
+    return m.failureDelay(error);
+  }
+  m.storeSucceeded();
+  if (outcome.granted) {
+    m.metrics.attempt('acquired');
+    if (m.stopped) {
+      releaseQuietly(store, outcome.lease); // granted after stop(): hand it straight back
+      m.becomeFollower();
+      return 0;
+    }
+    waiting.value = false;
+    return m.elect(outcome.lease, outcome.sentAt);
+  }
+  m.metrics.attempt('held');
+  m.becomeFollower();
+  waiting.value = true;
+  if (outcome.holder) m.observeHolder(outcome.holder);
+  // Sleep until the holder's lease (or a hand-off reservation for earlier waiters) would
+  // expire; a release notification wakes us sooner.
+  const expiry = outcome.holder ? outcome.holder.remainingMs : (outcome.reservedMs ?? retryMs);
+  return expiry + jitter(retryJitterMs);
+}

@@ -1,0 +1,262 @@
+/**
+ * The elector's state and every transition of it, shared by the campaign
+ * loop, the observer and the facade.
+ *
+ * Contract: each transition is committed whole (state, current term, known
+ * leader, history, metrics) before any user code runs; events and leader
+ * tasks are queued in the emitter's outbox and delivered after the commit,
+ * so a listener or task may call any public method. User hooks (metrics,
+ * logger) are guarded: a throw is reported and never interrupts a
+ * transition. Nothing here awaits user code.
+ */
+import { guardMethods } from '../internal/guard.js';
+import { childLogger, type Logger, silentLogger } from '../internal/logger.js';
+import { decodeData } from '../lock/data.js';
+import { LeaseKeeper } from '../lock/lease-keeper.js';
+import type { LeaseHolder, LeaseRef } from '../lock/lease-store.js';
+import { type ElectionMetrics, type ElectorProbe, noopMetrics } from '../metrics/types.js';
+import type {
+  ElectorEvents,
+  ElectorState,
+  LeaderInfo,
+  LeadershipRecord,
+  RevokeReason,
+} from './events.js';
+import { FailurePolicy } from './failure-policy.js';
+import { LeadershipHistory } from './history.js';
+import type { ResolvedElectorOptions } from './options.js';
+import { Reporter, renewFailure, summarize } from './reporter.js';
+import { LeaderTerm } from './term.js';
+
+export type LeaderTask = (signal: AbortSignal, term: number) => unknown;
+
+/** How the machine reaches the emitter (the facade's protected outbox). */
+export interface Outbox {
+  commit<T>(fn: () => T): T;
+  emit<E extends keyof ElectorEvents>(event: E, ...args: Parameters<ElectorEvents[E]>): void;
+  defer(fn: () => void): void;
+  hasErrorListener(): boolean;
+}
+
+const METRIC_METHODS = [
+  'attempt',
+  'elected',
+  'revoked',
+  'renewed',
+  'renewFailed',
+  'leaderChanged',
+  'close',
+] as const;
+
+export class ElectorMachine {
+  readonly o: ResolvedElectorOptions;
+  readonly reporter: Reporter;
+  readonly log: Logger;
+  readonly metrics: ElectionMetrics;
+  readonly tasks = new Set<LeaderTask>();
+  readonly stopController = new AbortController();
+  readonly #history: LeadershipHistory;
+  readonly #out: Outbox;
+  state: ElectorState = 'follower';
+  leader: LeaderInfo | null = null;
+  /** The term this elector holds, until it is over. */
+  current: LeaderTerm | undefined;
+  /** After `resign()`: no campaigning before this monotonic time. */
+  sitOutUntil = 0;
+  readonly #failures: FailurePolicy;
+
+  constructor(o: ResolvedElectorOptions, out: Outbox, probe: ElectorProbe) {
+    this.o = o;
+    this.#out = out;
+    const log = childLogger(o.logger, { election: o.election, identity: o.identity });
+    this.reporter = new Reporter(log, o.election, o.logger !== silentLogger, (err) => {
+      if (!out.hasErrorListener()) return false;
+      out.emit('error', err);
+      return true;
+    });
+    this.log = this.reporter.log;
+    this.#history = new LeadershipHistory(o.historyLimit);
+    this.#failures = new FailurePolicy(o.clock, o.retryMs, o.retryJitterMs);
+    const metrics = o.metrics?.forElector({ election: o.election, identity: o.identity }, probe);
+    this.metrics = metrics
+      ? guardMethods(metrics, METRIC_METHODS, (error, method) =>
+          this.report(error, `metrics ${method}() failed`),
+        )
+      : noopMetrics;
+  }
+
+  get history(): readonly LeadershipRecord[] {
+    return this.#history.records;
+  }
+
+  get stopped(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  // ---- transitions (each one commit) ------------------------------------------------------
+
+  becomeCandidate(): void {
+    this.#out.commit(() => this.#transition('candidate'));
+    this.log.debug({ event: 'attempt' }, 'campaigning');
+  }
+
+  becomeFollower(): void {
+    this.#out.commit(() => this.#transition('follower'));
+  }
+
+  becomeStopped(): void {
+    this.#out.commit(() => this.#transition('stopped'));
+  }
+
+  /** Commits a new term for `lease` (acquired with a request sent at `sentAt`); events follow. */
+  elect(lease: LeaseRef, sentAt: number): LeaderTerm {
+    const { store, clock, timing } = this.o;
+    return this.#out.commit(() => {
+      // The keeper calls its hooks from timers only, after `term` is assigned.
+      const keeper: LeaseKeeper = new LeaseKeeper(store, clock, lease, timing, sentAt, {
+        onRenewed: ({ durationMs }) => {
+          term.confirmedAt = clock.now() - durationMs;
+          this.storeSucceeded();
+          this.metrics.renewed(durationMs);
+        },
+        onRenewFailed: (error) => {
+          this.storeFailed();
+          this.metrics.renewFailed(renewFailure(error));
+          this.report(error, 'renewal failed; still leading until the deadline');
+        },
+        onLost: (error) => this.endTerm(term, error.reason, error.cause),
+      });
+      const term = new LeaderTerm(keeper, sentAt);
+      this.current = term;
+      this.#transition('leader');
+      this.metrics.elected(term.term);
+      this.log.info(
+        { event: 'elected', term: term.term, validMs: Math.round(keeper.remainingMs) },
+        'elected leader',
+      );
+      this.#out.emit('elected', { term: term.term, signal: term.signal });
+      this.setLeader({
+        identity: this.o.identity,
+        term: term.term,
+        data: decodeData(this.o.data),
+        isSelf: true,
+      });
+      for (const task of this.tasks) this.startTask(task, term);
+      return term;
+    });
+  }
+
+  /** Commits the end of `term` (once; later calls do nothing). Its signal is already aborted. */
+  endTerm(term: LeaderTerm, reason: RevokeReason, cause?: unknown): void {
+    this.#out.commit(() => {
+      if (!term.finish(reason)) return;
+      if (this.current === term) this.current = undefined;
+      this.#transition('follower');
+      this.metrics.revoked(reason);
+      const calm = reason === 'released' || reason === 'stopped';
+      this.log[calm ? 'info' : 'warn'](
+        { event: 'revoked', term: term.term, reason, ...(cause ? { err: summarize(cause) } : {}) },
+        'stepped down',
+      );
+      const t = term.term;
+      this.#out.emit(
+        'revoked',
+        cause === undefined ? { term: t, reason } : { term: t, reason, cause },
+      );
+      this.#history.end(reason);
+      this.setLeader(null);
+    });
+  }
+
+  /** Aborts the term's signal, ends it, then waits for the compare-and-delete. */
+  async release(term: LeaderTerm, reason: RevokeReason): Promise<void> {
+    const released = term.keeper.release(); // aborts the signal at once, then waits for a renewal in flight
+    this.endTerm(term, reason);
+    try {
+      await released;
+    } catch (error) {
+      this.report(error, 'release failed; the lease will expire by its ttl');
+    }
+  }
+
+  observeHolder(holder: LeaseHolder): void {
+    if (this.leader?.term === holder.term) return;
+    this.setLeader({
+      identity: holder.identity,
+      term: holder.term,
+      data: decodeData(holder.data),
+      isSelf: this.current?.term === holder.term,
+    });
+  }
+
+  setLeader(leader: LeaderInfo | null): void {
+    this.#out.commit(() => {
+      if (leader === null && this.leader === null) return;
+      if (leader) this.#history.begin(leader.identity, leader.term);
+      else this.#history.end('vacated');
+      this.leader = leader;
+      this.metrics.leaderChanged();
+      this.#out.emit('leader', leader);
+    });
+  }
+
+  /** Queues `task` for `term`: it starts after the queued events, unless the term is over by then. */
+  startTask(task: LeaderTask, term: LeaderTerm): void {
+    this.#out.defer(() => {
+      const { signal } = term;
+      if (signal.aborted) return;
+      const failed = (error: unknown): void => {
+        // A task that stops because leadership ended is not a failure.
+        const aborted = error === signal.reason || (error as Error | null)?.name === 'AbortError';
+        if (!(signal.aborted && aborted)) this.report(error, 'leader task failed');
+      };
+      try {
+        Promise.resolve(task(signal, term.term)).catch(failed);
+      } catch (error) {
+        failed(error);
+      }
+    });
+  }
+
+  // ---- store health (see failure-policy.ts) --------------------------------------------
+
+  get failingSince(): number | null {
+    return this.#failures.failingSince;
+  }
+
+  storeFailed(): void {
+    this.#failures.failed();
+  }
+
+  storeSucceeded(): void {
+    this.#failures.succeeded();
+  }
+
+  /** Reports `error` and says how long to wait before the next try. */
+  failureDelay(error: unknown): number {
+    this.report(error, 'store operation failed');
+    return this.#failures.delayAfter(error);
+  }
+
+  report(error: unknown, context = 'error'): void {
+    this.reporter.report(error, context, this.current?.valid ? this.current.term : null);
+  }
+
+  /** Deployment warnings from the store (e.g. replicas without waitReplicas), once, in the background. */
+  diagnose(): void {
+    const { store } = this.o;
+    if (typeof store.diagnose !== 'function') return;
+    Promise.resolve()
+      .then(() => store.diagnose?.())
+      .then((warnings) => warnings?.forEach((w) => this.reporter.deployment(w)))
+      .catch(() => undefined);
+  }
+
+  #transition(to: ElectorState): void {
+    const from = this.state;
+    if (from === to || from === 'stopped') return;
+    this.state = to;
+    this.log.debug({ event: 'state', from, to }, 'state changed');
+    this.#out.emit('state', { from, to });
+  }
+}
