@@ -22,6 +22,8 @@ try {
     'dist/index.d.ts',
     'dist/prometheus.js',
     'dist/prometheus.d.ts',
+    'dist/http.js',
+    'dist/http.d.ts',
     'package.json',
     'README.md',
     'LICENSE',
@@ -44,7 +46,8 @@ try {
   );
   writeFileSync(
     join(consumer, 'use.ts'),
-    `import { Elector, Locker, MemoryLeaseStore, RedisLeaseStore, TenureError, serveElection, type LockOptions } from 'tenure';
+    `import { Elector, Locker, MemoryLeaseStore, RedisLeaseStore, TenureError, type LockOptions } from 'tenure';
+import { serveElection } from 'tenure/http';
 import { prometheusMetrics } from 'tenure/prometheus';
 import { Registry } from 'prom-client';
 import { Redis } from 'ioredis';

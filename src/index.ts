@@ -10,6 +10,7 @@ export type {
   AcquireRequest,
   AcquireResult,
   LeaseEvent,
+  LeaseEventDetail,
   LeaseHolder,
   LeaseRef,
   LeaseStore,
@@ -48,11 +49,3 @@ export type {
   RenewFailure,
 } from './metrics/types.js';
 export type { ElectorHealth } from './election/events.js';
-export {
-  electionHandler,
-  serveElection,
-  type ElectionHandlerOptions,
-  type ElectionServer,
-  type ElectionServerOptions,
-  type MetricsRegistry,
-} from './http/election-server.js';

@@ -4,13 +4,8 @@
  * (one instance per process) and by demo.ts (three in one process).
  */
 import type { Registry } from 'prom-client';
-import {
-  Elector,
-  type LeaseStore,
-  type Logger,
-  serveElection,
-  type ElectionServer,
-} from '../../src/index.js';
+import { type ElectionServer, serveElection } from '../../src/http.js';
+import { Elector, type LeaseStore, type Logger } from '../../src/index.js';
 import { prometheusMetrics } from '../../src/prometheus.js';
 import type { ClaimResult, RunLedger } from './ledger.js';
 import { scheduleWhileLeader } from './schedule.js';
