@@ -11,7 +11,7 @@ import { WorkerProcess } from '../test/helpers/worker-process.js';
 export interface FailoverConfig {
   readonly port: number;
   readonly kills: number;
-  readonly leaseMs: number;
+  readonly ttlMs: number;
   /** tenure's renewMs; also the polling elector's one interval. */
   readonly renewMs: number;
 }
@@ -30,14 +30,14 @@ class Fleet {
   ) {}
 
   spawn(): WorkerProcess {
-    const { port, leaseMs, renewMs } = this.config;
+    const { port, ttlMs, renewMs } = this.config;
     const worker = new WorkerProcess(
       {
         port,
         namespace: this.namespace,
         election: 'crash',
         identity: `${this.kind}-${this.#spawned++}`,
-        leaseMs,
+        ttlMs,
         renewMs,
         retryMs: this.kind === 'tenure' ? 500 : renewMs,
         retryJitterMs: 20,
@@ -78,7 +78,7 @@ export async function crashFailover(config: FailoverConfig): Promise<Record<Kind
     }
     for (let n = 0; n < config.kills; n++) {
       for (const fleet of fleets) {
-        const leader = await waitFor(() => fleet.leader(), config.leaseMs * 5);
+        const leader = await waitFor(() => fleet.leader(), config.ttlMs * 5);
         // A random phase of the renewal cycle, after the leadership has settled.
         await sleep(config.renewMs + Math.random() * config.renewMs);
         const marks = new Map(fleet.workers.map((w) => [w, w.messages.length]));
@@ -91,7 +91,7 @@ export async function crashFailover(config: FailoverConfig): Promise<Record<Kind
             if (m) return BigInt(m.t);
           }
           return undefined;
-        }, config.leaseMs * 5);
+        }, config.ttlMs * 5);
         times[fleet.kind].push(Number(elected - killedAt) / 1e6);
         const fresh = fleet.spawn();
         await fresh.next((m) => m.ev === 'ready');

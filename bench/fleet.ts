@@ -1,6 +1,6 @@
 /**
  * Scenario 7: fleet scale in one process on one shared connection.
- * - `electors`: N electors (defaults: leaseMs 15000, renewMs 5000) on one
+ * - `electors`: N electors (defaults: ttlMs 15000, renewMs 5000) on one
  *   election; one leads, the rest follow.
  * - `locks`: N distinct locks held and auto-refreshed (ttlMs 30000, refresh
  *   every 10000).

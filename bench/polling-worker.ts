@@ -1,6 +1,6 @@
 /**
  * The elector users write by hand, for the crash fail-over comparison: every
- * `retryMs`, a follower tries `SET key id NX PX leaseMs` and the leader
+ * `retryMs`, a follower tries `SET key id NX PX ttlMs` and the leader
  * extends its key with a compare-and-PEXPIRE script. No deadline, no
  * notifications, no expiry-timed wake-up. Speaks the elector-worker messages
  * (`ready`, `elected`, `revoked`) with CLOCK_MONOTONIC timestamps.
@@ -23,11 +23,11 @@ let stopped = false;
 async function tick(): Promise<void> {
   try {
     if (leader) {
-      if (Number(await client.eval(EXTEND, 1, key, config.identity, config.leaseMs)) !== 1) {
+      if (Number(await client.eval(EXTEND, 1, key, config.identity, config.ttlMs)) !== 1) {
         leader = false;
         send({ ev: 'revoked', term, reason: 'lost', t: now() });
       }
-    } else if ((await client.set(key, config.identity, 'PX', config.leaseMs, 'NX')) === 'OK') {
+    } else if ((await client.set(key, config.identity, 'PX', config.ttlMs, 'NX')) === 'OK') {
       leader = true;
       term++;
       send({ ev: 'elected', term, t: now() });

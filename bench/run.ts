@@ -214,7 +214,7 @@ if (want('4')) {
       store: new RedisLeaseStore({ client, namespace }),
       election: 'h',
       identity: `e${i}`,
-      leaseMs: 5000,
+      ttlMs: 5000,
       renewMs: 1000,
       retryMs: 500,
     });
@@ -259,11 +259,11 @@ if (want('4')) {
 
 // 5. Crash fail-over across processes: SIGKILL the leader, time to the next `elected`.
 if (want('5')) {
-  const leaseMs = 1000;
+  const ttlMs = 1000;
   const renewMs = 300;
-  const times = await crashFailover({ port: server.port, kills: KILLS, leaseMs, renewMs });
+  const times = await crashFailover({ port: server.port, kills: KILLS, ttlMs, renewMs });
   out(
-    `\n### 5. Crash fail-over (3 processes, leaseMs ${leaseMs}; leader SIGKILLed at a random point of its renewal cycle)\n`,
+    `\n### 5. Crash fail-over (3 processes, ttlMs ${ttlMs}; leader SIGKILLed at a random point of its renewal cycle)\n`,
   );
   out('| elector | kills | p50 ms | p99 ms | max ms |');
   out('| --- | ---: | ---: | ---: | ---: |');
@@ -273,7 +273,7 @@ if (want('5')) {
     );
   row(`tenure Elector (renewMs ${renewMs})`, times.tenure);
   row(`hand-written polling elector (every ${renewMs} ms)`, times.polling);
-  results['failover'] = { leaseMs, renewMs, ...times };
+  results['failover'] = { ttlMs, renewMs, ...times };
 }
 
 // 6. Idle cost: 100 followers and one leader sharing one connection; Redis commands per second.
@@ -281,7 +281,7 @@ if (want('6')) {
   const namespace = `idle-${Date.now()}`;
   const client = new Redis({ host: '127.0.0.1', port: server.port });
   const store = new RedisLeaseStore({ client, namespace });
-  const leaseMs = 2000;
+  const ttlMs = 2000;
   const electors = Array.from(
     { length: 101 },
     (_, i) =>
@@ -289,7 +289,7 @@ if (want('6')) {
         store,
         election: 'idle',
         identity: `e${i}`,
-        leaseMs,
+        ttlMs,
         renewMs: 600,
         retryMs: 500,
       }),
@@ -300,13 +300,13 @@ if (want('6')) {
   await new Promise((r) => setTimeout(r, IDLE_MS));
   const perSecond = ((await scriptCalls(admin)) - before) / (IDLE_MS / 1000);
   const leaderShare = 1000 / 600; // the leader renews every renewMs
-  const perFollowerPerLease = ((perSecond - leaderShare) / 100) * (leaseMs / 1000);
+  const perFollowerPerLease = ((perSecond - leaderShare) / 100) * (ttlMs / 1000);
   await Promise.all(electors.map((e) => e.stop()));
   await store.close();
   client.disconnect();
-  out('\n### 6. Follower idle cost (100 followers + 1 leader, leaseMs 2000, renewMs 600)\n');
+  out('\n### 6. Follower idle cost (100 followers + 1 leader, ttlMs 2000, renewMs 600)\n');
   out(
-    `Over ${IDLE_MS / 1000} s: ${perSecond.toFixed(1)} scripts/s in all, ${perFollowerPerLease.toFixed(2)} store calls per follower per lease period (target ≤ 1; a follower polling every retryMs would make ${(leaseMs / 500).toFixed(0)}).`,
+    `Over ${IDLE_MS / 1000} s: ${perSecond.toFixed(1)} scripts/s in all, ${perFollowerPerLease.toFixed(2)} store calls per follower per lease period (target ≤ 1; a follower polling every retryMs would make ${(ttlMs / 500).toFixed(0)}).`,
   );
   results['idle'] = { perSecond, perFollowerPerLease };
 }
@@ -326,7 +326,7 @@ if (want('7')) {
     '| workload | Redis scripts/s | client CPU % of a core | RSS KiB per item | V8 heap KiB per item | event-loop delay p50 / p99 / max ms | longest GC pause ms |',
   );
   out('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-  row(`${FLEET.electors} electors, one election (defaults: leaseMs 15000, renewMs 5000)`, e);
+  row(`${FLEET.electors} electors, one election (defaults: ttlMs 15000, renewMs 5000)`, e);
   row(`${FLEET.locks} held locks, auto-refreshed (ttlMs 30000, refresh 10000)`, l);
   results['fleet'] = { electors: e, locks: l };
 }

@@ -60,7 +60,7 @@ await elector.stop();
 const options: LockOptions = { ttlMs: 1000 };
 const locker = new Locker(new MemoryLeaseStore());
 const lock = await locker.lock('x', options);
-const token: number = lock.token;
+const token: number = lock.term;
 await lock.release();
 const client = new Redis({ lazyConnect: true });
 new RedisLeaseStore({ client });
@@ -88,7 +88,7 @@ console.log(token > 0, new TenureError('TENURE_INTERNAL', 'x') instanceof Error)
     [
       '--input-type=module',
       '-e',
-      "import * as t from 'tenure'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, k.token > 0); await k.release();",
+      "import * as t from 'tenure'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, k.term > 0); await k.release();",
     ],
     { cwd: consumer, encoding: 'utf8' },
   ).trim();

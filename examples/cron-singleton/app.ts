@@ -31,7 +31,7 @@ export interface InstanceConfig {
   registry: Registry;
   job?: string;
   pattern?: string;
-  leaseMs?: number;
+  ttlMs?: number;
   renewMs?: number;
   retryMs?: number;
   catchUpMs?: number;
@@ -53,7 +53,7 @@ export async function startInstance(c: InstanceConfig): Promise<Instance> {
     store: c.store,
     election: c.job ?? 'report',
     identity,
-    leaseMs: c.leaseMs ?? 3000,
+    ttlMs: c.ttlMs ?? 3000,
     renewMs: c.renewMs ?? 1000,
     retryMs: c.retryMs ?? 500,
     metrics: prometheusMetrics({ registry: c.registry }),

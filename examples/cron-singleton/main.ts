@@ -3,7 +3,7 @@
  *   REDIS_URL   Redis to elect on (required here; the demo runs without it)
  *   IDENTITY    instance name (default host:pid:rand)
  *   HTTP_PORT   /metrics /healthz /leader on 127.0.0.1 (default 0 = any free port)
- *   PATTERN     croner pattern (default every 2 s), LEASE_MS, RENEW_MS
+ *   PATTERN     croner pattern (default every 2 s), TTL_MS, RENEW_MS
  * SIGTERM/SIGINT → elector.stop(): the lease is released and another
  * instance takes over within milliseconds. Events are printed as JSON lines
  * (and sent over IPC when started by the demo).
@@ -43,7 +43,7 @@ const instance = await startInstance({
   identity,
   registry: new Registry(),
   pattern: process.env['PATTERN'] ?? '*/2 * * * * *',
-  leaseMs: Number(process.env['LEASE_MS'] ?? 3000),
+  ttlMs: Number(process.env['TTL_MS'] ?? 3000),
   renewMs: Number(process.env['RENEW_MS'] ?? 1000),
   httpPort: Number(process.env['HTTP_PORT'] ?? 0),
   logger,

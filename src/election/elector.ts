@@ -7,7 +7,7 @@
  * loop) and `observer.ts` (observe mode).
  *
  * Guarantees (assumptions: see README "Not guaranteed" and docs/safety.md):
- * - **Deadline rule.** Leadership lasts until `t_send + leaseMs − drift` of
+ * - **Deadline rule.** Leadership lasts until `t_send + ttlMs − drift` of
  *   the last confirmed acquire/renew, where `t_send` is read from the
  *   monotonic clock before the request was sent. `isLeader` compares the
  *   clock with that deadline on every read: after an event-loop stall or
@@ -121,8 +121,8 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   /**
    * Health as client-go's HealthzAdaptor sees it: unhealthy when this elector
    * leads but has not confirmed a renewal for `renewMs + renewToleranceMs`
-   * (default `leaseMs − renewMs`), or when every store operation has failed
-   * for longer than `storeToleranceMs` (default `leaseMs`).
+   * (default `ttlMs − renewMs`), or when every store operation has failed
+   * for longer than `storeToleranceMs` (default `ttlMs`).
    */
   health(options?: { renewToleranceMs?: number; storeToleranceMs?: number }): ElectorHealth {
     const { timing, clock } = this.#m.o;
@@ -138,7 +138,7 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
       leader: this.leader,
       lastRenewalAgoMs: current ? now - current.confirmedAt : null,
       storeFailingForMs: failingSince === null ? null : now - failingSince,
-      renewMs: timing.refreshMs,
+      renewMs: timing.renewMs,
     });
   }
 

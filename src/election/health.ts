@@ -41,13 +41,13 @@ export function assessHealth(h: HealthInput): ElectorHealth {
   };
 }
 
-/** Validates `health()`'s options; defaults: renew tolerance `leaseMs − renewMs`, store tolerance `leaseMs`. */
+/** Validates `health()`'s options; defaults: renew tolerance `ttlMs − renewMs`, store tolerance `ttlMs`. */
 export function healthTolerances(
   options: unknown,
   timing: LeaseTiming,
 ): { renewToleranceMs: number; storeToleranceMs: number } {
   const o = ownOptions('options', options, ['renewToleranceMs', 'storeToleranceMs']);
-  const renew = o['renewToleranceMs'] ?? timing.ttlMs - timing.refreshMs;
+  const renew = o['renewToleranceMs'] ?? timing.ttlMs - timing.renewMs;
   return {
     renewToleranceMs: integer('renewToleranceMs', renew, 0),
     storeToleranceMs: integer('storeToleranceMs', o['storeToleranceMs'] ?? timing.ttlMs, 0),

@@ -30,16 +30,16 @@ export interface ElectorOptions {
   /** Informational identity published with the lease. @default `${hostname}:${pid}:${random}` */
   identity?: string;
   /** Lease duration on the store. @default 15000 */
-  leaseMs?: number;
-  /** Renewal period while leading; `2 × renewMs ≤ leaseMs − drift`. @default leaseMs / 3 */
+  ttlMs?: number;
+  /** Renewal period while leading; `2 × renewMs ≤ ttlMs − drift`. @default ttlMs / 3 */
   renewMs?: number;
   /** Wait after a store failure (and before a resigned elector campaigns again). @default 2000 */
   retryMs?: number;
   /** Random extra wait in [0, retryJitterMs] on retries and on waking at a holder's expiry. @default retryMs / 4 */
   retryJitterMs?: number;
-  /** `drift = ceil(driftFactor × leaseMs) + 2` ms is subtracted from validity. @default 0.01 */
+  /** `drift = ceil(driftFactor × ttlMs) + 2` ms is subtracted from validity. @default 0.01 */
   driftFactor?: number;
-  /** Per-request timeout; `< leaseMs − drift`. @default renewMs */
+  /** Per-request timeout; `< ttlMs − drift`. @default renewMs */
   requestTimeoutMs?: number;
   /** JSON data published with the lease while leading (e.g. this instance's address). */
   data?: unknown;
@@ -56,7 +56,7 @@ export interface ElectorOptions {
 }
 
 export const ELECTOR_DEFAULTS = Object.freeze({
-  leaseMs: 15_000,
+  ttlMs: 15_000,
   retryMs: 2_000,
   driftFactor: 0.01,
   campaign: true,
@@ -82,7 +82,7 @@ const KEYS = [
   'store',
   'election',
   'identity',
-  'leaseMs',
+  'ttlMs',
   'renewMs',
   'retryMs',
   'retryJitterMs',
@@ -116,16 +116,13 @@ export function resolveElectorOptions(input: unknown): ResolvedElectorOptions {
     );
   }
   const retryMs = integer('retryMs', o['retryMs'] ?? ELECTOR_DEFAULTS.retryMs, 10, MAX_TIMER_MS);
-  const timing = resolveLeaseTiming(
-    { ttl: 'leaseMs', refresh: 'renewMs' },
-    {
-      ttlMs: o['leaseMs'] ?? ELECTOR_DEFAULTS.leaseMs,
-      refreshMs: o['renewMs'],
-      driftFactor: o['driftFactor'] ?? ELECTOR_DEFAULTS.driftFactor,
-      requestTimeoutMs: o['requestTimeoutMs'],
-      retryMs,
-    },
-  );
+  const timing = resolveLeaseTiming({
+    ttlMs: o['ttlMs'] ?? ELECTOR_DEFAULTS.ttlMs,
+    renewMs: o['renewMs'],
+    driftFactor: o['driftFactor'] ?? ELECTOR_DEFAULTS.driftFactor,
+    requestTimeoutMs: o['requestTimeoutMs'],
+    retryMs,
+  });
   const retryJitterMs = integer(
     'retryJitterMs',
     o['retryJitterMs'] ?? Math.floor(retryMs / 4),

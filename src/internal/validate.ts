@@ -1,7 +1,7 @@
 /**
  * Up-front validation shared by every public entry point. Each failure throws
  * {@link InvalidOptionError} naming the option, the rule and the value
- * received, e.g. ``Expected `renewMs` < `leaseMs`, got 5000 >= 3000``.
+ * received, e.g. ``Expected `renewMs` < `ttlMs`, got 5000 >= 3000``.
  */
 import { InvalidOptionError } from '../errors.js';
 
@@ -52,21 +52,34 @@ export function ownOptions(
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
     if (!known.includes(key)) {
-      const hint = suggest(key, known);
-      fail(
-        key,
-        `Unknown option \`${key}\` in \`${where}\`${hint ? ` — did you mean \`${hint}\`?` : ''}`,
-      );
+      const renamed = RENAMED[key];
+      const hint = renamed && known.includes(renamed) ? undefined : suggest(key, known);
+      const advice =
+        renamed && known.includes(renamed)
+          ? ` — it was renamed to \`${renamed}\``
+          : hint
+            ? ` — did you mean \`${hint}\`?`
+            : '';
+      fail(key, `Unknown option \`${key}\` in \`${where}\`${advice}`);
     }
     out[key] = (value as Record<string, unknown>)[key];
   }
   return out;
 }
 
+/** Option names renamed before 1.0 (one word per meaning); the error names the new one. */
+const RENAMED: Readonly<Record<string, string>> = { leaseMs: 'ttlMs', refreshMs: 'renewMs' };
+
+/** Words that mean an option under another name (`lease` is a ttl, `refresh` a renewal). */
+const SYNONYMS: Readonly<Record<string, string>> = { lease: 'ttlms', refresh: 'renewms' };
+
 function suggest(key: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestScore = Infinity;
   const lower = key.toLowerCase();
+  const synonym = SYNONYMS[lower.replace(/ms$/, '')];
+  const named = known.find((candidate) => candidate.toLowerCase() === synonym);
+  if (named) return named;
   for (const candidate of known) {
     const c = candidate.toLowerCase();
     const score = c.startsWith(lower) || lower.startsWith(c) ? 0 : editDistance(lower, c);

@@ -41,13 +41,13 @@ export interface LeaseTiming {
   /** Safety margin subtracted from the ttl: `ceil(driftFactor * ttlMs) + 2`. */
   readonly driftMs: number;
   /** Renew this long after the previous successful acquire/renew was sent. */
-  readonly refreshMs: number;
+  readonly renewMs: number;
   /**
    * Renew up to this much earlier, at random (default 0): many leases taken
    * together (a batch of locks, a fleet started at once) would otherwise
    * renew in the same timer burst and stall the event loop. Earlier is always safe.
    */
-  readonly refreshJitterMs?: number;
+  readonly renewJitterMs?: number;
   /** Delay before retrying a renewal that failed ambiguously. */
   readonly renewRetryMs: number;
   /** Per-request timeout, below `ttlMs - driftMs`. */
@@ -155,7 +155,7 @@ export class LeaseKeeper {
 
   /*
    * Timers: while the next renewal is due before the deadline (always, given
-   * 2 × refreshMs ≤ ttlMs − drift), the renew timer alone is armed. The
+   * 2 × renewMs ≤ ttlMs − drift), the renew timer alone is armed. The
    * deadline timer is armed when a renewal starts and stays armed until one
    * succeeds, so `signal` aborts on time when renewals hang or fail. `valid`
    * never depends on either timer.
@@ -179,7 +179,7 @@ export class LeaseKeeper {
   }
 
   async #renew(): Promise<void> {
-    const { ttlMs, driftMs, requestTimeoutMs, refreshMs, renewRetryMs } = this.#timing;
+    const { ttlMs, driftMs, requestTimeoutMs, renewMs, renewRetryMs } = this.#timing;
     const sentAt = this.#clock.now();
     let result: Awaited<ReturnType<LeaseStore['renew']>>;
     try {
@@ -202,7 +202,7 @@ export class LeaseKeeper {
         this.#lose('refused', failure);
         return;
       }
-      this.#scheduleRenew(Math.min(renewRetryMs, refreshMs));
+      this.#scheduleRenew(Math.min(renewRetryMs, renewMs));
       this.#notify(() => this.#hooks.onRenewFailed?.(failure));
       return;
     }
@@ -229,8 +229,8 @@ export class LeaseKeeper {
   }
 
   #refreshDelay(): number {
-    const { refreshMs, refreshJitterMs = 0 } = this.#timing;
-    return refreshJitterMs > 0 ? refreshMs - Math.random() * refreshJitterMs : refreshMs;
+    const { renewMs, renewJitterMs = 0 } = this.#timing;
+    return renewJitterMs > 0 ? renewMs - Math.random() * renewJitterMs : renewMs;
   }
 
   #disarmDeadline(): void {

@@ -1,43 +1,35 @@
 /**
- * The timing rules every lease holder obeys (`Lock` and `Elector` name the
- * options differently: ttlMs/refreshMs vs leaseMs/renewMs). Checked once, up
- * front, with messages naming the caller's option names and values.
+ * The timing rules every lease holder obeys (`Lock` and `Elector` share the
+ * option names `ttlMs`, `renewMs`, `driftFactor`, `requestTimeoutMs`).
+ * Checked once, up front, with messages naming the options and values.
  */
 import { MAX_TIMER_MS, finite, integer, rule } from '../internal/validate.js';
 import { driftFor, type LeaseTiming } from './lease-keeper.js';
 
-export interface TimingNames {
-  readonly ttl: string;
-  readonly refresh: string;
-}
-
 export interface TimingInput {
   readonly ttlMs: unknown;
-  readonly refreshMs: unknown;
+  readonly renewMs: unknown;
   readonly driftFactor: unknown;
   readonly requestTimeoutMs: unknown;
   readonly retryMs: number;
 }
 
-export function resolveLeaseTiming(names: TimingNames, input: TimingInput): LeaseTiming {
-  const { ttl, refresh } = names;
+export function resolveLeaseTiming(input: TimingInput): LeaseTiming {
+  const ttl = 'ttlMs';
+  const renew = 'renewMs';
   const ttlMs = integer(ttl, input.ttlMs, 100, MAX_TIMER_MS);
   const driftMs = driftFor(ttlMs, finite('driftFactor', input.driftFactor, 0, 0.5));
   const validMs = ttlMs - driftMs;
-  const refreshMs = integer(refresh, input.refreshMs ?? Math.floor(ttlMs / 3), 10, MAX_TIMER_MS);
+  const renewMs = integer(renew, input.renewMs ?? Math.floor(ttlMs / 3), 10, MAX_TIMER_MS);
+  rule(renew, renewMs < ttlMs, `Expected \`${renew}\` < \`${ttl}\`, got ${renewMs} >= ${ttlMs}`);
   rule(
-    refresh,
-    refreshMs < ttlMs,
-    `Expected \`${refresh}\` < \`${ttl}\`, got ${refreshMs} >= ${ttlMs}`,
-  );
-  rule(
-    refresh,
-    2 * refreshMs <= validMs,
-    `Expected \`${refresh}\` ≤ (\`${ttl}\` − drift) / 2 = ${Math.floor(validMs / 2)} for ${ttl} ${ttlMs} (two renewal attempts before the deadline), got ${refreshMs}`,
+    renew,
+    2 * renewMs <= validMs,
+    `Expected \`${renew}\` ≤ (\`${ttl}\` − drift) / 2 = ${Math.floor(validMs / 2)} for ${ttl} ${ttlMs} (two renewal attempts before the deadline), got ${renewMs}`,
   );
   const requestTimeoutMs = integer(
     'requestTimeoutMs',
-    input.requestTimeoutMs ?? refreshMs,
+    input.requestTimeoutMs ?? renewMs,
     1,
     MAX_TIMER_MS,
   );
@@ -49,9 +41,9 @@ export function resolveLeaseTiming(names: TimingNames, input: TimingInput): Leas
   return {
     ttlMs,
     driftMs,
-    refreshMs,
-    refreshJitterMs: Math.floor(refreshMs / 10),
-    renewRetryMs: Math.min(input.retryMs, refreshMs),
+    renewMs,
+    renewJitterMs: Math.floor(renewMs / 10),
+    renewRetryMs: Math.min(input.retryMs, renewMs),
     requestTimeoutMs,
   };
 }

@@ -16,8 +16,8 @@ import { resolveLeaseTiming } from './lease-timing.js';
 export interface LockOptions {
   /** Lease time-to-live on the store. @default 30000 */
   ttlMs?: number;
-  /** Renew this often while held. Must leave room for two attempts: `2 × refreshMs ≤ ttlMs − drift`. @default ttlMs / 3 */
-  refreshMs?: number;
+  /** Renew this often while held. Must leave room for two attempts: `2 × renewMs ≤ ttlMs − drift`. @default ttlMs / 3 */
+  renewMs?: number;
   /** Wait between attempts when the store fails or the holder's expiry is unknown. @default 200 */
   retryMs?: number;
   /** Random extra wait in [0, retryJitterMs] added to each retry. @default 100 */
@@ -26,7 +26,7 @@ export interface LockOptions {
   retryLimit?: number;
   /** Clock-drift allowance: validity is `ttlMs − (ceil(driftFactor × ttlMs) + 2)`. @default 0.01 */
   driftFactor?: number;
-  /** Per-request timeout for acquire, renew and release; below `ttlMs − drift`. @default refreshMs */
+  /** Per-request timeout for acquire, renew and release; below `ttlMs − drift`. @default renewMs */
   requestTimeoutMs?: number;
   /** JSON data published with the lease, readable with `Locker.get()`. */
   data?: unknown;
@@ -53,7 +53,7 @@ export interface ResolvedLockOptions {
 
 const KEYS = [
   'ttlMs',
-  'refreshMs',
+  'renewMs',
   'retryMs',
   'retryJitterMs',
   'retryLimit',
@@ -66,16 +66,13 @@ const KEYS = [
 export function resolveLockOptions(input: unknown): ResolvedLockOptions {
   const o = ownOptions('options', input, KEYS);
   const retryMs = integer('retryMs', o['retryMs'] ?? LOCK_DEFAULTS.retryMs, 1, MAX_TIMER_MS);
-  const timing = resolveLeaseTiming(
-    { ttl: 'ttlMs', refresh: 'refreshMs' },
-    {
-      ttlMs: o['ttlMs'] ?? LOCK_DEFAULTS.ttlMs,
-      refreshMs: o['refreshMs'],
-      driftFactor: o['driftFactor'] ?? LOCK_DEFAULTS.driftFactor,
-      requestTimeoutMs: o['requestTimeoutMs'],
-      retryMs,
-    },
-  );
+  const timing = resolveLeaseTiming({
+    ttlMs: o['ttlMs'] ?? LOCK_DEFAULTS.ttlMs,
+    renewMs: o['renewMs'],
+    driftFactor: o['driftFactor'] ?? LOCK_DEFAULTS.driftFactor,
+    requestTimeoutMs: o['requestTimeoutMs'],
+    retryMs,
+  });
   const retryJitterMs = integer(
     'retryJitterMs',
     o['retryJitterMs'] ?? LOCK_DEFAULTS.retryJitterMs,

@@ -1,24 +1,24 @@
 import type { LeaseKeeper } from './lease-keeper.js';
 
 /**
- * A held lock. Auto-refreshes in the background until released or lost.
+ * A held lock. Renews itself in the background until released or lost.
  * Check `isValid` (computed from the monotonic clock at each read) right
- * before a side effect, and pass `token` to the resource so it can refuse
- * writes from an older holder: only fencing protects against a holder that
- * was paused past its deadline.
+ * before a side effect, and pass `term` (the fencing token) to the resource
+ * so it can refuse writes from an older holder: only fencing protects
+ * against a holder that was paused past its deadline.
  */
 export class Lock implements AsyncDisposable {
   readonly #keeper: LeaseKeeper;
   /** The lock name. */
   readonly name: string;
-  /** Fencing token: strictly greater than every token issued before for this name. */
-  readonly token: number;
+  /** The fencing token: strictly greater than every term issued before for this name. */
+  readonly term: number;
 
   /** @internal */
   constructor(keeper: LeaseKeeper) {
     this.#keeper = keeper;
     this.name = keeper.lease.name;
-    this.token = keeper.lease.term;
+    this.term = keeper.lease.term;
   }
 
   /** Aborted when the lock can no longer be trusted (deadline missed, lost, released); reason is a `LockLostError`. */

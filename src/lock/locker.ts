@@ -43,8 +43,8 @@ export interface LockerOptions {
 /** What anyone can read about a lock's current holder. */
 export interface LockInfo {
   readonly identity: string;
-  /** Fencing token of the holder. */
-  readonly token: number;
+  /** The holder's term (its fencing token). */
+  readonly term: number;
   readonly data: JsonValue | undefined;
   /** Time to expiry according to the store when it answered, in ms. */
   readonly remainingMs: number;
@@ -190,12 +190,12 @@ export class Locker {
   async withLock<T>(
     name: string,
     options: LockOptions | undefined,
-    fn: (signal: AbortSignal, token: number) => Promise<T> | T,
+    fn: (signal: AbortSignal, term: number) => Promise<T> | T,
   ): Promise<T> {
     func('fn', fn);
     const lock = await this.lock(name, options);
     try {
-      const result = await fn(lock.signal, lock.token);
+      const result = await fn(lock.signal, lock.term);
       if (!lock.isValid) {
         const reason: unknown = lock.signal.reason;
         throw reason instanceof LockLostError ? reason : new LockLostError(name, 'deadline');
@@ -263,7 +263,7 @@ function checkName(name: unknown): void {
 function toInfo(holder: LeaseHolder): LockInfo {
   return {
     identity: holder.identity,
-    token: holder.term,
+    term: holder.term,
     data: decodeData(holder.data),
     remainingMs: holder.remainingMs,
   };

@@ -111,7 +111,7 @@ export class Scenario {
       resourcePort: this.resource.port,
       namespace: this.namespace,
       election: 'q',
-      leaseMs: T,
+      ttlMs: T,
       renewMs: R,
       retryMs: P,
       retryJitterMs: J,

@@ -25,7 +25,7 @@ export class NaiveElector {
     private readonly o: {
       election: string;
       identity: string;
-      leaseMs: number;
+      ttlMs: number;
       renewMs: number;
       retryMs: number;
       mode: NaiveMode;
@@ -59,21 +59,21 @@ export class NaiveElector {
           .acquire({
             name: this.o.election,
             token,
-            ttlMs: this.o.leaseMs,
+            ttlMs: this.o.ttlMs,
             identity: this.o.identity,
             data: '',
           })
           .catch(() => null);
         if (r?.acquired) {
           this.#term = r.term;
-          this.#deadline = performance.now() + this.o.leaseMs - 12; // from the reply: wrong on purpose
+          this.#deadline = performance.now() + this.o.ttlMs - 12; // from the reply: wrong on purpose
           this.hooks.elected(r.term, this.o.mode === 'no-deadline' ? 1e12 : this.#deadline);
         }
       } else {
         const lease = { name: this.o.election, token, term: this.#term };
-        const r = await this.store.renew(lease, this.o.leaseMs).catch(() => 'error' as const);
+        const r = await this.store.renew(lease, this.o.ttlMs).catch(() => 'error' as const);
         if (r === 'renewed') {
-          this.#deadline = performance.now() + this.o.leaseMs - 12; // reply time: wrong on purpose
+          this.#deadline = performance.now() + this.o.ttlMs - 12; // reply time: wrong on purpose
           this.hooks.extended(this.#term, this.o.mode === 'no-deadline' ? 1e12 : this.#deadline);
         } else {
           const term = this.#term;

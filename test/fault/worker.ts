@@ -19,7 +19,7 @@ export interface FaultWorkerConfig {
   resourcePort: number;
   namespace: string;
   election: string;
-  leaseMs: number;
+  ttlMs: number;
   renewMs: number;
   retryMs: number;
   retryJitterMs: number;
@@ -89,7 +89,7 @@ if (c.naive) {
     {
       election: c.election,
       identity: c.proc,
-      leaseMs: c.leaseMs,
+      ttlMs: c.ttlMs,
       renewMs: c.renewMs,
       retryMs: c.retryMs,
       mode: c.naive,
@@ -120,7 +120,7 @@ if (c.naive) {
     store,
     election: c.election,
     identity: c.proc,
-    leaseMs: c.leaseMs,
+    ttlMs: c.ttlMs,
     renewMs: c.renewMs,
     retryMs: c.retryMs,
     retryJitterMs: c.retryJitterMs,

@@ -15,7 +15,7 @@ export interface WorkerConfig {
   namespace: string;
   election: string;
   identity: string;
-  leaseMs: number;
+  ttlMs: number;
   renewMs: number;
   retryMs: number;
   retryJitterMs: number;
@@ -49,7 +49,7 @@ const elector = new Elector({
   store,
   election: config.election,
   identity: config.identity,
-  leaseMs: config.leaseMs,
+  ttlMs: config.ttlMs,
   renewMs: config.renewMs,
   retryMs: config.retryMs,
   retryJitterMs: config.retryJitterMs,

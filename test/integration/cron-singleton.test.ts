@@ -42,7 +42,7 @@ describe('examples/cron-singleton', () => {
           IDENTITY: identity,
           NAMESPACE: namespace,
           PATTERN: '* * * * * *',
-          LEASE_MS: '1500',
+          TTL_MS: '1500',
           RENEW_MS: '400',
         },
         stdio: ['ignore', 'ignore', 'inherit', 'ipc'],

@@ -9,7 +9,7 @@ import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 import { WorkerProcess } from '../helpers/worker-process.js';
 
-const timing = { leaseMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 50 };
+const timing = { ttlMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 50 };
 let server: RedisServer;
 const cleanups: (() => Promise<unknown>)[] = [];
 
@@ -101,10 +101,10 @@ describe('Elector on Redis', () => {
     console.info(
       `hand-over: stop() to elected in ${ms(stopAt, elected.at).toFixed(1)} ms (includes the IPC round trip)`,
     );
-    expect(ms(stopAt, elected.at)).toBeLessThan(timing.leaseMs);
+    expect(ms(stopAt, elected.at)).toBeLessThan(timing.ttlMs);
   });
 
-  it('fails over within leaseMs + retryMs + slack after SIGKILL of the leader', async () => {
+  it('fails over within ttlMs + retryMs + slack after SIGKILL of the leader', async () => {
     const ns = uniqueNamespace();
     const list = workers(ns, 3);
     await Promise.all(list.map((w) => w.next((m) => m.ev === 'ready')));
@@ -116,12 +116,12 @@ describe('Elector on Redis', () => {
     const elected = await second.next((m) => m.ev === 'elected');
     const failover = ms(killedAt, elected.at);
     console.info(
-      `fail-over: SIGKILL to elected in ${failover.toFixed(1)} ms (leaseMs ${timing.leaseMs})`,
+      `fail-over: SIGKILL to elected in ${failover.toFixed(1)} ms (ttlMs ${timing.ttlMs})`,
     );
-    expect(failover).toBeLessThan(timing.leaseMs + timing.retryMs + 1000);
+    expect(failover).toBeLessThan(timing.ttlMs + timing.retryMs + 1000);
   });
 
-  it('after SIGSTOP for 2 × leaseMs another leads, and the paused one is not leader on its first check', async () => {
+  it('after SIGSTOP for 2 × ttlMs another leads, and the paused one is not leader on its first check', async () => {
     const ns = uniqueNamespace();
     const list = workers(ns, 3);
     await Promise.all(list.map((w) => w.next((m) => m.ev === 'ready')));
@@ -132,8 +132,8 @@ describe('Elector on Redis', () => {
     const rest = list.filter((w) => w !== first);
     const second = await oneLeader(rest, 5000);
     const elected = await second.next((m) => m.ev === 'elected');
-    expect(ms(stoppedAt, elected.at)).toBeLessThan(timing.leaseMs + timing.retryMs + 1000);
-    const remaining = 2 * timing.leaseMs - ms(stoppedAt, process.hrtime.bigint());
+    expect(ms(stoppedAt, elected.at)).toBeLessThan(timing.ttlMs + timing.retryMs + 1000);
+    const remaining = 2 * timing.ttlMs - ms(stoppedAt, process.hrtime.bigint());
     if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
     first.signal('SIGCONT');
     const probe = await first.next((m) => m.ev === 'probe', 5000, mark);
@@ -161,7 +161,7 @@ describe('Elector on Redis', () => {
     await expect.poll(() => revoked.length, { timeout: 3000, interval: 10 }).toBe(1);
     expect(revoked[0]?.reason).toBe('deadline');
     // Validity ends at t_send + 988 of the last renewal, which was sent before the kill.
-    expect((revoked[0]?.at as number) - killedAt).toBeLessThan(timing.leaseMs + 200);
+    expect((revoked[0]?.at as number) - killedAt).toBeLessThan(timing.ttlMs + 200);
     expect(leader.isLeader).toBe(false);
     await server.restart();
     await expect

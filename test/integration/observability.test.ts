@@ -19,7 +19,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-const timing = { leaseMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 20 };
+const timing = { ttlMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 20 };
 
 async function setup(identity: string, registry: Registry, namespace: string) {
   const store = new RedisLeaseStore({

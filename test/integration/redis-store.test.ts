@@ -59,14 +59,14 @@ describe('round trips', () => {
     const { client, store } = storeFor();
     const locker = new Locker(store);
     // Warm the server's script cache with every script (the first use of each is EVALSHA + EVAL).
-    const warm = await locker.lock('warm', { ttlMs: 1000, refreshMs: 50 });
+    const warm = await locker.lock('warm', { ttlMs: 1000, renewMs: 50 });
     await sleep(120);
     await warm.release();
     await locker.get('warm');
     const sent = countCommands(client);
     const before = await commandStats();
 
-    const lock = await locker.lock('job', { ttlMs: 1000, refreshMs: 100 });
+    const lock = await locker.lock('job', { ttlMs: 1000, renewMs: 100 });
     expect(sent).toEqual(['evalsha']);
     await expect.poll(() => sent.length, { timeout: 2000, interval: 5 }).toBeGreaterThanOrEqual(3);
     const renewals = sent.length - 1;
@@ -283,7 +283,7 @@ describe('quarantine after data loss', () => {
 describe('validity on the local clock vs. the server', () => {
   it('local remainingMs never exceeds the server PTTL', async () => {
     const { store, namespace } = storeFor();
-    const lock = await new Locker(store).lock('job', { ttlMs: 1000, refreshMs: 100 });
+    const lock = await new Locker(store).lock('job', { ttlMs: 1000, renewMs: 100 });
     const key = leaseKeys(namespace, 'job').lease;
     for (let i = 0; i < 40; i++) {
       const local = lock.remainingMs; // read before PTTL is sent: the strict comparison
@@ -301,7 +301,7 @@ describe('validity on the local clock vs. the server', () => {
     // driftFactor 0.05 leaves 52 ms for timer lateness on a busy CI machine.
     const lock = await new Locker(store).lock('job', {
       ttlMs: 1000,
-      refreshMs: 200,
+      renewMs: 200,
       driftFactor: 0.05,
     });
     const pttlSentAt = performance.now();
@@ -331,7 +331,7 @@ describe('read-only replica', () => {
     try {
       const client = primary.client({ maxRetriesPerRequest: 0 });
       const store = new RedisLeaseStore({ client, namespace: uniqueNamespace() });
-      const lock = await new Locker(store).lock('job', { ttlMs: 2000, refreshMs: 100 });
+      const lock = await new Locker(store).lock('job', { ttlMs: 2000, renewMs: 100 });
       const lost = new Promise<LockLostError>((resolve) =>
         lock.signal.addEventListener('abort', () => resolve(lock.signal.reason as LockLostError), {
           once: true,
@@ -374,7 +374,7 @@ describe('client handling', () => {
     await holder.release();
     const next = await waiting;
     expect(performance.now() - started).toBeLessThan(5000); // woken by the release, not the 60 s ttl
-    expect(next.token).toBeGreaterThan(holder.token);
+    expect(next.term).toBeGreaterThan(holder.term);
     await next.release();
     await store.close();
   });
@@ -413,7 +413,7 @@ describe('client handling', () => {
     const clock = new CountingClock();
     const { store } = storeFor(client);
     const locker = new Locker(store, { clock });
-    const holder = await locker.lock('job', { ttlMs: 1000, refreshMs: 50 });
+    const holder = await locker.lock('job', { ttlMs: 1000, renewMs: 50 });
     const waiting = locker.lock('job', { ttlMs: 1000 }); // subscribes (a second socket) and waits
     await sleep(120);
     expect(sockets()).toBe(socketsBefore + 1);
@@ -563,22 +563,22 @@ describe('minimal ACL (the README list)', () => {
       const first = await a.lock('job', { ttlMs: 2000 });
       const waiting = b.lock('job', { ttlMs: 2000 }); // contended: subscribes, waits
       await sleep(50);
-      expect(await b.get('job')).toMatchObject({ token: first.token });
+      expect(await b.get('job')).toMatchObject({ term: first.term });
       await first.release();
       const second = await waiting; // woken by the notification, takes the hand-off
-      expect(second.token).toBeGreaterThan(first.token);
+      expect(second.term).toBeGreaterThan(first.term);
       const controller = new AbortController();
       const seen: (number | null)[] = [];
       const watching = (async () => {
         for await (const info of a.watch('job', { signal: controller.signal })) {
-          seen.push(info?.token ?? null);
+          seen.push(info?.term ?? null);
           if (seen.length === 2) controller.abort();
         }
       })().catch(() => undefined);
       await expect.poll(() => seen.length, { timeout: 2000 }).toBeGreaterThanOrEqual(1);
       await second.release();
       await watching;
-      expect(seen).toEqual([second.token, null]);
+      expect(seen).toEqual([second.term, null]);
     } finally {
       await Promise.all(stores.map((s) => s.close()));
       await admin.call('ACL', 'DELUSER', user);

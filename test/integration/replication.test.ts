@@ -82,7 +82,7 @@ describe('waitReplicas', () => {
     });
     const lock = await new Locker(store).lock('job', {
       ttlMs: 1000,
-      refreshMs: 200,
+      renewMs: 200,
       requestTimeoutMs: 150,
     });
     const stalledAt = performance.now();

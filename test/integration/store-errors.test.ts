@@ -35,7 +35,7 @@ describe('BUSY during renewals', () => {
     const locker = new Locker(store);
     const lock = await locker.lock('busy', {
       ttlMs: 3000,
-      refreshMs: 200,
+      renewMs: 200,
       requestTimeoutMs: 1000,
     });
     // A script that spins for 700 ms: after 100 ms every other command gets BUSY.
@@ -147,7 +147,7 @@ describe('a pub/sub connection that never answers', () => {
 
   it('start() and stop() settle', async () => {
     const store = hangingStore();
-    const elector = new Elector({ store, election: 'hang', leaseMs: 1500, retryMs: 200 });
+    const elector = new Elector({ store, election: 'hang', ttlMs: 1500, retryMs: 200 });
     elector.on('error', () => undefined);
     const began = Date.now();
     await elector.start(); // bounded by requestTimeoutMs (renewMs = 500)

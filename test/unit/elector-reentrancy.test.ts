@@ -14,7 +14,7 @@ import type { ElectionMetrics, MetricsProvider } from '../../src/metrics/types.j
 import { checkEventLog, type Logged, recordEvents } from '../helpers/event-log.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 
-const timing = { leaseMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 0 };
+const timing = { ttlMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 0 };
 const cleanup: (() => Promise<void>)[] = [];
 
 afterEach(async () => {

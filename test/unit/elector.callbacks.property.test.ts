@@ -152,7 +152,7 @@ describe('Elector under user code (property)', () => {
               store,
               clock,
               election: 'p',
-              leaseMs: LEASE,
+              ttlMs: LEASE,
               renewMs: 250,
               retryMs: 200,
               retryJitterMs: 50,

@@ -76,7 +76,7 @@ describe('Elector state machine (property)', () => {
             store,
             clock,
             election: 'p',
-            leaseMs: LEASE,
+            ttlMs: LEASE,
             renewMs: 250,
             retryMs: 200,
             retryJitterMs: 50,

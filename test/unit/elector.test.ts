@@ -10,7 +10,7 @@ import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { ScriptedStore } from '../helpers/scripted-store.js';
 
 // lease 1000, renew 250, drift 12: valid until t_send + 988.
-const timing = { leaseMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 0 };
+const timing = { ttlMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 0 };
 const electors: Elector[] = [];
 const clocks = new Set<FakeClock>();
 

@@ -12,7 +12,7 @@ import { ScriptedStore } from '../helpers/scripted-store.js';
 const timing: LeaseTiming = {
   ttlMs: 1000,
   driftMs: 12,
-  refreshMs: 250,
+  renewMs: 250,
   renewRetryMs: 100,
   requestTimeoutMs: 200,
 };
@@ -246,14 +246,14 @@ describe('LeaseKeeper deadline rule', () => {
     expect(clock.pending).toBe(1); // the next renewal only
   });
 
-  it('renews up to refreshJitterMs early, at random, and measures the new deadline from that send', async () => {
+  it('renews up to renewJitterMs early, at random, and measures the new deadline from that send', async () => {
     const clock = new FakeClock();
     const store = new ScriptedStore();
     const random = vi.spyOn(Math, 'random').mockReturnValue(0.999);
     try {
       const lease = { name: 'job', token: OwnershipToken.generate(), term: 7 };
       const t0 = clock.now();
-      const keeper = new LeaseKeeper(store, clock, lease, { ...timing, refreshJitterMs: 40 }, t0);
+      const keeper = new LeaseKeeper(store, clock, lease, { ...timing, renewJitterMs: 40 }, t0);
       await clock.advance(209);
       expect(store.of('renew')).toHaveLength(0);
       await clock.advance(2);

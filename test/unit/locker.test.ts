@@ -30,7 +30,7 @@ describe('Locker', () => {
     expect(await locker.tryLock('a')).toBeNull();
     await store.release(held);
     const lock = await locker.tryLock('a');
-    expect(lock?.token).toBeGreaterThan(held.term);
+    expect(lock?.term).toBeGreaterThan(held.term);
     await lock?.release();
   });
 
@@ -39,7 +39,7 @@ describe('Locker', () => {
     const lock = await locker.lock('a', { ttlMs: 1000 });
     await clock.advance(10_000);
     expect(lock.isValid).toBe(true);
-    expect((await store.read('a'))?.term).toBe(lock.token);
+    expect((await store.read('a'))?.term).toBe(lock.term);
     await lock.release();
     expect(await store.read('a')).toBeNull();
     expect(clock.pending).toBe(0);
@@ -233,7 +233,7 @@ describe('Locker', () => {
     await clock.advance(1);
     store.pending<AcquireResult>('acquire').resolve({ acquired: true, term: 5 });
     const lock = await pending;
-    expect(lock.token).toBe(5);
+    expect(lock.term).toBe(5);
   });
 
   it('releases a grant that arrives after the request timed out', async () => {
@@ -294,7 +294,7 @@ describe('Locker', () => {
     const lock = await locker.lock('a', { data: { addr: '10.0.0.1:8080' } });
     expect(await locker.get('a')).toMatchObject({
       identity: 'me',
-      token: lock.token,
+      term: lock.term,
       data: { addr: '10.0.0.1:8080' },
     });
     await lock.release();

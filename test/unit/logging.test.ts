@@ -33,7 +33,7 @@ describe('logging through a pino logger', () => {
       logger,
       election: 'billing',
       identity: 'host-1',
-      leaseMs: 1000,
+      ttlMs: 1000,
       renewMs: 250,
       retryMs: 200,
       retryJitterMs: 0,

@@ -69,7 +69,7 @@ const settled = (p: Promise<unknown>): (() => boolean) => {
   return () => done;
 };
 
-const timing = { leaseMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 0 };
+const timing = { ttlMs: 1000, renewMs: 250, retryMs: 200, retryJitterMs: 0 };
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();

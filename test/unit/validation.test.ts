@@ -22,19 +22,15 @@ const badLockOptions: [string, unknown, string][] = [
   ['ttlMs', { ttlMs: 1000n }, 'got 1000n'],
   ['ttlMs', { ttlMs: 99 }, 'from 100 to 2147483647'],
   ['ttlMs', { ttlMs: 2 ** 31 }, 'got 2147483648'],
+  ['renewMs', { ttlMs: 3000, renewMs: 5000 }, 'Expected `renewMs` < `ttlMs`, got 5000 >= 3000'],
+  ['renewMs', { ttlMs: 1000, renewMs: 1000 }, 'got 1000 >= 1000'],
   [
-    'refreshMs',
-    { ttlMs: 3000, refreshMs: 5000 },
-    'Expected `refreshMs` < `ttlMs`, got 5000 >= 3000',
-  ],
-  ['refreshMs', { ttlMs: 1000, refreshMs: 1000 }, 'got 1000 >= 1000'],
-  [
-    'refreshMs',
-    { ttlMs: 1000, refreshMs: 600 },
+    'renewMs',
+    { ttlMs: 1000, renewMs: 600 },
     '(`ttlMs` − drift) / 2 = 494 for ttlMs 1000 (two renewal attempts before the deadline), got 600',
   ],
-  ['refreshMs', { ttlMs: 1000, refreshMs: 495 }, 'got 495'],
-  ['refreshMs', { refreshMs: 5 }, 'got 5'],
+  ['renewMs', { ttlMs: 1000, renewMs: 495 }, 'got 495'],
+  ['renewMs', { renewMs: 5 }, 'got 5'],
   ['retryMs', { retryMs: 0 }, 'got 0'],
   ['retryJitterMs', { retryJitterMs: -1 }, 'got -1'],
   ['retryLimit', { retryLimit: -1 }, 'got -1'],
@@ -49,7 +45,8 @@ const badLockOptions: [string, unknown, string][] = [
   ['data', { data: 'x'.repeat(70_000) }, 'at most 65536 bytes'],
   ['signal', { signal: {} }, 'AbortSignal'],
   ['ttl', { ttl: 1000 }, 'did you mean `ttlMs`?'],
-  ['refresh', { refresh: 1000 }, 'did you mean `refreshMs`?'],
+  ['refresh', { refresh: 1000 }, 'did you mean `renewMs`?'],
+  ['refreshMs', { refreshMs: 1000 }, 'it was renamed to `renewMs`'],
   ['options', 'fast', 'to be an object, got "fast"'],
   ['options', null, 'got null'],
   ['options', [], 'got an array'],
@@ -80,7 +77,7 @@ describe('lock options validation', () => {
     expect(timing).toMatchObject({
       ttlMs: 1000,
       driftMs: 12,
-      refreshMs: 333,
+      renewMs: 333,
       requestTimeoutMs: 333,
     });
   });
@@ -197,19 +194,15 @@ describe('Elector options validation', () => {
   const store = new MemoryLeaseStore();
   const base = { store, election: 'cron' };
   it.each([
-    [
-      'renewMs',
-      { leaseMs: 3000, renewMs: 5000 },
-      'Expected `renewMs` < `leaseMs`, got 5000 >= 3000',
-    ],
-    ['renewMs', { leaseMs: 1000, renewMs: 600 }, '(`leaseMs` − drift) / 2 = 494 for leaseMs 1000'],
+    ['renewMs', { ttlMs: 3000, renewMs: 5000 }, 'Expected `renewMs` < `ttlMs`, got 5000 >= 3000'],
+    ['renewMs', { ttlMs: 1000, renewMs: 600 }, '(`ttlMs` − drift) / 2 = 494 for ttlMs 1000'],
     [
       'requestTimeoutMs',
-      { leaseMs: 1000, renewMs: 250, requestTimeoutMs: 988 },
-      '`leaseMs` − drift = 988, got 988',
+      { ttlMs: 1000, renewMs: 250, requestTimeoutMs: 988 },
+      '`ttlMs` − drift = 988, got 988',
     ],
-    ['leaseMs', { leaseMs: 2 ** 31 }, 'got 2147483648'],
-    ['leaseMs', { leaseMs: '15000' }, 'got "15000"'],
+    ['ttlMs', { ttlMs: 2 ** 31 }, 'got 2147483648'],
+    ['ttlMs', { ttlMs: '15000' }, 'got "15000"'],
     ['retryMs', { retryMs: 5 }, 'got 5'],
     ['retryJitterMs', { retryJitterMs: -1 }, 'got -1'],
     ['driftFactor', { driftFactor: 0.5 }, 'got 0.5'],
@@ -221,7 +214,8 @@ describe('Elector options validation', () => {
     ['metrics', { metrics: {} }, 'MetricsProvider'],
     ['historyLimit', { historyLimit: -1 }, 'got -1'],
     ['data', { data: 1n }, 'JSON-serializable'],
-    ['lease', { lease: 1000 }, 'did you mean `leaseMs`?'],
+    ['lease', { lease: 1000 }, 'did you mean `ttlMs`?'],
+    ['leaseMs', { leaseMs: 1000 }, 'it was renamed to `ttlMs`'],
   ])('rejects a bad `%s` (case %#)', (option, extra, fragment) => {
     expect(() => new Elector({ ...base, ...extra } as never)).toThrow(
       expect.objectContaining({ option, message: expect.stringContaining(fragment) as string }),
