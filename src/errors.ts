@@ -120,7 +120,11 @@ export class StoreError extends TenureError {
  */
 export class StoreUnavailableError extends StoreError {
   constructor(message: string, options?: StoreErrorOptions) {
-    super(message, { retryable: true, ...options }, 'TENURE_STORE_UNAVAILABLE');
+    super(
+      message,
+      { ...options, retryable: options?.retryable ?? true },
+      'TENURE_STORE_UNAVAILABLE',
+    );
   }
 }
 

@@ -204,7 +204,7 @@ export class ElectorMachine {
   startTask(task: LeaderTask, term: LeaderTerm): void {
     this.#out.defer(() => {
       const { signal } = term;
-      if (signal.aborted) return;
+      if (signal.aborted || !this.tasks.has(task)) return; // over, or unregistered meanwhile
       const failed = (error: unknown): void => {
         // A task that stops because leadership ended is not a failure.
         const aborted = error === signal.reason || (error as Error | null)?.name === 'AbortError';

@@ -4,7 +4,8 @@
  * returned promise that rejects is caught too. A failure goes to `onError`
  * and the call returns `undefined`, so a faulty hook can never interrupt a
  * transition half-way (say, after the deadline timer was disarmed but before
- * the next renewal was scheduled). `onError` itself must not throw.
+ * the next renewal was scheduled). A listed method the target lacks becomes a
+ * no-op. `onError` itself must not throw.
  */
 export function guardMethods<T extends object>(
   target: T,
@@ -14,7 +15,11 @@ export function guardMethods<T extends object>(
   const guarded = Object.create(null) as Record<string, unknown>;
   for (const method of methods) {
     const fn = target[method];
-    if (typeof fn !== 'function') continue;
+    // A missing method (a plain-JS sink, a logger child without `debug`) is a no-op.
+    if (typeof fn !== 'function') {
+      guarded[method] = () => undefined;
+      continue;
+    }
     guarded[method] = (...args: unknown[]): unknown => {
       try {
         const result: unknown = (fn as (...a: unknown[]) => unknown).apply(target, args);

@@ -12,8 +12,10 @@
  * - `valid` and `remainingMs` are computed from the clock on every read, never
  *   cached: after an event-loop stall or SIGSTOP they are already false/0 on
  *   wake-up, before any timer has run.
- * - A renewal reply that arrives at or after the deadline it would establish,
- *   or after the lease was given up, extends nothing. Once lost, a keeper is
+ * - A renewal reply that arrives at or after the current deadline (or the one
+ *   it would establish), or after the lease was given up, extends nothing: the
+ *   keeper is then lost with reason `deadline`. Validity that ran out on the
+ *   clock never comes back, even before any timer has run. Once lost, a keeper is
  *   never valid again (a new acquisition is a new keeper with a new term).
  * - A definite answer from the store (`expired`, `stolen`) or a definite
  *   refusal (read-only replica, key conflict: an error that is not
@@ -194,6 +196,10 @@ export class LeaseKeeper {
       );
     } catch (error) {
       if (this.#ended) return;
+      if (this.#clock.now() >= this.#deadline) {
+        this.#lose('deadline', error); // the deadline passed while it was in flight (a stall)
+        return;
+      }
       const failure =
         error instanceof StoreError
           ? error
@@ -217,7 +223,8 @@ export class LeaseKeeper {
       return;
     }
     const deadline = sentAt + ttlMs - driftMs;
-    if (this.#clock.now() >= deadline) {
+    // Validity that ran out on the clock never comes back, even if this reply would extend it.
+    if (this.#clock.now() >= Math.min(deadline, this.#deadline)) {
       this.#lose('deadline');
       return;
     }

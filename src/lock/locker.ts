@@ -9,6 +9,7 @@
  * `retryMs`. See `lease-keeper.ts` for what validity means.
  */
 import { LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
+import { abortable } from '../internal/abortable.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { defaultIdentity, jitter } from '../internal/random.js';
 import { withTimeout } from '../internal/timeout.js';
@@ -138,7 +139,15 @@ export class Locker {
         let holder: LeaseHolder | null = null;
         let reservedMs: number | undefined;
         try {
-          const result = await this.#attempt(name, opts, waiting);
+          // An abort ends the call at once, even with a request in flight; a grant that
+          // arrives after it is released, never returned.
+          const result = await abortable(
+            this.#attempt(name, opts, waiting),
+            opts.signal,
+            (late) => {
+              void late.lock?.release().catch(() => false);
+            },
+          );
           if (result.lock) return result.lock;
           holder = result.holder;
           reservedMs = result.reservedMs;

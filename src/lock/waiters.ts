@@ -10,6 +10,7 @@
  * passed to another member. Waiters in other processes (or other Lockers)
  * are woken by their own subscription, as before.
  */
+import { abortable } from '../internal/abortable.js';
 import type { Clock } from '../internal/clock.js';
 import type { LeaseEvent, LeaseEventDetail, LeaseStore } from './lease-store.js';
 import { WakeSubscription } from './wake-subscription.js';
@@ -68,7 +69,7 @@ export class WaiterGroups {
     const joined = group;
     const leave = (): void => this.#leave(name, joined, waiter);
     try {
-      await untilAborted(joined.subscription.ready, signal);
+      await abortable(joined.subscription.ready, signal);
     } catch (error) {
       leave();
       throw error;
@@ -94,24 +95,4 @@ export class WaiterGroups {
     if (this.#groups.get(name) === group) this.#groups.delete(name);
     group.subscription.close();
   }
-}
-
-/** `promise`, or a rejection with the signal's reason as soon as it aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -12,10 +12,13 @@
  *   closed. Meanwhile callers still wake at the holder's expiry.
  * - **Honours the caller's signal**: abort closes it.
  * - **No leak.** A subscription that answers after it timed out or after
- *   `close()` is unsubscribed at once; after `close()` no event is delivered.
+ *   `close()` is unsubscribed at once; after `close()` no event is delivered
+ *   and no timer is left. The callbacks (`onError`, `onEvent`) may throw:
+ *   that is ignored and changes nothing here.
  */
+import { StoreTimeoutError } from '../errors.js';
 import type { Clock } from '../internal/clock.js';
-import { withTimeout } from '../internal/timeout.js';
+import { isolate } from '../internal/guard.js';
 import { wait } from '../internal/wait.js';
 import { isPermanent } from './error-kinds.js';
 import type { LeaseEvent, LeaseEventDetail, LeaseStore, Unsubscribe } from './lease-store.js';
@@ -121,33 +124,62 @@ export class WakeSubscription {
     }
   }
 
-  async #attempt(): Promise<'subscribed' | 'failed' | 'permanent'> {
-    const { clock, timeoutMs, onError } = this.#s;
-    try {
-      const unsubscribe = await withTimeout(
-        Promise.resolve().then(() => this.#store.subscribe(this.#name, this.#listener)),
-        timeoutMs,
-        clock,
-        'subscribe',
-        (late) => quietly(late),
+  /** One subscribe, bounded by `timeoutMs` and by `close()`; never rejects, leaves no timer. */
+  #attempt(): Promise<'subscribed' | 'failed' | 'permanent'> {
+    const { clock, timeoutMs } = this.#s;
+    const closer = this.#closer.signal;
+    if (closer.aborted) return Promise.resolve('permanent');
+    const subscribing = Promise.resolve().then(() =>
+      this.#store.subscribe(this.#name, this.#listener),
+    );
+    return new Promise((resolve) => {
+      let settled = false;
+      const finish = (outcome: 'subscribed' | 'failed' | 'permanent'): void => {
+        settled = true;
+        clock.clearTimeout(timer);
+        closer.removeEventListener('abort', onClose);
+        resolve(outcome);
+      };
+      const onClose = (): void => finish('permanent');
+      const timer = clock.setTimeout(() => {
+        this.#report(new StoreTimeoutError('subscribe', timeoutMs));
+        finish('failed');
+      }, timeoutMs);
+      closer.addEventListener('abort', onClose, { once: true });
+      subscribing.then(
+        (unsubscribe) => {
+          // Answered after a timeout or close(): nobody will use it.
+          if (settled || closer.aborted) quietly(unsubscribe);
+          else {
+            this.#unsubscribe = unsubscribe;
+            finish('subscribed');
+          }
+        },
+        (error: unknown) => {
+          if (settled) return;
+          this.#report(error);
+          finish(isPermanent(error) ? 'permanent' : 'failed');
+        },
       );
-      if (this.#closer.signal.aborted) quietly(unsubscribe);
-      else this.#unsubscribe = unsubscribe;
-      return 'subscribed';
-    } catch (error) {
-      if (this.#closer.signal.aborted) return 'permanent';
-      onError?.(error);
-      return isPermanent(error) ? 'permanent' : 'failed';
-    }
+    });
+  }
+
+  /** Hands a failure to the caller's `onError`, whose own failure is ignored. */
+  #report(error: unknown): void {
+    const { onError } = this.#s;
+    if (onError) isolate(() => onError(error), ignore);
   }
 
   readonly #listener = (event: LeaseEvent, detail?: LeaseEventDetail): void => {
     if (this.#closer.signal.aborted) return;
     this.#woken = true;
     this.#wake?.();
-    this.#s.onEvent?.(event, detail);
+    const { onEvent } = this.#s;
+    if (onEvent) isolate(() => onEvent(event, detail), ignore);
   };
 }
+
+const ignore = (): void => undefined;
 
 function quietly(unsubscribe: Unsubscribe): void {
   try {

@@ -9,6 +9,7 @@
  * {@link WakeSubscription} (bounded, retried, closed with the watch).
  */
 import type { Clock } from '../internal/clock.js';
+import { isolate } from '../internal/guard.js';
 import { withTimeout } from '../internal/timeout.js';
 import { isPermanent } from './error-kinds.js';
 import type { LeaseHolder, LeaseStore } from './lease-store.js';
@@ -53,7 +54,12 @@ export async function* watchHolders(
         holder = await withTimeout(store.read(name), s.requestTimeoutMs, s.clock, 'read');
       } catch (error) {
         if (isPermanent(error)) throw error;
-        s.onError?.(error);
+        const { onError } = s;
+        if (onError)
+          isolate(
+            () => onError(error),
+            () => undefined,
+          ); // the caller's callback may throw
         if (!(await wakeup.sleep(s.retryMs, false))) return;
         continue;
       }

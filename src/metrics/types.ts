@@ -17,7 +17,7 @@ export interface ElectorProbe {
   remainingMs(): number;
 }
 
-/** Per-elector sink; every method must be cheap and must not throw. */
+/** Per-elector sink; every method should be cheap. A throw is isolated and reported. */
 export interface ElectionMetrics {
   attempt(result: AttemptResult): void;
   elected(term: number): void;
@@ -30,7 +30,12 @@ export interface ElectionMetrics {
   close(): void;
 }
 
-/** Creates the sink for one elector, labelled with its election and identity. */
+/**
+ * Creates the sink for one elector, labelled with its election and identity.
+ * Called once, in the Elector's constructor: if it throws, the constructor
+ * throws (a misconfigured registry fails fast). The sink's methods may throw
+ * or be missing: the elector isolates them and reports failures on `error`.
+ */
 export interface MetricsProvider {
   forElector(
     labels: { readonly election: string; readonly identity: string },
