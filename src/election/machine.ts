@@ -14,7 +14,12 @@ import { childLogger, type Logger, silentLogger } from '../internal/logger.js';
 import { decodeData } from '../lock/data.js';
 import { LeaseKeeper } from '../lock/lease-keeper.js';
 import type { LeaseHolder, LeaseRef } from '../lock/lease-store.js';
-import { type ElectionMetrics, type ElectorProbe, noopMetrics } from '../metrics/types.js';
+import {
+  ELECTION_METRICS_METHODS,
+  type ElectionMetrics,
+  type ElectorProbe,
+  noopMetrics,
+} from '../metrics/types.js';
 import type {
   ElectorEvents,
   ElectorState,
@@ -37,16 +42,6 @@ export interface Outbox {
   defer(fn: () => void): void;
   hasErrorListener(): boolean;
 }
-
-const METRIC_METHODS = [
-  'attempt',
-  'elected',
-  'revoked',
-  'renewed',
-  'renewFailed',
-  'leaderChanged',
-  'close',
-] as const;
 
 export class ElectorMachine {
   readonly o: ResolvedElectorOptions;
@@ -79,7 +74,7 @@ export class ElectorMachine {
     this.#failures = new FailurePolicy(o.clock, o.retryMs, o.retryJitterMs);
     const metrics = o.metrics?.forElector({ election: o.election, identity: o.identity }, probe);
     this.metrics = metrics
-      ? guardMethods(metrics, METRIC_METHODS, (error, method) =>
+      ? guardMethods(metrics, ELECTION_METRICS_METHODS, (error, method) =>
           this.report(error, `metrics ${method}() failed`),
         )
       : noopMetrics;

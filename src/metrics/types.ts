@@ -43,6 +43,17 @@ export interface MetricsProvider {
   ): ElectionMetrics;
 }
 
+/** Every method of {@link ElectionMetrics}, for code that wraps a sink. */
+export const ELECTION_METRICS_METHODS = [
+  'attempt',
+  'elected',
+  'revoked',
+  'renewed',
+  'renewFailed',
+  'leaderChanged',
+  'close',
+] as const satisfies readonly (keyof ElectionMetrics)[];
+
 const noop = (): void => undefined;
 
 export const noopMetrics: ElectionMetrics = {

@@ -10,7 +10,12 @@ import type { ElectorOptions } from '../../src/election/options.js';
 import { StoreUnavailableError } from '../../src/errors.js';
 import type { LeaseStore, Unsubscribe } from '../../src/lock/lease-store.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
-import type { ElectionMetrics, MetricsProvider } from '../../src/metrics/types.js';
+import {
+  ELECTION_METRICS_METHODS,
+  type ElectionMetrics,
+  type MetricsProvider,
+  noopMetrics,
+} from '../../src/metrics/types.js';
 import { checkEventLog, type Logged, recordEvents } from '../helpers/event-log.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 
@@ -220,16 +225,7 @@ describe('Elector: public methods called from user code', () => {
 describe('Elector: user hooks that throw', () => {
   const throwing = (method: keyof ElectionMetrics): MetricsProvider => ({
     forElector: () => {
-      const noop = (): void => undefined;
-      const sink: ElectionMetrics = {
-        attempt: noop,
-        elected: noop,
-        revoked: noop,
-        renewed: noop,
-        renewFailed: noop,
-        leaderChanged: noop,
-        close: noop,
-      };
+      const sink: ElectionMetrics = { ...noopMetrics };
       sink[method] = () => {
         throw new Error(`metrics ${method} broke`);
       };
@@ -255,15 +251,7 @@ describe('Elector: user hooks that throw', () => {
   });
 
   it('every metrics method and every logger level may throw: the elector still elects, steps down and stops', async () => {
-    for (const method of [
-      'attempt',
-      'elected',
-      'revoked',
-      'renewed',
-      'renewFailed',
-      'leaderChanged',
-      'close',
-    ] as const) {
+    for (const method of ELECTION_METRICS_METHODS) {
       const broken = (): void => {
         throw new Error('logger broke');
       };

@@ -17,9 +17,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Elector } from '../../src/election/elector.js';
 import { ReadOnlyReplicaError, StoreUnavailableError } from '../../src/errors.js';
 import type { LeaseRef, Unsubscribe } from '../../src/lock/lease-store.js';
-import type { ElectionMetrics, MetricsProvider } from '../../src/metrics/types.js';
+import {
+  ELECTION_METRICS_METHODS,
+  type ElectionMetrics,
+  type MetricsProvider,
+} from '../../src/metrics/types.js';
 import { checkEventLog, recordEvents } from '../helpers/event-log.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { commands } from '../helpers/elector-commands.js';
 import { ScriptedStore } from '../helpers/scripted-store.js';
 
 const LEASE = 1000;
@@ -27,41 +32,6 @@ const VALID = LEASE - 12;
 
 type Action = 'resign' | 'stop' | 'start' | 'wait' | 'throw' | 'reject' | 'none';
 type SubscribeMode = 'ok' | 'hang' | 'fail-once' | 'fail';
-
-type Command =
-  | { kind: 'advance'; ms: number }
-  | { kind: 'stall'; ms: number }
-  | { kind: 'reply'; pick: number; answer: number; remainingMs: number }
-  | { kind: 'resign' }
-  | { kind: 'stop' };
-
-const command: fc.Arbitrary<Command> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('advance' as const),
-      ms: fc.integer({ min: 1, max: 400 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('stall' as const),
-      ms: fc.integer({ min: 1, max: 2500 }),
-    }),
-  },
-  {
-    weight: 10,
-    arbitrary: fc.record({
-      kind: fc.constant('reply' as const),
-      pick: fc.nat(),
-      answer: fc.integer({ min: 0, max: 9 }),
-      remainingMs: fc.integer({ min: 0, max: 1500 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.constant({ kind: 'resign' as const }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'stop' as const }) },
-);
 
 const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 12, arbitrary: fc.constant('none' as const) },
@@ -72,15 +42,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
 );
 
-const METHODS = [
-  'attempt',
-  'elected',
-  'revoked',
-  'renewed',
-  'renewFailed',
-  'leaderChanged',
-  'close',
-] as const;
+const METHODS = ELECTION_METRICS_METHODS;
 
 class SubscribingStore extends ScriptedStore {
   #attempts = 0;
@@ -123,7 +85,7 @@ describe('Elector under user code (property)', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.array(command, { minLength: 5, maxLength: 40 }),
+          fc.array(commands(10), { minLength: 5, maxLength: 40 }),
           fc.array(action, { minLength: 1, maxLength: 30 }),
           fc.subarray([...METHODS]),
           fc.boolean(),

@@ -13,6 +13,7 @@ import type { LeaseStore, Unsubscribe } from '../../src/lock/lease-store.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { checkEventLog, recordEvents } from '../helpers/event-log.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 
 type Action =
   | 'none'
@@ -63,12 +64,7 @@ it(
           const clock = new FakeClock();
           const memory = new MemoryLeaseStore({ clock });
           let live = 0;
-          const store: LeaseStore = {
-            kind: 'counted',
-            acquire: (r) => memory.acquire(r),
-            renew: (l, t) => memory.renew(l, t),
-            release: (l) => memory.release(l),
-            read: (n) => memory.read(n),
+          const store: LeaseStore = delegatingStore(memory, {
             subscribe: async (n, l): Promise<Unsubscribe> => {
               const off = await memory.subscribe(n, l);
               live++;
@@ -79,8 +75,7 @@ it(
                 off();
               };
             },
-            close: () => memory.close(),
-          };
+          });
           const make = (identity: string, campaign = true) =>
             new Elector({
               store,

@@ -14,54 +14,11 @@ import {
 import type { LeaseRef } from '../../src/lock/lease-store.js';
 import { checkEventLog, recordEvents } from '../helpers/event-log.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { command } from '../helpers/elector-commands.js';
 import { ScriptedStore } from '../helpers/scripted-store.js';
 
 const LEASE = 1000;
 const VALID = LEASE - 12; // drift = ceil(0.01 × 1000) + 2
-
-type Command =
-  | { kind: 'advance'; ms: number }
-  | { kind: 'stall'; ms: number }
-  | { kind: 'reply'; pick: number; answer: number; remainingMs: number }
-  | { kind: 'resign' }
-  | { kind: 'stop' };
-
-const command: fc.Arbitrary<Command> = fc.oneof(
-  // Short advances let replies arrive late but before the request timeout (200 ms): the
-  // window where a reply-time deadline would differ from a send-time one.
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      kind: fc.constant('advance' as const),
-      ms: fc.integer({ min: 1, max: 150 }),
-    }),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.record({
-      kind: fc.constant('advance' as const),
-      ms: fc.integer({ min: 150, max: 600 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      kind: fc.constant('stall' as const),
-      ms: fc.integer({ min: 1, max: 2500 }),
-    }),
-  },
-  {
-    weight: 5,
-    arbitrary: fc.record({
-      kind: fc.constant('reply' as const),
-      pick: fc.nat(),
-      answer: fc.integer({ min: 0, max: 9 }),
-      remainingMs: fc.integer({ min: 0, max: 1500 }),
-    }),
-  },
-  { weight: 1, arbitrary: fc.constant({ kind: 'resign' as const }) },
-  { weight: 1, arbitrary: fc.constant({ kind: 'stop' as const }) },
-);
 
 describe('Elector state machine (property)', () => {
   it(

@@ -16,6 +16,7 @@ import {
   type SubscriberConnection,
 } from '../../src/lock/redis/subscriber.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 
 type Mode = 'ok' | 'hang' | 'fail';
 
@@ -23,12 +24,7 @@ type Mode = 'ok' | 'hang' | 'fail';
 function flakySubscriptions(clock: FakeClock, modes: Mode[]) {
   const memory = new MemoryLeaseStore({ clock });
   const stats = { attempts: 0, live: 0, pending: [] as (() => void)[] };
-  const store: LeaseStore = {
-    kind: 'flaky',
-    acquire: (r) => memory.acquire(r),
-    renew: (l, t) => memory.renew(l, t),
-    release: (l) => memory.release(l),
-    read: (n) => memory.read(n),
+  const store: LeaseStore = delegatingStore(memory, {
     subscribe: (name, listener): Promise<Unsubscribe> => {
       const mode = modes[Math.min(stats.attempts, modes.length - 1)] ?? 'ok';
       stats.attempts++;
@@ -48,8 +44,7 @@ function flakySubscriptions(clock: FakeClock, modes: Mode[]) {
       // 'hang': answers only when the test says so (an ioredis offline queue).
       return new Promise((resolve) => stats.pending.push(() => resolve(subscribe())));
     },
-    close: () => memory.close(),
-  };
+  });
   return { memory, store, stats };
 }
 

@@ -9,6 +9,7 @@ import { Locker } from '../../src/lock/locker.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 
 function counted(clock: FakeClock, hangFirst: number) {
   const memory = new MemoryLeaseStore({ clock });
@@ -28,18 +29,12 @@ function counted(clock: FakeClock, hangFirst: number) {
       off();
     };
   };
-  const store: LeaseStore = {
-    kind: 'counted',
-    acquire: (r) => memory.acquire(r),
-    renew: (l, t) => memory.renew(l, t),
-    release: (l) => memory.release(l),
-    read: (n) => memory.read(n),
+  const store: LeaseStore = delegatingStore(memory, {
     subscribe: (n, l) =>
       calls++ < hangFirst
         ? new Promise((resolve) => late.push(() => void subscribe(n, l).then(resolve)))
         : subscribe(n, l),
-    close: () => memory.close(),
-  };
+  });
   return { memory, store, live: () => live, answerLate: () => late.splice(0).forEach((f) => f()) };
 }
 

@@ -8,24 +8,19 @@ import type { LeaseStore, Unsubscribe } from '../../src/lock/lease-store.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { WakeSubscription } from '../../src/lock/wake-subscription.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 
 function failing(clock: FakeClock, fail: (n: number) => unknown, hang = false) {
   const memory = new MemoryLeaseStore({ clock });
   const at: number[] = [];
-  const store: LeaseStore = {
-    kind: 't',
-    acquire: (r) => memory.acquire(r),
-    renew: (l, t) => memory.renew(l, t),
-    release: (l) => memory.release(l),
-    read: (n) => memory.read(n),
+  const store: LeaseStore = delegatingStore(memory, {
     subscribe: (n, l): Promise<Unsubscribe> => {
       at.push(clock.now());
       if (hang) return new Promise(() => undefined);
       const e = fail(at.length);
       return e ? Promise.reject(e) : memory.subscribe(n, l);
     },
-    close: () => memory.close(),
-  };
+  });
   return { store, at };
 }
 

@@ -8,21 +8,16 @@ import type { LeaseStore, Unsubscribe } from '../../src/lock/lease-store.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { WakeSubscription } from '../../src/lock/wake-subscription.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 
 /** A memory store whose subscribe() stays pending until the test answers it. */
 function hangingSubscribe(clock: FakeClock) {
   const memory = new MemoryLeaseStore({ clock });
   const pending: ((u: Unsubscribe) => void)[] = [];
   let unsubscribed = 0;
-  const store: LeaseStore = {
-    kind: 'test',
-    acquire: (r) => memory.acquire(r),
-    renew: (l, t) => memory.renew(l, t),
-    release: (l) => memory.release(l),
-    read: (n) => memory.read(n),
+  const store: LeaseStore = delegatingStore(memory, {
     subscribe: () => new Promise<Unsubscribe>((resolve) => pending.push(resolve)),
-    close: () => memory.close(),
-  };
+  });
   return {
     store,
     memory,

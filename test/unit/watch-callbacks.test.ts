@@ -11,6 +11,7 @@ import type { LeaseStore } from '../../src/lock/lease-store.js';
 import { Locker } from '../../src/lock/locker.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (r: unknown): void => void unhandled.push(r);
@@ -20,16 +21,10 @@ afterAll(() => process.off('unhandledRejection', onUnhandled));
 it('a throwing watch onError: no unhandled rejection, and the watch still yields the holder', async () => {
   const clock = new FakeClock();
   const memory = new MemoryLeaseStore({ clock });
-  const store: LeaseStore = {
-    kind: 'nosub',
-    acquire: (r) => memory.acquire(r),
-    renew: (l, t) => memory.renew(l, t),
-    release: (l) => memory.release(l),
-    read: (n) => memory.read(n),
+  const store: LeaseStore = delegatingStore(memory, {
     subscribe: () =>
       Promise.reject(new StoreUnavailableError('Connection is closed.', { ambiguous: true })),
-    close: () => memory.close(),
-  };
+  });
   const locker = new Locker(store, { clock });
   const controller = new AbortController();
   const seen: unknown[] = [];
