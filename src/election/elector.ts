@@ -225,8 +225,9 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
 
   async #run(ready: () => void): Promise<void> {
     await Promise.resolve(); // `#loop` is assigned before anything can call back into us
-    this.#m.diagnose();
     try {
+      if (this.#m.stopped) return; // stop() came first
+      this.#m.diagnose();
       if (this.#m.o.campaign) await campaign(this.#m, ready);
       else await observe(this.#m, ready);
     } catch (error) {
