@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# Makes sure the binaries the tests use are present: redis-server (the
-# integration and fault tests start their own private servers; nothing here
-# starts a service) and libfaketime (the fault suite's wall-clock-jump
-# scenario). Installs Debian's packages with apt-get when they are missing and
+# Makes sure the binaries the tests use are present: redis-server and
+# PostgreSQL's initdb/postgres (the integration and fault tests start their
+# own private servers on free loopback ports; nothing here starts a service
+# for the tests, though Debian's postgresql package starts its own cluster on
+# 5432, which the tests never use) and libfaketime (the fault suite's
+# wall-clock-jump scenario). Installs Debian's packages with apt-get when they are missing and
 # we are root; otherwise says what to install and fails.
 set -euo pipefail
 bin="${TENURE_REDIS_SERVER:-redis-server}"
 missing=()
 command -v "$bin" >/dev/null 2>&1 || missing+=(redis-server)
+if [ -z "${TENURE_PG_BIN:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ -z "${TENURE_LIBFAKETIME:-}" ] && ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1; then
   missing+=(faketime)
 fi
@@ -19,5 +24,5 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   exit 0
 fi
-echo "the tests need: ${missing[*]} (apt-get install ${missing[*]}), or set TENURE_REDIS_SERVER / TENURE_LIBFAKETIME" >&2
+echo "the tests need: ${missing[*]} (apt-get install ${missing[*]}), or set TENURE_REDIS_SERVER / TENURE_PG_BIN / TENURE_LIBFAKETIME" >&2
 exit 1
