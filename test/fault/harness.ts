@@ -58,6 +58,8 @@ export interface ScenarioOptions {
   quarantineMs?: number;
   /** Electors run the previous acquire.lua (seeds only a missing term counter); see legacy-acquire.ts. */
   legacyAcquire?: boolean;
+  /** Electors treat BUSY/LOADING/... as refusals, as before issue 10; see legacy-transient.ts. */
+  legacyTransient?: boolean;
 }
 
 export class Scenario {
@@ -73,6 +75,7 @@ export class Scenario {
   #waitReplicas = 0;
   #quarantineMs = 0;
   #legacyAcquire = false;
+  #legacyTransient = false;
 
   static async start(options: ScenarioOptions = {}): Promise<Scenario> {
     if (!existsSync(WORKER))
@@ -84,6 +87,7 @@ export class Scenario {
     s.#waitReplicas = options.waitReplicas ?? 0;
     s.#quarantineMs = options.quarantineMs ?? 0;
     s.#legacyAcquire = options.legacyAcquire ?? false;
+    s.#legacyTransient = options.legacyTransient ?? false;
     if (options.replica) {
       s.replicationLink = await FaultProxy.start(s.redis.port);
       s.replica = await s.redis.startReplica(s.replicationLink.port);
@@ -121,6 +125,7 @@ export class Scenario {
       waitReplicas: overrides.waitReplicas ?? this.#waitReplicas,
       quarantineMs: this.#quarantineMs,
       ...(this.#legacyAcquire ? { legacyAcquire: true } : {}),
+      ...(this.#legacyTransient ? { legacyTransient: true } : {}),
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {

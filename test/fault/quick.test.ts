@@ -668,6 +668,57 @@ describe('fault suite: assumptions the checkers must expose, and the replication
     expect(r.fencing).toEqual([]);
   });
 
+  /**
+   * A script that keeps the server busy for 0.4T on a server whose busy-reply-threshold is
+   * 50 ms: every other command meanwhile gets a BUSY reply ("not now"). The leader's last
+   * confirmed renewal leaves it at least T − D − R ≈ 0.74T of validity, so retrying until
+   * the deadline rides it out.
+   */
+  const BUSY_ARGS = ['--busy-reply-threshold', '50'];
+  const busy = { start: 0n, end: 0n };
+  async function busyServer(s: Scenario): Promise<void> {
+    await s.leader();
+    await sleep(1500);
+    const spinner = s.redis.client({ maxRetriesPerRequest: 0 });
+    busy.start = s.mark('busy', 'start');
+    await spinner.eval(
+      `local t = redis.call('TIME')
+       while true do
+         local n = redis.call('TIME')
+         if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > ${0.4 * T * 1000} then return 1 end
+       end`,
+      0,
+    );
+    busy.end = s.mark('busy', 'end');
+    spinner.disconnect();
+    await sleep(1500);
+  }
+  const busyRenewals = (r: Result) =>
+    evs(r, 'renew_reply').filter(
+      (e) => t(e) > busy.start && t(e) < busy.end + 100_000_000n && e.result === 'error',
+    );
+
+  it('U8 BUSY for 0.4T with the previous classification (BUSY a refusal): the leader steps down (refused) although its lease was valid (must fire; safety still holds)', async () => {
+    const r = await scenario(
+      { redisArgs: BUSY_ARGS, legacyTransient: true },
+      busyServer,
+      () => undefined,
+    );
+    expect(busyRenewals(r).length).toBeGreaterThan(0); // the fault was real
+    const down = evs(r, 'stepped_down').find((e) => t(e) > busy.start);
+    expect(down?.reason).toBe('refused');
+    expect(terms(r).length).toBeGreaterThan(1);
+  });
+
+  it('Q19 BUSY for 0.4T (a long script, busy-reply-threshold 50 ms): renewals are retried until the deadline, no leadership change (gate for U8)', async () => {
+    const r = await scenario({ redisArgs: BUSY_ARGS }, busyServer, () => undefined);
+    expect(busyRenewals(r).length).toBeGreaterThan(0); // the fault was real
+    const down = evs(r, 'stepped_down').filter((e) => t(e) > busy.start && e.reason !== 'stopped');
+    expect(down).toEqual([]); // (every elector is stopped when the scenario ends)
+    expect(terms(r)).toHaveLength(1);
+    expect(evs(r, 'renew_reply').some((e) => t(e) > busy.end && e.result === 'ok')).toBe(true);
+  });
+
   async function failover(s: Scenario): Promise<void> {
     const leader = await s.leader();
     seen.proc = leader.proc;

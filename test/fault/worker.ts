@@ -9,6 +9,7 @@
 import { Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../../src/index.js';
 import { withLegacyAcquire } from '../helpers/legacy-acquire.js';
+import { withLegacyTransient } from './legacy-transient.js';
 import { NaiveElector, type NaiveMode } from './naive-elector.js';
 import { Recorder, hrtimeAt } from './recorder.js';
 import { RecordingStore } from './recording-store.js';
@@ -30,6 +31,8 @@ export interface FaultWorkerConfig {
   quarantineMs: number;
   /** Run the previous acquire.lua instead of the shipped one (the U7 must-fire scenario). */
   legacyAcquire?: boolean;
+  /** Treat BUSY/LOADING/... as refusals, as before issue 10 (the U8 must-fire scenario). */
+  legacyTransient?: boolean;
   naive?: NaiveMode;
 }
 
@@ -68,14 +71,15 @@ const client = new Redis({
 client.on('error', () => undefined);
 const resource = new Redis({ host: '127.0.0.1', port: c.resourcePort, retryStrategy: () => 50 });
 resource.on('error', () => undefined);
+const redisStore = new RedisLeaseStore({
+  client: c.legacyAcquire ? withLegacyAcquire(client) : client,
+  namespace: c.namespace,
+  waitReplicas: c.waitReplicas,
+  waitTimeoutMs: 30,
+  quarantineMs: c.quarantineMs,
+});
 const store = new RecordingStore(
-  new RedisLeaseStore({
-    client: c.legacyAcquire ? withLegacyAcquire(client) : client,
-    namespace: c.namespace,
-    waitReplicas: c.waitReplicas,
-    waitTimeoutMs: 30,
-    quarantineMs: c.quarantineMs,
-  }),
+  c.legacyTransient ? withLegacyTransient(redisStore) : redisStore,
   rec,
 );
 
