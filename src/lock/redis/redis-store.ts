@@ -142,10 +142,19 @@ export class RedisLeaseStore implements LeaseStore {
   /**
    * Deployment problems worth a warning, best effort (permissions may hide
    * them): replicas without `waitReplicas`; `waitReplicas` above the number
-   * of connected replicas.
+   * of connected replicas; a memory limit with an eviction policy other than
+   * `noeviction` (Redis may then evict a lease key while its holder trusts it).
    */
   async diagnose(): Promise<string[]> {
     const warnings: string[] = [];
+    const memory = await this.#client.info?.('memory').catch(() => undefined);
+    const policy = /maxmemory_policy:(\S+)/.exec(memory ?? '')?.[1];
+    const limit = Number(/maxmemory:(\d+)/.exec(memory ?? '')?.[1] ?? 0);
+    if (limit > 0 && policy !== undefined && policy !== 'noeviction') {
+      warnings.push(
+        `Redis evicts keys at its memory limit (maxmemory-policy ${policy}): a lease key can be evicted while its holder still trusts it, and a second holder be granted; set maxmemory-policy noeviction on the Redis that holds leases`,
+      );
+    }
     const info = await this.#client.info?.('replication').catch(() => undefined);
     const replicas = Number(/connected_slaves:(\d+)/.exec(info ?? '')?.[1] ?? NaN);
     if (replicas > 0 && this.#waitReplicas === 0) {

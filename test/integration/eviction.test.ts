@@ -1,0 +1,82 @@
+/**
+ * A Redis used as a cache drops leases (issue 13, "Eviction"). Lease keys
+ * carry a TTL, so every `volatile-*` policy targets them: on a private server
+ * with a memory limit and `volatile-lru`, filling memory with keys that have a
+ * TTL evicts a held lease and a second caller is granted the name while the
+ * first still trusts its lock (only the higher term, used as a fencing token,
+ * tells them apart). With `noeviction` the filler gets `OOM`, the lease stays
+ * and the holder keeps renewing. `diagnose()` warns about the first
+ * configuration and not the second.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Locker } from '../../src/lock/locker.js';
+import { leaseKeys } from '../../src/lock/redis/keys.js';
+import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
+import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
+
+const VALUE = 'x'.repeat(16 * 1024);
+
+/** Writes keys with a TTL, 64 at a time, until `until()` holds or memory refuses (bounded). */
+async function fill(admin: Redis, until: () => Promise<boolean>): Promise<'done' | 'oom'> {
+  for (let batch = 0; batch < 200; batch++) {
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 64; i++) pipeline.set(`filler:${batch}:${i}`, VALUE, 'PX', 600_000);
+    const results = (await pipeline.exec()) ?? [];
+    if (results.some(([error]) => error?.message.startsWith('OOM'))) return 'oom';
+    if (await until()) return 'done';
+  }
+  throw new Error('filled 200 batches without the expected outcome');
+}
+
+for (const policy of ['volatile-lru', 'noeviction'] as const) {
+  describe(`maxmemory 8mb, maxmemory-policy ${policy}`, () => {
+    let server: RedisServer;
+    let admin: Redis;
+    beforeAll(async () => {
+      server = await RedisServer.start(['--maxmemory', '8mb', '--maxmemory-policy', policy]);
+      admin = server.client({ maxRetriesPerRequest: 0 });
+    });
+    afterAll(async () => {
+      await server.stop();
+    });
+
+    it(
+      policy === 'noeviction'
+        ? 'keeps the lease: the filler gets OOM, nobody else is granted the name, the holder renews'
+        : 'evicts a held lease: a second caller is granted the name while the first still trusts it',
+      async () => {
+        const namespace = uniqueNamespace('evict');
+        const store = new RedisLeaseStore({ client: server.client(), namespace });
+        const a = await new Locker(store).lock('report', { ttlMs: 30_000, renewMs: 200 });
+        const lease = leaseKeys(namespace, 'report').lease;
+        const outcome = await fill(admin, async () => (await admin.exists(lease)) === 0);
+        const b = await new Locker(store).tryLock('report', { ttlMs: 30_000 });
+        if (policy === 'noeviction') {
+          expect(outcome).toBe('oom');
+          expect(b).toBeNull();
+          const before = await admin.pttl(lease);
+          await new Promise((r) => setTimeout(r, 450)); // two renewals (PEXPIRE needs no memory)
+          expect(await admin.pttl(lease)).toBeGreaterThan(before - 100);
+          expect(a.isValid).toBe(true);
+        } else {
+          expect(outcome).toBe('done');
+          expect(b).not.toBeNull();
+          expect(a.isValid).toBe(true); // two trusted holders...
+          expect(b?.term).toBeGreaterThan(a.term); // ...told apart only by the fencing term
+          await b?.release();
+        }
+        await a.release();
+        await store.close();
+      },
+    );
+
+    it(`diagnose() ${policy === 'noeviction' ? 'does not warn' : 'warns about the eviction policy'}`, async () => {
+      const store = new RedisLeaseStore({ client: server.client(), namespace: uniqueNamespace() });
+      const warnings = await store.diagnose();
+      if (policy === 'noeviction') expect(warnings).toEqual([]);
+      else expect(warnings.join('\n')).toMatch(/maxmemory-policy volatile-lru.*noeviction/);
+      await store.close();
+    });
+  });
+}
