@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { reapOnExit } from './reaper.js';
+import { serverReady } from './server-ready.js';
 import { freePort } from './redis-server.js';
 
 export const PG_BIN = process.env['TENURE_PG_BIN'] ?? findBin();
@@ -153,36 +154,15 @@ export class PostgresServer {
     });
     this.#process = child;
     reapOnExit(child);
-    return new Promise((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(
-        () => fail(new Error(`postgres did not start within 20 s:\n${output}`)),
-        20_000,
-      );
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        this.#process = undefined;
-        reject(error);
-      };
-      child.once('error', (error) => fail(new Error(`Cannot run postgres: ${error.message}`)));
-      const exited = (code: number | null): void =>
-        fail(new Error(`postgres exited with ${code}:\n${output}`));
-      child.once('exit', exited);
-      const onData = (chunk: Buffer): void => {
-        output += chunk.toString();
-        if (output.includes('database system is ready to accept connections')) {
-          clearTimeout(timer);
-          child.off('exit', exited);
-          child.stdout?.off('data', onData);
-          child.stderr?.off('data', onData);
-          child.stdout?.resume();
-          child.stderr?.resume();
-          resolve();
-        }
-      };
-      child.stdout?.on('data', onData);
-      child.stderr?.on('data', onData);
+    return serverReady(
+      child,
+      'database system is ready to accept connections',
+      'postgres',
+      20_000,
+      (error) => `Cannot run postgres: ${error.message}`,
+    ).catch((error: unknown) => {
+      this.#process = undefined;
+      throw error;
     });
   }
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { reapOnExit } from './reaper.js';
+import { serverReady } from './server-ready.js';
 
 export const REDIS_BIN = process.env['TENURE_REDIS_SERVER'] ?? 'redis-server';
 
@@ -137,39 +138,16 @@ export class RedisServer {
     const child = spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     reapOnExit(child);
-    return new Promise((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(
-        () => fail(new Error(`redis-server did not start within 10 s:\n${output}`)),
-        10_000,
-      );
-      const fail = (error: Error): void => {
-        clearTimeout(timer);
-        child.kill('SIGKILL');
-        this.#process = undefined;
-        reject(error);
-      };
-      child.once('error', (error) =>
-        fail(
-          new Error(
-            `Cannot run ${REDIS_BIN} (install redis-server or set TENURE_REDIS_SERVER): ${error.message}`,
-          ),
-        ),
-      );
-      const exited = (code: number | null): void =>
-        fail(new Error(`redis-server exited with ${code}:\n${output}`));
-      child.once('exit', exited);
-      child.stdout?.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('Ready to accept connections')) {
-          clearTimeout(timer);
-          child.off('exit', exited);
-          child.stdout?.removeAllListeners('data');
-          child.stdout?.resume();
-          resolve();
-        }
-      });
-      child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return serverReady(
+      child,
+      'Ready to accept connections',
+      'redis-server',
+      10_000,
+      (error) =>
+        `Cannot run ${REDIS_BIN} (install redis-server or set TENURE_REDIS_SERVER): ${error.message}`,
+    ).catch((error: unknown) => {
+      this.#process = undefined;
+      throw error;
     });
   }
 }
