@@ -14,6 +14,7 @@ export type {
   LeaseHolder,
   LeaseRef,
   LeaseStore,
+  ListedLease,
   RenewResult,
   Unsubscribe,
 } from './lock/lease-store.js';

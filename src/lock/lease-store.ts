@@ -42,6 +42,11 @@ export interface LeaseHolder {
   readonly remainingMs: number;
 }
 
+/** A current holder and the name it holds (see `LeaseStore.list`). */
+export interface ListedLease extends LeaseHolder {
+  readonly name: string;
+}
+
 /** A lease this process acquired. The token is the capability; keep it private. */
 export interface LeaseRef {
   readonly name: string;
@@ -108,6 +113,14 @@ export interface LeaseStore {
     name: string,
     listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
   ): Promise<Unsubscribe>;
+
+  /**
+   * Optional: every name that starts with `prefix` and is held now, with its
+   * holder, sorted by name. A snapshot read name by name, not one atomic
+   * view: a lease acquired or released during the call may or may not be
+   * listed. Hand-off reservations and expired leases are not listed.
+   */
+  list?(prefix: string): Promise<ListedLease[]>;
 
   /**
    * Optional: deployment problems worth a warning (e.g. replicas without

@@ -8,7 +8,7 @@
  * notification wakes waiters at once. Only store failures fall back to
  * `retryMs`. See `lease-keeper.ts` for what validity means.
  */
-import { LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
+import { ConfigurationError, LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
 import { abortable } from '../internal/abortable.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { defaultIdentity, jitter } from '../internal/random.js';
@@ -225,6 +225,25 @@ export class Locker {
       'read',
     );
     return holder && toInfo(holder);
+  }
+
+  /**
+   * Every lock held now whose name starts with `prefix` (all when empty),
+   * sorted by name, without acquiring: a snapshot for status pages (on Redis
+   * a `SCAN` of the namespace). Rejects with `ConfigurationError` if the store
+   * cannot list.
+   */
+  async list(prefix = ''): Promise<(LockInfo & { readonly name: string })[]> {
+    if (prefix !== '') text('prefix', prefix, 200, true);
+    if (typeof this.#store.list !== 'function')
+      throw new ConfigurationError(`The ${this.#store.kind} store cannot list its leases`);
+    const listed = await withTimeout(
+      this.#store.list(prefix),
+      this.#requestTimeoutMs,
+      this.#clock,
+      'list',
+    );
+    return listed.map((l) => ({ name: l.name, ...toInfo(l) }));
   }
 
   /** The current holder, then every change (new holder or `null` for vacancy) until `signal` aborts. */

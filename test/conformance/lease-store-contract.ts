@@ -54,6 +54,47 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
       expect(await store.read('job')).toMatchObject({ identity: 'alpha', term });
     });
 
+    it('lists the current holders by prefix, sorted, without reservations or expired leases', async () => {
+      fresh();
+      const list = store.list?.bind(store);
+      expect(list, 'every backend implements list()').toBeTypeOf('function');
+      if (!list) return;
+      for (const [name, identity] of [
+        ['jobs/b', 'beta'],
+        ['jobs/a', 'alpha'],
+        ['other', 'omega'],
+        ['glob*[x]', 'star'],
+      ] as const)
+        expect((await store.acquire(request(name, identity))).acquired).toBe(true);
+      expect((await store.acquire(request('jobs/short', 'short', 100))).acquired).toBe(true);
+      const c = request('jobs/c', 'gamma');
+      const granted = await store.acquire(c);
+      if (!granted.acquired) throw new Error('not acquired');
+      const unsubscribe = await store.subscribe('jobs/c', () => undefined);
+      await store.release({ name: 'jobs/c', token: c.token, term: granted.term }); // a reservation
+      unsubscribe();
+      await sleep(150); // jobs/short expired
+      const jobs = await list('jobs/');
+      expect(jobs.map((l) => [l.name, l.identity])).toEqual([
+        ['jobs/a', 'alpha'],
+        ['jobs/b', 'beta'],
+      ]);
+      for (const l of jobs) {
+        expect(l.term).toBeGreaterThan(0);
+        expect(l.remainingMs).toBeGreaterThan(0);
+        expect(l.remainingMs).toBeLessThanOrEqual(5000);
+      }
+      expect((await list('')).map((l) => l.name)).toEqual([
+        'glob*[x]',
+        'jobs/a',
+        'jobs/b',
+        'other',
+      ]);
+      expect((await list('glob*')).map((l) => l.name)).toEqual(['glob*[x]']);
+      expect(await list('g*')).toEqual([]); // a literal star, not a pattern
+      expect(await list('none')).toEqual([]);
+    });
+
     it('reads a vacant name as null', async () => {
       fresh();
       expect(await store.read('nobody')).toBeNull();

@@ -375,7 +375,11 @@ describe('client handling', () => {
     const next = await waiting;
     expect(performance.now() - started).toBeLessThan(5000); // woken by the release, not the 60 s ttl
     expect(next.term).toBeGreaterThan(holder.term);
+    // list() scans with the prefix ioredis applies to keys but not to SCAN patterns.
+    const listed = await locker.list();
+    expect(listed.map((l) => [l.name, l.term])).toEqual([['job', next.term]]);
     await next.release();
+    expect(await locker.list()).toEqual([]);
     await store.close();
   });
 

@@ -1,11 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { LockKeyConflictError, LockLostError, StoreUnavailableError } from '../../src/errors.js';
+import {
+  ConfigurationError,
+  LockKeyConflictError,
+  LockLostError,
+  StoreUnavailableError,
+} from '../../src/errors.js';
 import type { AcquireResult } from '../../src/lock/lease-store.js';
 import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
 import { type Waiter, WaiterGroups } from '../../src/lock/waiters.js';
 import { MemoryLeaseStore } from '../../src/lock/memory/memory-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { delegatingStore } from '../helpers/delegating-store.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { ScriptedStore } from '../helpers/scripted-store.js';
 
@@ -286,6 +292,17 @@ describe('Locker', () => {
       return lease;
     });
     await expect(run).rejects.toBeInstanceOf(LockLostError);
+  });
+
+  it('list validates its prefix, and rejects with ConfigurationError on a store that cannot list', async () => {
+    const { locker, store } = memory();
+    await expect(locker.list('{x')).rejects.toMatchObject({ option: 'prefix' });
+    await expect(locker.list(42 as unknown as string)).rejects.toMatchObject({ option: 'prefix' });
+    const lock = await locker.lock('a/1');
+    expect((await locker.list('a/')).map((l) => [l.name, l.term])).toEqual([['a/1', lock.term]]);
+    const plain = new Locker(delegatingStore(store)); // forwards the required operations only
+    await expect(plain.list()).rejects.toBeInstanceOf(ConfigurationError);
+    await lock.release();
   });
 
   it('get reads the holder without acquiring, with decoded data', async () => {

@@ -18,6 +18,7 @@ import type {
   LeaseHolder,
   LeaseRef,
   LeaseStore,
+  ListedLease,
   RenewResult,
   Unsubscribe,
 } from '../lease-store.js';
@@ -113,6 +114,18 @@ export class MemoryLeaseStore implements LeaseStore {
       const current = this.#live(name);
       return current && !current.reserved ? this.#holder(current) : null;
     });
+  }
+
+  list(prefix: string): Promise<ListedLease[]> {
+    return this.#op(() =>
+      [...this.#entries.keys()]
+        .filter((name) => name.startsWith(prefix))
+        .sort()
+        .flatMap((name) => {
+          const current = this.#live(name);
+          return current && !current.reserved ? [{ name, ...this.#holder(current) }] : [];
+        }),
+    );
   }
 
   subscribe(

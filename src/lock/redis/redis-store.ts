@@ -24,6 +24,7 @@ import type {
   LeaseHolder,
   LeaseRef,
   LeaseStore,
+  ListedLease,
   RenewResult,
   Unsubscribe,
 } from '../lease-store.js';
@@ -42,8 +43,25 @@ const SCRIPTS = {
 } as const;
 
 /** The slice of an ioredis `Redis` or `Cluster` client the store needs. */
+/** The slice of a node client `list()` needs: SCAN over the key space. */
+export interface ScanClient {
+  scan(
+    cursor: string | number,
+    patternToken: 'MATCH',
+    pattern: string,
+    countToken: 'COUNT',
+    count: string | number,
+  ): Promise<[cursor: string, elements: string[]]>;
+}
+
 export interface RedisClientLike extends ScriptClient {
   readonly status: string;
+  /** Used by `list()` on a standalone or Sentinel client. */
+  scan?: ScanClient['scan'];
+  /** Used by `list()` on an ioredis `Cluster`: SCAN runs on every primary. */
+  nodes?(role: 'master'): ScanClient[];
+  /** ioredis options: `keyPrefix` is applied to keys but not to SCAN patterns or results. */
+  readonly options?: { readonly keyPrefix?: string | undefined };
   duplicate(): SubscriberConnection;
   /** Used with `waitReplicas` to send the script and WAIT in one round trip. */
   pipeline?(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
@@ -238,6 +256,42 @@ export class RedisLeaseStore implements LeaseStore {
     throw conflict(parts);
   }
 
+  /**
+   * Every name under this namespace that starts with `prefix` and is held
+   * now, sorted by name: `SCAN` on the lease-key pattern (on every primary of
+   * a Cluster), then the read script per key. Costs a full key-space scan;
+   * meant for status pages, not for hot paths. Needs `+scan` in an ACL.
+   */
+  async list(prefix: string): Promise<ListedLease[]> {
+    if (this.#closed) throw new StoreClosedError();
+    const keyPrefix = this.#client.options?.keyPrefix ?? '';
+    const tag = `{${this.namespace}:`;
+    const pattern = `${globEscape(keyPrefix + tag + prefix)}*}:lease`;
+    const nodes: ScanClient[] =
+      typeof this.#client.nodes === 'function'
+        ? this.#client.nodes('master')
+        : [this.#client as Required<Pick<RedisClientLike, 'scan'>>];
+    const names = new Set<string>();
+    try {
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = String(next);
+          for (const key of keys) names.add(key.slice((keyPrefix + tag).length, -'}:lease'.length));
+        } while (cursor !== '0');
+      }
+    } catch (error) {
+      throw classifyRedisError(error, 'list', pattern);
+    }
+    const sorted = [...names].sort();
+    const holders = await Promise.all(sorted.map((name) => this.read(name)));
+    return sorted.flatMap((name, i) => {
+      const holder = holders[i];
+      return holder ? [{ name, ...holder }] : [];
+    });
+  }
+
   async subscribe(
     name: string,
     listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
@@ -350,6 +404,11 @@ function classifyWaitError(error: Error, key: string): TenureError {
       { cause: error },
     );
   return classifyRedisError(error, 'wait', key);
+}
+
+/** Escapes Redis glob characters so a name matches only itself. */
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 function holder(parts: unknown[], at: number): LeaseHolder {
