@@ -17,7 +17,12 @@ export default defineConfig({
         test: {
           name: 'integration',
           globalSetup: ['test/helpers/build-global-setup.ts'],
-          include: ['test/integration/**/*.test.ts', 'test/conformance/redis.test.ts'],
+          include: [
+            'test/integration/**/*.test.ts',
+            'test/conformance/redis.test.ts',
+            'test/conformance/postgres.test.ts',
+            'test/conformance/pgbouncer.test.ts',
+          ],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

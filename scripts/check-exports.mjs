@@ -24,6 +24,9 @@ try {
     'dist/prometheus.d.ts',
     'dist/http.js',
     'dist/http.d.ts',
+    'dist/postgres.js',
+    'dist/postgres.d.ts',
+    'dist/postgres/schema.sql',
     'package.json',
     'README.md',
     'LICENSE',
@@ -51,6 +54,8 @@ import { serveElection } from 'tenure/http';
 import { prometheusMetrics } from 'tenure/prometheus';
 import { Registry } from 'prom-client';
 import { Redis } from 'ioredis';
+import { PostgresLeaseStore, type LeaseRecord } from 'tenure/postgres';
+import pg from 'pg';
 const registry = new Registry();
 const elector = new Elector({ store: new MemoryLeaseStore(), election: 'e', metrics: prometheusMetrics({ registry }) });
 await elector.start();
@@ -64,7 +69,9 @@ const token: number = lock.term;
 await lock.release();
 const client = new Redis({ lazyConnect: true });
 new RedisLeaseStore({ client });
-console.log(token > 0, new TenureError('TENURE_INTERNAL', 'x') instanceof Error);
+const pgStore = new PostgresLeaseStore({ pool: new pg.Pool(), listen: { host: '127.0.0.1' } });
+const record: LeaseRecord | null = await pgStore.inspect('x').catch(() => null);
+console.log(token > 0, record?.term, new TenureError('TENURE_INTERNAL', 'x') instanceof Error);
 `,
   );
   writeFileSync(
@@ -88,11 +95,11 @@ console.log(token > 0, new TenureError('TENURE_INTERNAL', 'x') instanceof Error)
     [
       '--input-type=module',
       '-e',
-      "import * as t from 'tenure'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, k.term > 0); await k.release();",
+      "import * as t from 'tenure'; import { PostgresLeaseStore } from 'tenure/postgres'; import { createRequire } from 'node:module'; import { existsSync } from 'node:fs'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, typeof PostgresLeaseStore, k.term > 0, existsSync(createRequire(import.meta.url).resolve('tenure/postgres/schema.sql'))); await k.release();",
     ],
     { cwd: consumer, encoding: 'utf8' },
   ).trim();
-  if (out !== 'function true') throw new Error(`unexpected output from the consumer: ${out}`);
+  if (out !== 'function function true true') throw new Error(`unexpected output from the consumer: ${out}`);
   console.log(`exports ok: ${files.length} files packed, ESM import and nodenext type-check pass`);
 } finally {
   rmSync(work, { recursive: true, force: true });

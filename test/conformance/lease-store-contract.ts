@@ -10,7 +10,7 @@ import { OwnershipToken } from '../../src/lock/ownership-token.js';
 
 export interface StoreHarness {
   /** A store for a fresh namespace: tests never share keys. */
-  store(): LeaseStore;
+  store(): LeaseStore | Promise<LeaseStore>;
   /** Simulates the backend losing every lease and term counter. */
   loseAllData(): Promise<void>;
   close(): Promise<void>;
@@ -32,10 +32,10 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     afterAll(async () => {
       await harness.close();
     });
-    const fresh = (): LeaseStore => (store = harness.store());
+    const fresh = async (): Promise<LeaseStore> => (store = await harness.store());
 
     it('grants a vacant name with a positive term and reports the holder to others', async () => {
-      fresh();
+      await fresh();
       const a = request('job', 'alpha', 5000, '{"addr":"10.0.0.1"}');
       const granted = await store.acquire(a);
       expect(granted.acquired).toBe(true);
@@ -55,7 +55,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('lists the current holders by prefix, sorted, without reservations or expired leases', async () => {
-      fresh();
+      await fresh();
       const list = store.list?.bind(store);
       expect(list, 'every backend implements list()').toBeTypeOf('function');
       if (!list) return;
@@ -96,12 +96,12 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('reads a vacant name as null', async () => {
-      fresh();
+      await fresh();
       expect(await store.read('nobody')).toBeNull();
     });
 
     it('renews only for the owner and never for anyone else', async () => {
-      fresh();
+      await fresh();
       const a = request('r', 'alpha', 300);
       const g = await store.acquire(a);
       if (!g.acquired) throw new Error('not acquired');
@@ -118,7 +118,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('expires on the store after ttl, and renew never re-creates an expired lease', async () => {
-      fresh();
+      await fresh();
       const a = request('e', 'alpha', 100);
       const g = await store.acquire(a);
       if (!g.acquired) throw new Error('not acquired');
@@ -131,7 +131,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('releases by compare-and-delete: once, and only for the owner', async () => {
-      fresh();
+      await fresh();
       const a = request('rel');
       const g = await store.acquire(a);
       if (!g.acquired) throw new Error('not acquired');
@@ -147,7 +147,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('issues strictly increasing terms, also across data loss', async () => {
-      fresh();
+      await fresh();
       const terms: number[] = [];
       for (let i = 0; i < 5; i++) {
         const a = request('t');
@@ -165,7 +165,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('reserves a released name for earlier waiters when someone was notified (default handoffMs 50)', async () => {
-      fresh();
+      await fresh();
       const a = request('handoff', 'alpha');
       const granted = await store.acquire(a);
       if (!granted.acquired) throw new Error('not acquired');
@@ -192,7 +192,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('leaves no reservation when nobody was notified, and a reservation expires on its own', async () => {
-      fresh();
+      await fresh();
       const a = request('quiet', 'alpha');
       const first = await store.acquire(a);
       if (!first.acquired) throw new Error('not acquired');
@@ -210,7 +210,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('notifies subscribers of acquisitions and releases, and stops after unsubscribe', async () => {
-      fresh();
+      await fresh();
       const events: LeaseEvent[] = [];
       const unsubscribe = await store.subscribe('n', (e) => events.push(e));
       const a = request('n');
@@ -226,7 +226,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it("tells a released event how many subscriptions it reached (1: only the listener's own)", async () => {
-      fresh();
+      await fresh();
       const seen: (number | undefined)[] = [];
       const unsubscribe = await store.subscribe('count', (e, detail) => {
         if (e === 'released') seen.push(detail?.subscribers);
@@ -240,7 +240,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('grants exactly one of 20 concurrent contenders per round, with strictly increasing terms over 1,000 acquisitions', async () => {
-      fresh();
+      await fresh();
       const terms: number[] = [];
       for (let round = 0; round < 50; round++) {
         const requests = Array.from({ length: 20 }, (_, i) => request('race', `w${i}`));
@@ -262,7 +262,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('gives 1,000 contended acquisitions of one name strictly increasing terms', async () => {
-      fresh();
+      await fresh();
       const terms: number[] = [];
       // 20 workers race acquire/release on one name until 1,000 grants. Grants are
       // serialized by the lease itself, so the order replies arrive is the grant order.
@@ -287,7 +287,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('excludes mutually through Locker.withLock across 20 workers', async () => {
-      fresh();
+      await fresh();
       const locker = new Locker(store);
       let inside = 0;
       let maxInside = 0;
@@ -314,7 +314,7 @@ export function leaseStoreContract(label: string, makeHarness: () => Promise<Sto
     });
 
     it('watches holder changes including vacancy, woken by release and by expiry', async () => {
-      fresh();
+      await fresh();
       const locker = new Locker(store);
       const controller = new AbortController();
       const seen: (string | null)[] = [];

@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 import {
   ChannelSubscriptions,
   type SubscriberConnection,
-} from '../../src/lock/redis/subscriber.js';
+} from '../../src/lock/channel-subscriptions.js';
 
 type Op =
   | { k: 'add'; ch: number }

@@ -14,7 +14,7 @@ import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import {
   ChannelSubscriptions,
   type SubscriberConnection,
-} from '../../src/lock/redis/subscriber.js';
+} from '../../src/lock/channel-subscriptions.js';
 import { FakeClock, settle } from '../helpers/fake-clock.js';
 import { delegatingStore } from '../helpers/delegating-store.js';
 

@@ -33,7 +33,7 @@ import { type LeaseKeys, leaseKeys } from './keys.js';
 import { toArray, toInt, toStr } from './reply.js';
 import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
 import { acquireLua, readLua, releaseLua, renewLua } from './scripts.generated.js';
-import { ChannelSubscriptions, type SubscriberConnection } from './subscriber.js';
+import { ChannelSubscriptions, type SubscriberConnection } from '../channel-subscriptions.js';
 
 const SCRIPTS = {
   acquire: script('acquire', acquireLua, 2),

@@ -1,9 +1,10 @@
 /**
- * One pub/sub connection per store, opened lazily with `client.duplicate()`
- * (so TLS, ACL user, password and Sentinel settings carry over) and closed by
- * the store. ioredis re-subscribes after a reconnect; messages sent while
- * disconnected are lost, which is why watchers also wake at the holder's
- * expiry.
+ * One notification connection per store, opened lazily on the first
+ * subscription and closed by the store: Redis pub/sub (a `duplicate()` of
+ * the caller's ioredis client, so TLS, ACL user, password and Sentinel
+ * settings carry over) or a PostgreSQL `LISTEN` connection. Both re-subscribe
+ * after a reconnect; messages sent while disconnected are lost, which is why
+ * watchers also wake at the holder's expiry.
  *
  * Contract, per channel: one `SUBSCRIBE` is in flight or done at a time, and
  * every `add()` for the channel resolves only once that `SUBSCRIBE` was

@@ -1,0 +1,98 @@
+/**
+ * Runs one statement on a client from the caller's pool, bounded in time.
+ *
+ * Contract: resolves with the rows, or rejects with the raw error (the
+ * caller classifies it), or with `StoreTimeoutError` once `timeoutMs` has
+ * passed, counting the wait for a pooled client. On a timeout while the
+ * statement runs, a cancel request is sent for it (PostgreSQL's
+ * CancelRequest, on a connection of its own), so a statement stuck behind a
+ * lock or a stalled server does not apply minutes later; it may still have
+ * applied before the cancel arrived, which is why the timeout is ambiguous.
+ * The client goes back to the pool when the statement settles, and is
+ * discarded after a connection error. A client that arrives after the
+ * timeout is returned unused.
+ */
+import { connect as connectTcp, type Socket } from 'node:net';
+import { StoreTimeoutError } from '../../errors.js';
+import { isConnectionError } from './classify-error.js';
+import type { PgClientLike, PgPoolLike, PgQueryResult } from './pg-types.js';
+
+export function runStatement(
+  pool: PgPoolLike,
+  operation: string,
+  text: string,
+  values: unknown[],
+  timeoutMs: number,
+): Promise<PgQueryResult['rows']> {
+  return new Promise((resolve, reject) => {
+    let timedOut = false;
+    let running: PgClientLike | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (running) cancelStatement(running);
+      reject(new StoreTimeoutError(operation, timeoutMs));
+    }, timeoutMs);
+    timer.unref?.();
+    pool.connect().then(
+      (client) => {
+        if (timedOut) {
+          client.release();
+          return;
+        }
+        running = client;
+        client.query({ text, values }).then(
+          (result) => {
+            running = undefined;
+            client.release();
+            if (timedOut) return;
+            clearTimeout(timer);
+            resolve(result.rows);
+          },
+          (error: unknown) => {
+            running = undefined;
+            client.release(isConnectionError(error) ? (error as Error) : undefined);
+            if (timedOut) return;
+            clearTimeout(timer);
+            reject(error);
+          },
+        );
+      },
+      (error: unknown) => {
+        if (timedOut) return;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+const CANCEL_REQUEST_CODE = 80877102;
+
+/**
+ * Asks the server to cancel the statement `client` is running (best
+ * effort: no answer is expected; the socket closes itself within 5 s).
+ */
+export function cancelStatement(client: PgClientLike): void {
+  const { processID, secretKey, host, port } = client;
+  if (typeof processID !== 'number' || typeof secretKey !== 'number' || !port) return;
+  let socket: Socket;
+  try {
+    socket =
+      host && host.startsWith('/')
+        ? connectTcp(`${host}/.s.PGSQL.${port}`)
+        : connectTcp(port, host ?? 'localhost');
+  } catch {
+    return;
+  }
+  socket.unref();
+  socket.setTimeout(5000, () => socket.destroy());
+  socket.on('error', () => undefined);
+  socket.on('connect', () => {
+    const message = Buffer.alloc(16);
+    message.writeInt32BE(16, 0);
+    message.writeInt32BE(CANCEL_REQUEST_CODE, 4);
+    message.writeInt32BE(processID, 8);
+    message.writeInt32BE(secretKey, 12);
+    socket.end(message);
+  });
+}

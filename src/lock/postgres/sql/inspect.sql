@@ -1,0 +1,6 @@
+-- The name's row whether held or not (kept across releases). $1 name.
+SELECT l.name, l.identity, l.term::text AS term, l.data,
+       (l.token IS NOT NULL AND l.expires_at > now.t) AS held,
+       greatest(0, ceil(extract(epoch FROM l.expires_at - now.t) * 1000))::integer AS remaining_ms
+FROM tenure_leases AS l, (SELECT clock_timestamp() AS t) AS now
+WHERE l.name = $1
