@@ -99,7 +99,8 @@ console.log(token > 0, record?.term, new TenureError('TENURE_INTERNAL', 'x') ins
     ],
     { cwd: consumer, encoding: 'utf8' },
   ).trim();
-  if (out !== 'function function true true') throw new Error(`unexpected output from the consumer: ${out}`);
+  if (out !== 'function function true true')
+    throw new Error(`unexpected output from the consumer: ${out}`);
   console.log(`exports ok: ${files.length} files packed, ESM import and nodenext type-check pass`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -7,12 +7,19 @@
  * comparable across processes.
  */
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { Elector } from '../../src/election/elector.js';
+import type { LeaseStore } from '../../src/lock/lease-store.js';
+import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
 
 export interface WorkerConfig {
+  /** The store's server: a redis-server, or PostgreSQL with `postgres` set. */
   port: number;
+  /** Redis namespace, or the PostgreSQL table. */
   namespace: string;
+  /** Use PostgreSQL (user `tenure`, database `postgres` on 127.0.0.1). */
+  postgres?: boolean;
   election: string;
   identity: string;
   ttlMs: number;
@@ -37,14 +44,34 @@ const send = (message: WorkerMessage): void => {
   process.send?.(message);
 };
 
-const client = new Redis({
-  host: '127.0.0.1',
-  port: config.port,
-  retryStrategy: () => 50,
-  maxRetriesPerRequest: 1,
-});
-client.on('error', () => undefined);
-const store = new RedisLeaseStore({ client, namespace: config.namespace });
+function open(): { store: LeaseStore; close: () => Promise<unknown> } {
+  if (config.postgres) {
+    const pool = new pg.Pool({
+      host: '127.0.0.1',
+      port: config.port,
+      user: 'tenure',
+      database: 'postgres',
+      max: 4,
+    });
+    pool.on('error', () => undefined);
+    return {
+      store: new PostgresLeaseStore({ pool, table: config.namespace }),
+      close: () => pool.end(),
+    };
+  }
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: config.port,
+    retryStrategy: () => 50,
+    maxRetriesPerRequest: 1,
+  });
+  client.on('error', () => undefined);
+  return {
+    store: new RedisLeaseStore({ client, namespace: config.namespace }),
+    close: () => client.quit(),
+  };
+}
+const { store, close } = open();
 const elector = new Elector({
   store,
   election: config.election,
@@ -83,7 +110,7 @@ process.on('message', (message: { cmd?: string }) => {
     void (async () => {
       await elector.stop();
       await store.close();
-      await client.quit();
+      await close();
       send({ ev: 'stopped', t: now() });
       if (process.connected) process.disconnect();
     })();
