@@ -24,7 +24,7 @@ import {
   ReadOnlyReplicaError,
   StoreError,
   StoreUnavailableError,
-  type TenureError,
+  TenureError,
 } from '../../errors.js';
 
 const NOT_APPLIED_TRANSIENT = new Set(['40001', '40P01', '55P03', '57014', '57P03']);
@@ -50,7 +50,7 @@ export function classifyPostgresError(
   name: string,
   createCall: string,
 ): TenureError {
-  if (error instanceof StoreError) return error;
+  if (error instanceof TenureError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const code = sqlState(error);
   const where = `PostgreSQL refused \`${operation}\` on ${JSON.stringify(name)}`;
