@@ -1,7 +1,8 @@
 /**
- * Runs one fault scenario: a private redis-server for the lease, another
- * (never faulted) for the fenced resource, and N elector processes, each
- * connected through its own FaultProxy. Collects every process's history,
+ * Runs one fault scenario: a private lease server (a redis-server, or
+ * PostgreSQL with `backend: 'postgres'`), a redis-server (never faulted) for
+ * the fenced resource, and N elector processes, each connected through its
+ * own FaultProxy (a TCP proxy: the same faults for either protocol). Collects every process's history,
  * merges it, and runs the checkers. Everything started here is stopped in
  * `finish()`/`abort()`; temp files are kept only when the scenario failed.
  */
@@ -11,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
+import { PostgresServer } from '../helpers/postgres-server.js';
 import { reapOnExit } from '../helpers/reaper.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 import { safetyReport } from './checkers.js';
@@ -47,6 +51,8 @@ export interface Worker {
 }
 
 export interface ScenarioOptions {
+  /** The lease store's server. @default 'redis' */
+  backend?: 'redis' | 'postgres';
   electors?: number;
   naive?: NaiveMode;
   redisArgs?: string[];
@@ -60,18 +66,33 @@ export interface ScenarioOptions {
   legacyAcquire?: boolean;
   /** Electors treat BUSY/LOADING/... as refusals, as before issue 10; see legacy-transient.ts. */
   legacyTransient?: boolean;
+  /** PostgreSQL: start a streaming standby that replicates through `replicationLink`. */
+  standby?: boolean;
+  /** PostgreSQL with a standby: synchronous_standby_names '*' and synchronous_commit remote_apply. */
+  synchronousStandby?: boolean;
+  /** PostgreSQL: electors issue term + 1 only (no server-time floor); see legacy-terms.ts. */
+  legacyTerms?: boolean;
 }
 
 export class Scenario {
   readonly dir = mkdtempSync(join(tmpdir(), 'tenure-fault-'));
-  readonly namespace = uniqueNamespace('fault');
+  /** Redis namespace; on PostgreSQL the lease table. */
+  readonly namespace = uniqueNamespace('fault').replace(/-/g, '_');
   readonly workers: Worker[] = [];
   readonly marks: HistoryEvent[] = [];
+  readonly backend: 'redis' | 'postgres';
+  /** The lease server on Redis (unset on PostgreSQL). */
   redis!: RedisServer;
+  /** The lease server on PostgreSQL (unset on Redis). */
+  postgres!: PostgresServer;
+  /** PostgreSQL: a direct pool of one connection for the harness's own statements. */
+  pgAdmin!: pg.Pool;
   resource!: RedisServer;
   admin!: Redis;
   replica: RedisServer | undefined;
+  standby: PostgresServer | undefined;
   replicationLink: FaultProxy | undefined;
+  #legacyTerms = false;
   #waitReplicas = 0;
   #quarantineMs = 0;
   #legacyAcquire = false;
@@ -80,20 +101,52 @@ export class Scenario {
   static async start(options: ScenarioOptions = {}): Promise<Scenario> {
     if (!existsSync(WORKER))
       throw new Error(`${WORKER} is missing: run \`npm run build:examples\``);
-    const s = new Scenario();
-    s.redis = await RedisServer.start(options.redisArgs ?? []);
+    const s = new Scenario(options.backend ?? 'redis');
     s.resource = await RedisServer.start();
-    s.admin = s.redis.client();
+    if (s.backend === 'postgres') {
+      await s.#startPostgres(options);
+    } else {
+      s.redis = await RedisServer.start(options.redisArgs ?? []);
+      s.admin = s.redis.client();
+    }
+    s.#legacyTerms = options.legacyTerms ?? false;
     s.#waitReplicas = options.waitReplicas ?? 0;
     s.#quarantineMs = options.quarantineMs ?? 0;
     s.#legacyAcquire = options.legacyAcquire ?? false;
     s.#legacyTransient = options.legacyTransient ?? false;
-    if (options.replica) {
+    if (options.replica && s.backend === 'redis') {
       s.replicationLink = await FaultProxy.start(s.redis.port);
       s.replica = await s.redis.startReplica(s.replicationLink.port);
     }
     for (let i = 0; i < (options.electors ?? 3); i++) await s.spawn(`e${i}`, options.naive);
     return s;
+  }
+
+  private constructor(backend: 'redis' | 'postgres') {
+    this.backend = backend;
+  }
+
+  async #startPostgres(options: ScenarioOptions): Promise<void> {
+    const sync = options.synchronousStandby
+      ? ['-c', 'synchronous_standby_names=*', '-c', 'synchronous_commit=remote_apply']
+      : [];
+    this.postgres = await PostgresServer.start(sync);
+    this.pgAdmin = this.postgres.pool({ max: 1 });
+    if (options.standby) {
+      this.replicationLink = await FaultProxy.start(this.postgres.port);
+      this.standby = await PostgresServer.startStandby(this.replicationLink.port);
+      await waitForStreaming(this.pgAdmin, options.synchronousStandby ?? false);
+    }
+    await new PostgresLeaseStore({
+      pool: this.pgAdmin,
+      table: this.namespace,
+      listen: false,
+    }).createTable();
+  }
+
+  /** The lease server's port (the primary's). */
+  get leasePort(): number {
+    return this.backend === 'postgres' ? this.postgres.port : this.redis.port;
   }
 
   /** Starts one more elector process (also used to restart a killed one). */
@@ -107,7 +160,7 @@ export class Scenario {
       beforeStart?: (proxy: FaultProxy) => void;
     } = {},
   ): Promise<Worker> {
-    const proxy = await FaultProxy.start(overrides.port ?? this.redis.port);
+    const proxy = await FaultProxy.start(overrides.port ?? this.leasePort);
     overrides.beforeStart?.(proxy);
     const config: FaultWorkerConfig = {
       proc,
@@ -126,6 +179,8 @@ export class Scenario {
       quarantineMs: this.#quarantineMs,
       ...(this.#legacyAcquire ? { legacyAcquire: true } : {}),
       ...(this.#legacyTransient ? { legacyTransient: true } : {}),
+      ...(this.backend === 'postgres' ? { postgres: true } : {}),
+      ...(this.#legacyTerms ? { legacyTerms: true } : {}),
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {
@@ -222,7 +277,19 @@ export class Scenario {
       if (/unhandled|uncaught|MaxListenersExceeded/i.test(w.stderr))
         hygiene.push(`${w.proc} stderr: ${w.stderr.slice(0, 300)}`);
     }
-    if (this.redis.pid !== undefined) {
+    if (this.backend === 'postgres' && this.postgres.pid !== undefined) {
+      const { rows } = await this.pgAdmin
+        .query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+        )
+        .catch(() => ({ rows: [{ n: 0 }] }));
+      const count = rows[0]?.n ?? 0;
+      if (count > 0)
+        hygiene.push(
+          `${count} client connection(s) left on the lease server after every worker stopped`,
+        );
+    }
+    if (this.backend === 'redis' && this.redis.pid !== undefined) {
       // Only the harness's own admin connection may remain.
       const clients = await this.admin.client('LIST').catch(() => '');
       const count = String(clients).split('\n').filter(Boolean).length;
@@ -243,12 +310,31 @@ export class Scenario {
       }
       await w.proxy.close();
     }
-    await this.redis.stop();
+    if (this.backend === 'postgres') {
+      await this.postgres.stop();
+      await this.standby?.stop();
+    } else {
+      await this.redis.stop();
+    }
     await this.resource.stop();
     await this.replica?.stop();
     await this.replicationLink?.close();
     if (keep) console.error(`fault scenario history kept in ${this.dir}`);
     else rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until the standby streams from the primary (and is its synchronous standby when `sync`). */
+async function waitForStreaming(admin: pg.Pool, sync: boolean): Promise<void> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const { rows } = await admin.query<{ state: string; sync_state: string }>(
+      'SELECT state, sync_state FROM pg_stat_replication',
+    );
+    const row = rows[0];
+    if (row?.state === 'streaming' && (!sync || row.sync_state === 'sync')) return;
+    if (Date.now() > until) throw new Error(`standby not streaming: ${JSON.stringify(rows)}`);
+    await sleep(20);
   }
 }
 

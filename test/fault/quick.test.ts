@@ -12,31 +12,8 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { timeToLeader } from './checkers.js';
 import { F_CRASH, F_RELEASE, P, R, S, type Scenario, T, msBetween, sleep } from './harness.js';
 import type { HistoryEvent } from './history.js';
+import { evs, stepDown, t, terms } from './queries.js';
 import { type Result, scenario } from './scenario-runner.js';
-
-const evs = <K extends HistoryEvent['ev']>(r: Result, ev: K, proc?: string) =>
-  r.history.filter(
-    (e): e is Extract<HistoryEvent, { ev: K }> =>
-      e.ev === ev && (proc === undefined || e.proc === proc),
-  );
-const terms = (r: Result): number[] => [...new Set(evs(r, 'became_leader').map((e) => e.term))];
-const t = (e: { t: string }): bigint => BigInt(e.t);
-/** Step-down of `proc` after `from`, with the lateness past the term's last recorded deadline (ms). */
-function stepDown(r: Result, proc: string, from: bigint) {
-  const down = evs(r, 'stepped_down', proc).find((e) => t(e) >= from);
-  if (!down) return undefined;
-  const interval = r.intervals.find((i) => i.proc === proc && i.term === down.term);
-  const deadline = [...evs(r, 'became_leader', proc), ...evs(r, 'deadline', proc)]
-    .filter((e) => e.term === down.term)
-    .map((e) => BigInt(e.deadline))
-    .pop();
-  return {
-    down,
-    deadline,
-    lateMs: deadline === undefined ? NaN : msBetween(deadline, t(down)),
-    interval,
-  };
-}
 
 describe('fault suite: CI tier', () => {
   it('Q0 baseline: one leader, one term, every renewal succeeds, actions fenced', async () => {

@@ -7,8 +7,11 @@
  * {cmd:'block', ms} blocks the event loop.
  */
 import { Redis } from 'ioredis';
-import { Elector, RedisLeaseStore } from '../../src/index.js';
+import pg from 'pg';
+import { Elector, type LeaseStore, RedisLeaseStore } from '../../src/index.js';
+import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
 import { withLegacyAcquire } from '../helpers/legacy-acquire.js';
+import { withLegacyTerms } from './legacy-terms.js';
 import { withLegacyTransient } from './legacy-transient.js';
 import { NaiveElector, type NaiveMode } from './naive-elector.js';
 import { Recorder, hrtimeAt } from './recorder.js';
@@ -33,6 +36,10 @@ export interface FaultWorkerConfig {
   legacyAcquire?: boolean;
   /** Treat BUSY/LOADING/... as refusals, as before issue 10 (the U8 must-fire scenario). */
   legacyTransient?: boolean;
+  /** The lease server is PostgreSQL (`namespace` is the table); LISTEN goes through the proxy too. */
+  postgres?: boolean;
+  /** PostgreSQL: the naive term rule (see legacy-terms.ts; a must-fire scenario). */
+  legacyTerms?: boolean;
   naive?: NaiveMode;
 }
 
@@ -62,24 +69,46 @@ const send = (m: FaultWorkerMessage): void => {
 };
 rec.write({ ev: 'start' });
 
-const client = new Redis({
-  host: '127.0.0.1',
-  port: c.port,
-  retryStrategy: () => 50,
-  maxRetriesPerRequest: 0,
-});
-client.on('error', () => undefined);
 const resource = new Redis({ host: '127.0.0.1', port: c.resourcePort, retryStrategy: () => 50 });
 resource.on('error', () => undefined);
-const redisStore = new RedisLeaseStore({
-  client: c.legacyAcquire ? withLegacyAcquire(client) : client,
-  namespace: c.namespace,
-  waitReplicas: c.waitReplicas,
-  waitTimeoutMs: 30,
-  quarantineMs: c.quarantineMs,
-});
+
+/** The lease store through this worker's proxy, and how to close its connections. */
+function leaseStore(): { store: LeaseStore; disconnect: () => void } {
+  if (c.postgres) {
+    const connection = { host: '127.0.0.1', port: c.port, user: 'tenure', database: 'postgres' };
+    const pool = new pg.Pool({
+      ...connection,
+      max: 4,
+      connectionTimeoutMillis: c.requestTimeoutMs,
+    });
+    pool.on('error', () => undefined);
+    const store = new PostgresLeaseStore({
+      pool: c.legacyTerms ? withLegacyTerms(pool) : pool,
+      table: c.namespace,
+      listen: connection,
+      queryTimeoutMs: c.requestTimeoutMs,
+    });
+    return { store, disconnect: () => void pool.end().catch(() => undefined) };
+  }
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: c.port,
+    retryStrategy: () => 50,
+    maxRetriesPerRequest: 0,
+  });
+  client.on('error', () => undefined);
+  const store = new RedisLeaseStore({
+    client: c.legacyAcquire ? withLegacyAcquire(client) : client,
+    namespace: c.namespace,
+    waitReplicas: c.waitReplicas,
+    waitTimeoutMs: 30,
+    quarantineMs: c.quarantineMs,
+  });
+  return { store, disconnect: () => client.disconnect() };
+}
+const lease = leaseStore();
 const store = new RecordingStore(
-  c.legacyTransient ? withLegacyTransient(redisStore) : redisStore,
+  c.legacyTransient ? withLegacyTransient(lease.store) : lease.store,
   rec,
 );
 
@@ -185,7 +214,7 @@ const shutdown = async (): Promise<void> => {
   clearInterval(memory);
   await stop();
   await store.close();
-  client.disconnect();
+  lease.disconnect();
   resource.disconnect();
   rec.write({ ev: 'exit' });
   send({ ev: 'stopped' });

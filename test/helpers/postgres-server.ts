@@ -8,10 +8,11 @@
  * on 127.0.0.1 only; fsync off (tests, not durability: a restart after
  * `stop({ fast })` keeps the data, a SIGKILL may not).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { reapOnExit } from './reaper.js';
 import { serverReady } from './server-ready.js';
@@ -46,14 +47,17 @@ export class PostgresServer {
   readonly #as = runAs();
   #process: ChildProcess | undefined;
   readonly #pools = new Set<pg.Pool>();
+  readonly #args: string[];
 
-  private constructor() {
+  private constructor(args: string[], standbyOf?: { port: number }) {
+    this.#args = args;
     if (!PG_BIN)
       throw new Error(
         'PostgreSQL binaries not found: apt-get install postgresql, or set TENURE_PG_BIN to the folder holding initdb and postgres',
       );
     this.dir = mkdtempSync(join(tmpdir(), 'tenure-pg-'));
     if (this.#as) chownSync(this.dir, this.#as.uid, this.#as.gid);
+    if (standbyOf) return; // filled by pg_basebackup in startStandby()
     execFileSync(
       join(PG_BIN, 'initdb'),
       ['-D', this.dir, '-U', this.user, '--auth=trust', '--no-sync', '-E', 'UTF8', '--no-locale'],
@@ -61,8 +65,38 @@ export class PostgresServer {
     );
   }
 
-  static async start(): Promise<PostgresServer> {
-    const server = new PostgresServer();
+  /** `args`: extra `postgres` arguments, e.g. `['-c', 'synchronous_commit=remote_apply']`. */
+  static async start(args: string[] = []): Promise<PostgresServer> {
+    return PostgresServer.#launch(new PostgresServer(args));
+  }
+
+  /** A streaming standby of the server reachable at `primaryPort` (the primary itself or a proxy to it). */
+  static async startStandby(primaryPort: number, args: string[] = []): Promise<PostgresServer> {
+    const server = new PostgresServer(args, { port: primaryPort });
+    // A base backup of the primary with standby.signal and primary_conninfo (-R). Asynchronous:
+    // the primary may be reached through a FaultProxy running in this very process.
+    await promisify(execFile)(
+      join(PG_BIN, 'pg_basebackup'),
+      [
+        '-h',
+        server.host,
+        '-p',
+        String(primaryPort),
+        '-U',
+        server.user,
+        '-D',
+        server.dir,
+        '-R',
+        '-X',
+        'stream',
+        '--no-sync',
+      ],
+      { timeout: 60_000, ...server.#as },
+    );
+    return PostgresServer.#launch(server);
+  }
+
+  static async #launch(server: PostgresServer): Promise<PostgresServer> {
     for (let attempt = 0; ; attempt++) {
       server.port = await freePort();
       try {
@@ -107,8 +141,43 @@ export class PostgresServer {
     await this.#spawn();
   }
 
+  /** Sends `signal` to the postmaster and every backend (SIGSTOP freezes the whole server). */
   signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
-    this.#process?.kill(signal);
+    const pid = this.#process?.pid;
+    if (pid === undefined) return;
+    const children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+    for (const child of signal === 'SIGSTOP' ? [pid, ...children] : [...children, pid]) {
+      try {
+        process.kill(child, signal);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }
+
+  /** Immediate shutdown (SIGQUIT: no checkpoint, crash recovery on start), then start again. */
+  async restartImmediate(): Promise<void> {
+    await this.#terminate('SIGQUIT');
+    await this.#spawn();
+  }
+
+  /** Promotes a standby to a primary and waits until it accepts writes. */
+  async promote(): Promise<void> {
+    const client = new pg.Client({
+      host: this.host,
+      port: this.port,
+      user: this.user,
+      database: this.database,
+    });
+    await client.connect();
+    try {
+      await client.query('SELECT pg_promote(true, 30)');
+    } finally {
+      await client.end();
+    }
   }
 
   async stop(): Promise<void> {
@@ -118,7 +187,7 @@ export class PostgresServer {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  async #terminate(signal: 'SIGINT' | 'SIGKILL'): Promise<void> {
+  async #terminate(signal: 'SIGINT' | 'SIGQUIT' | 'SIGKILL'): Promise<void> {
     const child = this.#process;
     this.#process = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -147,6 +216,7 @@ export class PostgresServer {
       'full_page_writes=off',
       '-c',
       'max_connections=200',
+      ...this.#args,
     ];
     const child = spawn(join(PG_BIN, 'postgres'), args, {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -156,7 +226,7 @@ export class PostgresServer {
     reapOnExit(child);
     return serverReady(
       child,
-      'database system is ready to accept connections',
+      'ready to accept', // "connections" on a primary, "read-only connections" on a standby
       'postgres',
       20_000,
       (error) => `Cannot run postgres: ${error.message}`,

@@ -1,9 +1,9 @@
 /**
  * Every TypeScript block of README.md is a program that compiles: the blocks
  * are extracted, type-checked as a consumer would (strict, `module: nodenext`,
- * importing `tenure`, `tenure/http` and `tenure/prometheus` through the
+ * importing `tenure`, `tenure/http`, `tenure/prometheus` and `tenure/postgres` through the
  * package's own `exports` map), and the blocks marked `<!-- readme: run -->`
- * are run against a private redis-server and must exit 0 on their own (a
+ * are run against a private redis-server and PostgreSQL and must exit 0 on their own (a
  * program that leaves a client open never exits and fails here).
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
+import { PostgresServer } from '../helpers/postgres-server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // Inside the package, so `import 'tenure'` resolves to this package by its name and exports.
@@ -44,6 +45,7 @@ function blocks(): Block[] {
 
 const all = blocks();
 let server: RedisServer;
+let postgres: PostgresServer;
 let typeErrors = '';
 
 beforeAll(async () => {
@@ -78,10 +80,12 @@ beforeAll(async () => {
     typeErrors = (error as { stdout?: string }).stdout ?? String(error);
   }
   server = await RedisServer.start();
+  postgres = await PostgresServer.start();
 }, 120_000);
 
 afterAll(async () => {
   await server.stop();
+  await postgres.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -108,7 +112,11 @@ describe('README.md code blocks', () => {
         [join(work, 'out', `block-${i}.js`)],
         {
           cwd: work,
-          env: { ...process.env, REDIS_URL: server.url },
+          env: {
+            ...process.env,
+            REDIS_URL: server.url,
+            DATABASE_URL: `postgres://${postgres.user}@${postgres.host}:${postgres.port}/${postgres.database}`,
+          },
           timeout: 20_000,
         },
       );

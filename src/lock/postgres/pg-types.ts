@@ -28,6 +28,9 @@ export interface PgClientLike {
 export interface PgPoolClientLike extends PgClientLike {
   /** Returns the client to the pool; with an error (or `true`) the pool discards it. */
   release(destroy?: boolean | Error): void;
+  /** A checked-out client has no pool 'error' listener: without one, a broken connection would crash the process. */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  off?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 export interface PgListenClient extends PgClientLike {

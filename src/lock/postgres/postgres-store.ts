@@ -172,6 +172,8 @@ export class PostgresLeaseStore implements LeaseStore {
     const client = await this.#pool.connect().catch((error: unknown) => {
       throw this.#classify(error, 'createTable', '');
     });
+    const ignore = (): void => undefined; // see runStatement: a checked-out client needs one
+    client.on?.('error', ignore);
     let failure: unknown;
     try {
       await client.query('BEGIN');
@@ -193,9 +195,10 @@ export class PostgresLeaseStore implements LeaseStore {
       failure = error;
       await client.query('ROLLBACK').catch(() => undefined);
     } finally {
-      client.release(
-        failure instanceof ConfigurationError ? undefined : (failure as Error | undefined),
-      );
+      const broken =
+        failure instanceof ConfigurationError ? undefined : (failure as Error | undefined);
+      if (!broken) client.off?.('error', ignore);
+      client.release(broken);
     }
     if (failure !== undefined) throw this.#classify(failure, 'createTable', '');
     this.#schemaChecked = Promise.resolve();

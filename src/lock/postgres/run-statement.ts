@@ -8,9 +8,12 @@
  * CancelRequest, on a connection of its own), so a statement stuck behind a
  * lock or a stalled server does not apply minutes later; it may still have
  * applied before the cancel arrived, which is why the timeout is ambiguous.
- * The client goes back to the pool when the statement settles, and is
- * discarded after a connection error. A client that arrives after the
- * timeout is returned unused.
+ * The client goes back to the pool when the statement settles; it is
+ * discarded after a connection error or a timeout (its reply may never
+ * come, and a late one must not be read by the next statement). A client
+ * that arrives after the timeout is returned unused. While checked out it
+ * has an 'error' listener, so a connection that breaks never crashes the
+ * process.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { StoreTimeoutError } from '../../errors.js';
@@ -26,10 +29,10 @@ export function runStatement(
 ): Promise<PgQueryResult['rows']> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
-    let running: PgClientLike | undefined;
+    let onTimeout: (() => void) | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      if (running) cancelStatement(running);
+      onTimeout?.();
       reject(new StoreTimeoutError(operation, timeoutMs));
     }, timeoutMs);
     timer.unref?.();
@@ -39,18 +42,32 @@ export function runStatement(
           client.release();
           return;
         }
-        running = client;
+        // Checked out, the client has no 'error' listener of the pool's: a connection
+        // that breaks now would otherwise be an uncaught 'error' event.
+        const ignore = (): void => undefined;
+        client.on?.('error', ignore);
+        let released = false;
+        const release = (error?: Error): void => {
+          if (released) return;
+          released = true;
+          if (!error) client.off?.('error', ignore);
+          client.release(error);
+        };
+        onTimeout = () => {
+          // Cancel it on the server (it may still be waiting for a lock or a stalled
+          // server), and discard the connection: its reply may never come.
+          cancelStatement(client);
+          release(new Error(`statement \`${operation}\` timed out after ${timeoutMs} ms`));
+        };
         client.query({ text, values }).then(
           (result) => {
-            running = undefined;
-            client.release();
+            release();
             if (timedOut) return;
             clearTimeout(timer);
             resolve(result.rows);
           },
           (error: unknown) => {
-            running = undefined;
-            client.release(isConnectionError(error) ? (error as Error) : undefined);
+            release(isConnectionError(error) ? (error as Error) : undefined);
             if (timedOut) return;
             clearTimeout(timer);
             reject(error);
