@@ -14,6 +14,8 @@ export interface FailoverConfig {
   readonly ttlMs: number;
   /** tenure's renewMs; also the polling elector's one interval. */
   readonly renewMs: number;
+  /** Run tenure only, on PostgreSQL at `port`, in this (existing) lease table. */
+  readonly postgresTable?: string;
 }
 
 const POLLING = fileURLToPath(new URL('./polling-worker.js', import.meta.url));
@@ -34,6 +36,7 @@ class Fleet {
     const worker = new WorkerProcess(
       {
         port,
+        ...(this.config.postgresTable ? { postgres: true } : {}),
         namespace: this.namespace,
         election: 'crash',
         identity: `${this.kind}-${this.#spawned++}`,
@@ -67,8 +70,9 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promis
 
 /** Milliseconds from SIGKILL to the next `elected`, per kind. */
 export async function crashFailover(config: FailoverConfig): Promise<Record<Kind, number[]>> {
-  const fleets = (['tenure', 'polling'] as const).map(
-    (kind) => new Fleet(kind, config, `crash-${kind}-${Date.now()}`),
+  const kinds = config.postgresTable ? (['tenure'] as const) : (['tenure', 'polling'] as const);
+  const fleets = kinds.map(
+    (kind) => new Fleet(kind, config, config.postgresTable ?? `crash-${kind}-${Date.now()}`),
   );
   const times: Record<Kind, number[]> = { tenure: [], polling: [] };
   try {

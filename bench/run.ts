@@ -14,6 +14,7 @@ import { RedisServer } from '../test/helpers/redis-server.js';
 import { contend, contenders } from './contention.js';
 import { crashFailover } from './failover.js';
 import { type FleetResult, fleetElectors, fleetLocks } from './fleet.js';
+import { postgresBench } from './postgres.js';
 import {
   concurrently,
   forDuration,
@@ -36,7 +37,7 @@ import {
 } from './implementations.js';
 
 const quick = process.argv.includes('--quick');
-// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7).
+// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7, pg).
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
 const want = (scenario: string): boolean => only === undefined || only.has(scenario);
@@ -333,6 +334,17 @@ if (want('7')) {
 
 // Results next to the sources (npm runs this from the package root), not in .build/.
 mkdirSync(resolve('bench/results'), { recursive: true });
+if (want('pg')) {
+  results['postgres'] = await postgresBench({
+    rounds: ROUNDS,
+    durationMs: DURATION,
+    handovers: HANDOVERS,
+    idleMs: quick ? 3000 : 30_000,
+    kills: KILLS,
+    out,
+  });
+}
+
 writeFileSync(
   resolve('bench/results/latest.json'),
   JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2),

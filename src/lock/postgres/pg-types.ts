@@ -16,7 +16,7 @@ export interface PgNotification {
 
 /** A connected client: a pooled one, or the store's own LISTEN connection. */
 export interface PgClientLike {
-  query(config: { text: string; values?: unknown[] }): Promise<PgQueryResult>;
+  query(config: { text: string; values?: unknown[]; name?: string }): Promise<PgQueryResult>;
   query(text: string): Promise<PgQueryResult>;
   /** Backend pid and cancel key, for cancelling a statement that timed out. */
   readonly processID?: number | null;

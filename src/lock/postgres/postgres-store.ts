@@ -66,6 +66,14 @@ export interface PostgresLeaseStoreOptions {
   /** Keep a lease's data in its row after release, for `inspect()` (pglock's KeepOnRelease). @default false */
   keepDataOnRelease?: boolean;
   /**
+   * Send the store's statements as named prepared statements, parsed and
+   * planned once per connection (about 3× faster than re-parsing them every
+   * time). Turn it off behind PgBouncer older than 1.21 in transaction mode
+   * (or with `max_prepared_statements = 0`), which cannot route them.
+   * @default true
+   */
+  preparedStatements?: boolean;
+  /**
    * Bound on each statement, including the wait for a pooled client; on
    * expiry the statement is cancelled on the server and the operation fails
    * with an ambiguous `StoreTimeoutError`. Keep it at or below the
@@ -97,6 +105,7 @@ const OPTIONS = [
   'listen',
   'handoffMs',
   'keepDataOnRelease',
+  'preparedStatements',
   'queryTimeoutMs',
 ] as const;
 
@@ -108,6 +117,7 @@ export class PostgresLeaseStore implements LeaseStore {
   readonly #handoffMs: number;
   readonly #keepData: boolean;
   readonly #timeoutMs: number;
+  readonly #prepared: boolean;
   readonly #subscriptions: ChannelSubscriptions | undefined;
   #schemaChecked: Promise<void> | undefined;
   #closed = false;
@@ -128,6 +138,7 @@ export class PostgresLeaseStore implements LeaseStore {
     this.#handoffMs = integer('handoffMs', o['handoffMs'] ?? 50, 0, 60_000);
     this.#keepData = boolean('keepDataOnRelease', o['keepDataOnRelease'] ?? false);
     this.#timeoutMs = integer('queryTimeoutMs', o['queryTimeoutMs'] ?? 5000, 1, 600_000);
+    this.#prepared = boolean('preparedStatements', o['preparedStatements'] ?? true);
     const listen = o['listen'];
     if (
       listen !== undefined &&
@@ -370,7 +381,14 @@ export class PostgresLeaseStore implements LeaseStore {
     this.#assertOpen();
     await this.#ensureSchema();
     try {
-      return await runStatement(this.#pool, operation, text, values, this.#timeoutMs);
+      return await runStatement(
+        this.#pool,
+        operation,
+        text,
+        values,
+        this.#timeoutMs,
+        this.#prepared ? statementName(operation, text) : undefined,
+      );
     } catch (error) {
       throw this.#classify(error, operation, name);
     }
@@ -416,6 +434,17 @@ export class PostgresLeaseStore implements LeaseStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
+}
+
+const names = new Map<string, string>();
+/** A prepared statement's name: the operation and a digest of its text (which names the table). */
+function statementName(operation: string, text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `tenure_${operation.replace(/\W/g, '_')}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return name;
 }
 
 function holder(row: Record<string, unknown>): LeaseHolder {

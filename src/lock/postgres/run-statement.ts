@@ -26,6 +26,8 @@ export function runStatement(
   text: string,
   values: unknown[],
   timeoutMs: number,
+  /** A name makes it a named prepared statement: parsed and planned once per connection. */
+  name?: string,
 ): Promise<PgQueryResult['rows']> {
   return new Promise((resolve, reject) => {
     let timedOut = false;
@@ -59,7 +61,7 @@ export function runStatement(
           cancelStatement(client);
           release(new Error(`statement \`${operation}\` timed out after ${timeoutMs} ms`));
         };
-        client.query({ text, values }).then(
+        client.query(name ? { name, text, values } : { text, values }).then(
           (result) => {
             release();
             if (timedOut) return;
