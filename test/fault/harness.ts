@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
+import { PgBouncer } from '../helpers/pgbouncer.js';
 import { PostgresServer } from '../helpers/postgres-server.js';
 import { reapOnExit } from '../helpers/reaper.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
@@ -72,6 +73,11 @@ export interface ScenarioOptions {
   synchronousStandby?: boolean;
   /** PostgreSQL: electors issue term + 1 only (no server-time floor); see legacy-terms.ts. */
   legacyTerms?: boolean;
+  /**
+   * PostgreSQL: every elector's statements go through its proxy to a PgBouncer in transaction
+   * pooling mode; its LISTEN connection goes straight to the server.
+   */
+  pgbouncer?: boolean;
 }
 
 export class Scenario {
@@ -91,6 +97,7 @@ export class Scenario {
   admin!: Redis;
   replica: RedisServer | undefined;
   standby: PostgresServer | undefined;
+  bouncer: PgBouncer | undefined;
   replicationLink: FaultProxy | undefined;
   #legacyTerms = false;
   #waitReplicas = 0;
@@ -137,6 +144,7 @@ export class Scenario {
       this.standby = await PostgresServer.startStandby(this.replicationLink.port);
       await waitForStreaming(this.pgAdmin, options.synchronousStandby ?? false);
     }
+    if (options.pgbouncer) this.bouncer = await PgBouncer.start(this.postgres, 4);
     await new PostgresLeaseStore({
       pool: this.pgAdmin,
       table: this.namespace,
@@ -144,9 +152,10 @@ export class Scenario {
     }).createTable();
   }
 
-  /** The lease server's port (the primary's). */
+  /** Where electors send their statements: the lease server (the primary), or PgBouncer. */
   get leasePort(): number {
-    return this.backend === 'postgres' ? this.postgres.port : this.redis.port;
+    if (this.backend === 'redis') return this.redis.port;
+    return this.bouncer?.port ?? this.postgres.port;
   }
 
   /** Starts one more elector process (also used to restart a killed one). */
@@ -180,6 +189,7 @@ export class Scenario {
       ...(this.#legacyAcquire ? { legacyAcquire: true } : {}),
       ...(this.#legacyTransient ? { legacyTransient: true } : {}),
       ...(this.backend === 'postgres' ? { postgres: true } : {}),
+      ...(this.bouncer ? { directPort: this.postgres.port } : {}),
       ...(this.#legacyTerms ? { legacyTerms: true } : {}),
       ...(naive ? { naive } : {}),
     };
@@ -277,7 +287,8 @@ export class Scenario {
       if (/unhandled|uncaught|MaxListenersExceeded/i.test(w.stderr))
         hygiene.push(`${w.proc} stderr: ${w.stderr.slice(0, 300)}`);
     }
-    if (this.backend === 'postgres' && this.postgres.pid !== undefined) {
+    // (Behind PgBouncer the server keeps PgBouncer's pooled connections: not counted.)
+    if (this.backend === 'postgres' && !this.bouncer && this.postgres.pid !== undefined) {
       const { rows } = await this.pgAdmin
         .query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
@@ -311,6 +322,7 @@ export class Scenario {
       await w.proxy.close();
     }
     if (this.backend === 'postgres') {
+      await this.bouncer?.stop();
       await this.postgres.stop();
       await this.standby?.stop();
     } else {

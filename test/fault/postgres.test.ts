@@ -14,6 +14,7 @@ import { evs, stepDown, t, terms } from './queries.js';
 import { type Result, scenario } from './scenario-runner.js';
 
 const PG = { backend: 'postgres' } as const;
+const BOUNCED = { backend: 'postgres', pgbouncer: true } as const;
 
 describe('fault suite: PostgreSQL', () => {
   it('PQ1 leader crash (SIGKILL): a new leader within F_crash, with a higher term', async () => {
@@ -263,5 +264,74 @@ describe('fault suite: PostgreSQL', () => {
     expect(oldLeaderEnd(r)).toBeGreaterThan(0n);
     expect(oldLeaderEnd(r)).toBeLessThanOrEqual(seen.standbyExpiry); // belief ended before the standby's copy could expire
     expect(r.history.some((e) => e.ev === 'became_leader' && e.proc !== seen.proc)).toBe(true);
+  });
+
+  describe('through PgBouncer (transaction pooling; LISTEN direct)', () => {
+    it('PB1 leader crash (SIGKILL): a new leader within F_crash, with a higher term', async () => {
+      let killed = 0n;
+      let old = 0;
+      await scenario(
+        BOUNCED,
+        async (s) => {
+          const leader = await s.leader();
+          await sleep(1500);
+          old = leader.leading as number;
+          killed = s.mark('sigkill', 'start');
+          leader.child.kill('SIGKILL');
+          await sleep(2500);
+        },
+        (r) => {
+          const next = evs(r, 'became_leader').find((e) => t(e) > killed);
+          expect(next).toBeDefined();
+          expect(msBetween(killed, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+          expect((next as { term: number }).term).toBeGreaterThan(old);
+        },
+      );
+    });
+
+    it('PB2 graceful stop: the next leader is woken by NOTIFY within F_release', async () => {
+      let stopped = 0n;
+      await scenario(
+        BOUNCED,
+        async (s) => {
+          const leader = await s.leader();
+          await sleep(1500);
+          stopped = s.mark('stop', 'start');
+          leader.child.send({ cmd: 'stop' });
+          await sleep(2000);
+        },
+        (r) => {
+          const next = evs(r, 'became_leader').find((e) => t(e) > stopped);
+          expect(next).toBeDefined();
+          expect(msBetween(stopped, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
+        },
+      );
+    });
+
+    it('PB5 server stalled (SIGSTOP of every PostgreSQL process for 1.5T): the leader steps down by its deadline; a leader again within F_crash of SIGCONT', async () => {
+      let stopped = 0n;
+      let cont = 0n;
+      let proc = '';
+      await scenario(
+        BOUNCED,
+        async (s) => {
+          const leader = await s.leader();
+          proc = leader.proc;
+          await sleep(1500);
+          stopped = s.mark('server-sigstop', 'start');
+          s.postgres.signal('SIGSTOP');
+          await sleep(1.5 * T);
+          cont = s.mark('server-sigstop', 'end');
+          s.postgres.signal('SIGCONT');
+          await sleep(2500);
+        },
+        (r) => {
+          const sd = stepDown(r, proc, stopped);
+          expect(sd?.down.reason).toBe('deadline');
+          expect(sd?.lateMs).toBeLessThanOrEqual(50);
+          expect(timeToLeader(r.history, cont)).toBeLessThanOrEqual(F_CRASH);
+        },
+      );
+    });
   });
 });

@@ -40,6 +40,8 @@ export interface FaultWorkerConfig {
   postgres?: boolean;
   /** PostgreSQL: the naive term rule (see legacy-terms.ts; a must-fire scenario). */
   legacyTerms?: boolean;
+  /** PostgreSQL behind PgBouncer: the server's own port for LISTEN; no named prepared statements. */
+  directPort?: number;
   naive?: NaiveMode;
 }
 
@@ -85,7 +87,8 @@ function leaseStore(): { store: LeaseStore; disconnect: () => void } {
     const store = new PostgresLeaseStore({
       pool: c.legacyTerms ? withLegacyTerms(pool) : pool,
       table: c.namespace,
-      listen: connection,
+      listen: c.directPort === undefined ? connection : { ...connection, port: c.directPort },
+      preparedStatements: c.directPort === undefined,
       queryTimeoutMs: c.requestTimeoutMs,
     });
     return { store, disconnect: () => void pool.end().catch(() => undefined) };
@@ -190,12 +193,15 @@ if (c.naive) {
 
 const keys = [`{fenced:${c.namespace}}:max`, `{fenced:${c.namespace}}:log`];
 const act = setInterval(() => {
+  // The decision to act is the isLeader check; stamp it right before the check (a lower
+  // bound of the decision time, within a microsecond), not after the probe is written to
+  // disk: that synchronous write once took 29 µs, enough to stamp a decision made before
+  // the deadline after it (a false fencing violation). The resource answers later.
+  const sent = process.hrtime.bigint().toString();
   const leading = isLeader();
   const term = currentTerm();
   rec.write({ ev: 'probe', value: leading, term });
   if (!leading || term === null) return;
-  // The decision to act is taken now, on the isLeader check above; the resource answers later.
-  const sent = process.hrtime.bigint().toString();
   resource
     .eval(FENCED_WRITE, 2, keys[0] as string, keys[1] as string, String(term))
     .then((r) => rec.write({ ev: 'action', term, accepted: Number(r) === 1, sent }))

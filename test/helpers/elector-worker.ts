@@ -20,6 +20,11 @@ export interface WorkerConfig {
   namespace: string;
   /** Use PostgreSQL (user `tenure`, database `postgres` on 127.0.0.1). */
   postgres?: boolean;
+  /**
+   * PostgreSQL through PgBouncer: `port` is PgBouncer's, this is the server's own port for
+   * the LISTEN connection, and no named prepared statements are used.
+   */
+  directPort?: number;
   election: string;
   identity: string;
   ttlMs: number;
@@ -54,8 +59,20 @@ function open(): { store: LeaseStore; close: () => Promise<unknown> } {
       max: 4,
     });
     pool.on('error', () => undefined);
+    const bounced =
+      config.directPort === undefined
+        ? {}
+        : {
+            listen: {
+              host: '127.0.0.1',
+              port: config.directPort,
+              user: 'tenure',
+              database: 'postgres',
+            },
+            preparedStatements: false,
+          };
     return {
-      store: new PostgresLeaseStore({ pool, table: config.namespace }),
+      store: new PostgresLeaseStore({ pool, table: config.namespace, ...bounced }),
       close: () => pool.end(),
     };
   }

@@ -95,6 +95,9 @@ export class PgBouncer {
         `default_pool_size = ${poolSize}`,
         'max_client_conn = 200',
         'server_reset_query =',
+        // After a failed login (the server restarting) PgBouncer waits this long before it
+        // tries again: 15 s by default, which keeps every client waiting that long.
+        'server_login_retry = 1',
         'ignore_startup_parameters = extra_float_digits,options',
         `pidfile = ${join(this.#dir, 'pgbouncer.pid')}`,
         '',

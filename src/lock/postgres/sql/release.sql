@@ -1,5 +1,6 @@
 -- Compare-and-clear: vacates the lease only while $2 holds it, keeps the row
--- (and its term), and notifies the name's channel in the same statement.
+-- (and its term), and notifies the name's channel in the same statement
+-- when a live watcher is registered for it.
 -- When a live LISTEN connection watches the channel, the name stays
 -- reserved for earlier waiters for $4 ms (fair hand-off; 0 disables).
 -- $1 name, $2 token, $3 keep data (boolean), $4 hand-off ms, $5 channel.
@@ -20,5 +21,6 @@ released AS (
   WHERE l.name = $1 AND l.token = $2 AND l.expires_at > now.t
   RETURNING watchers.n
 )
-SELECT r.n AS subscribers, pg_notify($5, 'released:' || r.n) AS notified
+SELECT r.n AS subscribers,
+       CASE WHEN r.n > 0 THEN (SELECT 1 FROM pg_notify($5, 'released:' || r.n)) END AS notified
 FROM released r
