@@ -12,6 +12,7 @@ import {
   PermissionError,
   ReadOnlyReplicaError,
   StoreTimeoutError,
+  StoreUnavailableError,
 } from '../../src/errors.js';
 import { Locker } from '../../src/lock/locker.js';
 import type { LeaseEvent } from '../../src/lock/lease-store.js';
@@ -244,5 +245,116 @@ describe('PostgresLeaseStore records (pglock parity)', () => {
     if (!g2.acquired) throw new Error('not acquired');
     await drop.release({ name: 'job', token: b.token, term: g2.term });
     expect(await drop.inspect('job')).toMatchObject({ held: false, data: '', term: g2.term });
+  });
+});
+
+describe('PostgresLeaseStore under faults found in review', () => {
+  it('hands back a grant that timed out and then applied when a stalled server resumed', async () => {
+    const table = `stall_${tables++}`;
+    await store({ table, listen: false }).createTable();
+    const pool = server.pool({ max: 1 });
+    const s = new PostgresLeaseStore({ pool, table, listen: false, queryTimeoutMs: 300 });
+    expect(await s.read('x')).toBeNull(); // a warm pooled connection
+    server.signal('SIGSTOP');
+    let error: unknown;
+    try {
+      error = await s.acquire(request('x', 'ghost', 20_000)).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      server.signal('SIGCONT');
+    }
+    expect(error).toBeInstanceOf(StoreTimeoutError);
+    // Whether the statement ran on resume or was cancelled, nobody holds the name for 20 s.
+    await expect
+      .poll(() => s.inspect('x').then((r) => r?.held ?? false), { timeout: 5000 })
+      .toBe(false);
+    expect((await s.acquire(request('x', 'next'))).acquired).toBe(true);
+    await pool.end();
+  });
+
+  it('wakes a waiter that subscribed while a release was waiting for the row (NOTIFY at commit, whatever the snapshot saw)', async () => {
+    const table = `race_${tables++}`;
+    const a = store({ table });
+    await a.createTable();
+    const watcherPool = server.pool({ max: 2 });
+    const b = new PostgresLeaseStore({ pool: watcherPool, table });
+    stores.push(b);
+    const lease = request('job', 'alpha', 20_000);
+    const g = await a.acquire(lease);
+    if (!g.acquired) throw new Error('not acquired');
+    const blocker = await admin.connect();
+    await blocker.query('BEGIN');
+    await blocker.query(`SELECT * FROM ${a.table} WHERE name = 'job' FOR UPDATE`);
+    const releasing = a.release({ name: 'job', token: lease.token, term: g.term });
+    await new Promise((r) => setTimeout(r, 100)); // the release took its snapshot and waits
+    const events: LeaseEvent[] = [];
+    const unsubscribe = await b.subscribe('job', (e) => events.push(e));
+    await blocker.query('COMMIT');
+    blocker.release();
+    expect(await releasing).toBe(true);
+    await expect.poll(() => events, { timeout: 2000 }).toContain('released');
+    unsubscribe();
+    await b.close();
+    await watcherPool.end();
+  });
+
+  it('reports a request that never left the pool (exhausted) as not applied', async () => {
+    const table = `busy_${tables++}`;
+    await store({ table, listen: false }).createTable();
+    const pool = server.pool({ max: 1 });
+    const s = new PostgresLeaseStore({ pool, table, listen: false, queryTimeoutMs: 200 });
+    const held = await pool.connect();
+    const error = await s.acquire(request('x')).catch((e: unknown) => e);
+    held.release();
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(error).toMatchObject({ ambiguous: false, retryable: true });
+    expect(await s.read('x')).toBeNull();
+    await pool.end();
+  });
+
+  it('createTable() on an existing table takes no lock (a fleet starting during VACUUM is not held up)', async () => {
+    const table = `vacuum_${tables++}`;
+    const s = store({ table, listen: false, queryTimeoutMs: 300 });
+    await s.createTable();
+    const blocker = await admin.connect();
+    await blocker.query('BEGIN');
+    await blocker.query(`LOCK TABLE ${s.table} IN SHARE UPDATE EXCLUSIVE MODE`);
+    const started = performance.now();
+    await store({ table, listen: false, queryTimeoutMs: 300 }).createTable();
+    expect(performance.now() - started).toBeLessThan(1000);
+    await blocker.query('COMMIT');
+    blocker.release();
+  });
+
+  it('ignores a watcher row whose pid now belongs to another backend (no reservation, no inflated count)', async () => {
+    const table = `stale_${tables++}`;
+    const s = store({ table, listen: false });
+    await s.createTable();
+    const other = await admin.connect(); // a live backend that does not listen
+    const { rows } = await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const channelOf = async (name: string): Promise<string> => {
+      // The store's channel for `name`: subscribe once with a listening store and read its row.
+      const listening = store({ table });
+      const unsubscribe = await listening.subscribe(name, () => undefined);
+      const found = await admin.query<{ channel: string }>(
+        `SELECT channel FROM ${s.table.slice(0, -1)}_watchers"`,
+      );
+      unsubscribe();
+      await listening.close();
+      await admin.query(`DELETE FROM ${s.table.slice(0, -1)}_watchers"`);
+      return found.rows[0]?.channel ?? '';
+    };
+    const channel = await channelOf('job');
+    await admin.query(
+      `INSERT INTO ${s.table.slice(0, -1)}_watchers" (channel, pid, started) VALUES ($1, $2, '2000-01-01')`,
+      [channel, rows[0]?.pid],
+    );
+    for (let i = 0; i < 3; i++) {
+      const lease = request('job', 'alpha');
+      const g = await s.acquire(lease);
+      if (!g.acquired) throw new Error(`round ${i}: not acquired: ${JSON.stringify(g)}`);
+      await s.release({ name: 'job', token: lease.token, term: g.term });
+    }
+    other.release();
   });
 });

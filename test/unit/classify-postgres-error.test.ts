@@ -36,6 +36,18 @@ const cases: [Error, string, boolean, boolean][] = [
     false,
     false,
   ],
+  [
+    serverError('42P05', 'prepared statement "tenure_read_x" already exists'),
+    'ConfigurationError',
+    false,
+    false,
+  ],
+  [
+    serverError('26000', 'prepared statement "tenure_read_x" does not exist'),
+    'ConfigurationError',
+    false,
+    false,
+  ],
   [serverError('40001', 'could not serialize access'), 'StoreUnavailableError', false, true],
   [serverError('40P01', 'deadlock detected'), 'StoreUnavailableError', false, true],
   [

@@ -7,6 +7,7 @@
  * | 25006 read-only transaction (hot standby)   | ReadOnlyReplicaError     | no        | no        |
  * | 42501, 28000, 28P01 (privileges, auth)      | PermissionError          | no        | no        |
  * | 42P01, 42703, 42883, 3F000 (schema missing) | ConfigurationError       | no        | no        |
+ * | 42P05, 26000 (prepared statement clash)     | ConfigurationError       | no        | no        |
  * | 40001, 40P01 (serialization, deadlock)      | StoreUnavailableError    | no        | yes       |
  * | 55P03, 57014 (lock/statement timeout)       | StoreUnavailableError    | no        | yes       |
  * | 53xxx (too many connections, no memory/disk)| StoreUnavailableError    | no        | yes       |
@@ -63,6 +64,12 @@ export function classifyPostgresError(
   if (code === '42501' || code === '28000' || code === '28P01') {
     return new PermissionError(
       `${where}: ${message} (the role needs SELECT, INSERT, UPDATE, DELETE on the lease table and its _watchers table)`,
+      { cause: error },
+    );
+  }
+  if (code === '42P05' || code === '26000') {
+    return new ConfigurationError(
+      `${where}: ${message}. A connection pooler in transaction mode (PgBouncer before 1.21) cannot route named prepared statements: pass \`preparedStatements: false\``,
       { cause: error },
     );
   }

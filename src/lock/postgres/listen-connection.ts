@@ -12,6 +12,11 @@
  *   of backends that are gone, subscribes every channel again, and then
  *   emits a `reconnected` message on every channel, because notifications
  *   sent while it was down are lost: the store re-reads those names.
+ * - A connection that dies silently (a host gone, a fail-over away from
+ *   it) is found by a heartbeat: while any channel is subscribed, `SELECT 1`
+ *   every 10 s must answer within 5 s, or the connection is treated as
+ *   broken. Opening a connection is bounded the same way (10 s), and TCP
+ *   keepalive starts after 10 s.
  * - `disconnect()` ends the connection and every retry; nothing is left
  *   running. Errors are reported on `error` and never thrown from timers.
  */
@@ -31,6 +36,8 @@ export const RECONNECTED = 'reconnected';
 
 const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
+const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_TIMEOUT_MS = 5000;
 
 type MessageListener = (channel: string, message: string) => void;
 type ErrorListener = (error: Error) => void;
@@ -46,6 +53,7 @@ export class ListenConnection implements SubscriberConnection {
   #connecting: Promise<PgListenClient> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryMs = MIN_RETRY_MS;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   constructor(
@@ -53,7 +61,13 @@ export class ListenConnection implements SubscriberConnection {
     config: PgConnectionConfig,
     statements: ListenStatements,
   ) {
-    this.#create = () => new Client({ keepAlive: true, ...config });
+    this.#create = () =>
+      new Client({
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000,
+        connectionTimeoutMillis: 10_000,
+        ...config,
+      });
     this.#statements = statements;
   }
 
@@ -89,6 +103,7 @@ export class ListenConnection implements SubscriberConnection {
     this.#channels.clear();
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    this.#stopHeartbeat();
     const client = this.#client;
     this.#client = undefined;
     client?.end().catch(() => undefined);
@@ -114,7 +129,33 @@ export class ListenConnection implements SubscriberConnection {
       throw new Error('LISTEN connection closed');
     }
     this.#client = client;
+    this.#startHeartbeat(client);
     return client;
+  }
+
+  #startHeartbeat(client: PgListenClient): void {
+    this.#stopHeartbeat();
+    this.#heartbeat = setInterval(() => {
+      if (this.#client !== client || this.#channels.size === 0) return;
+      let answered = false;
+      const timer = setTimeout(() => {
+        if (!answered) this.#broken(client, new Error('LISTEN connection: heartbeat unanswered'));
+      }, HEARTBEAT_TIMEOUT_MS);
+      timer.unref?.();
+      client.query('SELECT 1').then(
+        () => {
+          answered = true;
+          clearTimeout(timer);
+        },
+        () => undefined, // a broken connection also emits 'error' or 'end'
+      );
+    }, HEARTBEAT_MS);
+    this.#heartbeat.unref?.();
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
   }
 
   async #listen(client: PgListenClient, channel: string): Promise<void> {
@@ -125,6 +166,7 @@ export class ListenConnection implements SubscriberConnection {
   #broken(client: PgListenClient, error: Error): void {
     if (this.#client !== client) return; // a connection we already gave up on
     this.#client = undefined;
+    this.#stopHeartbeat();
     client.end().catch(() => undefined);
     if (!this.#closed) this.#report(error);
     this.#scheduleReconnect();

@@ -20,7 +20,14 @@
  *   server when it runs out (an ambiguous `StoreTimeoutError`).
  */
 import { createHash } from 'node:crypto';
-import { ConfigurationError, InvalidOptionError, StoreClosedError } from '../../errors.js';
+import {
+  ConfigurationError,
+  InvalidOptionError,
+  StoreClosedError,
+  StoreError,
+  StoreUnavailableError,
+  type TenureError,
+} from '../../errors.js';
 import { boolean, describe, integer, ownOptions } from '../../internal/validate.js';
 import { ChannelSubscriptions } from '../channel-subscriptions.js';
 import type {
@@ -38,7 +45,7 @@ import type {
 import { classifyPostgresError } from './classify-error.js';
 import { ListenConnection, RECONNECTED } from './listen-connection.js';
 import type { PgConnectionConfig, PgPoolLike } from './pg-types.js';
-import { runStatement } from './run-statement.js';
+import { NotSentError, runStatement, type StatementOptions } from './run-statement.js';
 import { identifier, SCHEMA_COMMENT, type Statements, statements } from './statements.js';
 
 export interface PostgresLeaseStoreOptions {
@@ -97,6 +104,11 @@ export interface LeaseRecord {
   /** Time to expiry while held, else 0. */
   readonly remainingMs: number;
 }
+
+/** $1 schema, $2 table, $3 watchers table (quoted, qualified). */
+const SCHEMA_STATE = `SELECT to_regnamespace($1) IS NOT NULL AS schema,
+  to_regclass($2) IS NOT NULL AS table, to_regclass($3) IS NOT NULL AS watchers,
+  obj_description(to_regclass($2), 'pg_class') AS comment`;
 
 const OPTIONS = [
   'pool',
@@ -180,23 +192,31 @@ export class PostgresLeaseStore implements LeaseStore {
    */
   async createTable(): Promise<void> {
     this.#assertOpen();
+    // Usually it all exists already (every process of a fleet calls this at start):
+    // one bounded read, no lock, no DDL.
+    const found = await this.#schemaState();
+    if (found.table && found.watchers) {
+      this.#checkComment(found.comment);
+      this.#schemaChecked = Promise.resolve();
+      return;
+    }
     const client = await this.#pool.connect().catch((error: unknown) => {
-      throw this.#classify(error, 'createTable', '');
+      throw this.#classify(new NotSentError('createTable', { cause: error }), 'createTable', '');
     });
     const ignore = (): void => undefined; // see runStatement: a checked-out client needs one
     client.on?.('error', ignore);
     let failure: unknown;
     try {
       await client.query('BEGIN');
+      // Every wait (the advisory lock, a table lock held by VACUUM...) is bounded.
+      await client.query(`SET LOCAL lock_timeout = ${this.#timeoutMs}`);
+      await client.query(`SET LOCAL statement_timeout = ${this.#timeoutMs}`);
       await client.query({
         text: 'SELECT pg_advisory_xact_lock(1952804469, hashtext($1))',
         values: [this.#sql.table],
       });
-      const found = await client.query({
-        text: `SELECT to_regnamespace($1) IS NOT NULL AS schema, to_regclass($2) IS NOT NULL AS table, obj_description(to_regclass($2), 'pg_class') AS comment`,
-        values: [`"${this.#sql.schemaName}"`, this.#sql.table],
-      });
-      const row = found.rows[0] ?? {};
+      const locked = await client.query({ text: SCHEMA_STATE, values: this.#schemaStateValues() });
+      const row = locked.rows[0] ?? {};
       if (row['table'] === true) this.#checkComment(row['comment']);
       if (row['schema'] !== true)
         await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#sql.schemaName}"`);
@@ -215,16 +235,54 @@ export class PostgresLeaseStore implements LeaseStore {
     this.#schemaChecked = Promise.resolve();
   }
 
+  async #schemaState(): Promise<{ table: boolean; watchers: boolean; comment: unknown }> {
+    const rows = await runStatement(
+      this.#pool,
+      'schema check',
+      SCHEMA_STATE,
+      this.#schemaStateValues(),
+      this.#timeoutMs,
+    ).catch((error: unknown) => {
+      throw this.#classify(error, 'schema check', '');
+    });
+    const row = rows[0] ?? {};
+    return {
+      table: row['table'] === true,
+      watchers: row['watchers'] === true,
+      comment: row['comment'],
+    };
+  }
+
+  #schemaStateValues(): string[] {
+    return [`"${this.#sql.schemaName}"`, this.#sql.table, this.#sql.watchers];
+  }
+
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const row = await this.#one('acquire', request.name, this.#sql.acquire, [
+    const row = await this.#one(
+      'acquire',
       request.name,
-      request.token.reveal(),
-      request.identity,
-      request.data,
-      request.ttlMs,
-      request.waiting === true,
-      this.#channel(request.name),
-    ]);
+      this.#sql.acquire,
+      [
+        request.name,
+        request.token.reveal(),
+        request.identity,
+        request.data,
+        request.ttlMs,
+        request.waiting === true,
+        this.#channel(request.name),
+      ],
+      {
+        // Timed out, then applied after all (a stalled server resumed): nobody will use
+        // that grant, so hand it back instead of blocking the name for a ttl.
+        lateMs: request.ttlMs,
+        onLate: (rows) => {
+          const late = rows[0];
+          if (late?.['acquired'] !== true) return;
+          const lease = { name: request.name, token: request.token, term: Number(late['term']) };
+          this.release(lease).catch(() => undefined);
+        },
+      },
+    );
     if (!row) throw this.#classify(new Error('acquire returned no row'), 'acquire', request.name);
     const term = Number(row['term']);
     if (row['acquired'] === true) return { acquired: true, term };
@@ -368,8 +426,9 @@ export class PostgresLeaseStore implements LeaseStore {
     name: string,
     text: string,
     values: unknown[],
+    late: Pick<StatementOptions, 'lateMs' | 'onLate'> = {},
   ): Promise<Record<string, unknown> | undefined> {
-    return (await this.#rows(operation, name, text, values))[0];
+    return (await this.#rows(operation, name, text, values, late))[0];
   }
 
   async #rows(
@@ -377,18 +436,15 @@ export class PostgresLeaseStore implements LeaseStore {
     name: string,
     text: string,
     values: unknown[],
+    late: Pick<StatementOptions, 'lateMs' | 'onLate'> = {},
   ): Promise<Record<string, unknown>[]> {
     this.#assertOpen();
     await this.#ensureSchema();
     try {
-      return await runStatement(
-        this.#pool,
-        operation,
-        text,
-        values,
-        this.#timeoutMs,
-        this.#prepared ? statementName(operation, text) : undefined,
-      );
+      return await runStatement(this.#pool, operation, text, values, this.#timeoutMs, {
+        name: this.#prepared ? statementName(operation, text) : undefined,
+        ...late,
+      });
     } catch (error) {
       throw this.#classify(error, operation, name);
     }
@@ -397,22 +453,13 @@ export class PostgresLeaseStore implements LeaseStore {
   /** Once per store: the table exists with this version's schema. Retried after a failure. */
   #ensureSchema(): Promise<void> {
     this.#schemaChecked ??= (async () => {
-      const rows = await runStatement(
-        this.#pool,
-        'schema check',
-        `SELECT to_regclass($1) IS NOT NULL AS table, obj_description(to_regclass($1), 'pg_class') AS comment`,
-        [this.#sql.table],
-        this.#timeoutMs,
-      ).catch((error: unknown) => {
-        throw this.#classify(error, 'schema check', '');
-      });
-      const row = rows[0] ?? {};
-      if (row['table'] !== true) {
+      const found = await this.#schemaState();
+      if (!found.table || !found.watchers) {
         throw new ConfigurationError(
-          `The lease table ${this.#sql.table} does not exist: call \`await store.createTable()\` once (or apply tenure's postgres schema.sql)`,
+          `The lease table ${this.#sql.table} (or its ${this.#sql.watchers}) does not exist: call \`await store.createTable()\` once (or apply tenure's postgres schema.sql)`,
         );
       }
-      this.#checkComment(row['comment']);
+      this.#checkComment(found.comment);
     })().catch((error: unknown) => {
       this.#schemaChecked = undefined;
       throw error;
@@ -427,8 +474,17 @@ export class PostgresLeaseStore implements LeaseStore {
     );
   }
 
-  #classify(error: unknown, operation: string, name: string) {
-    return classifyPostgresError(error, operation, name, 'store.createTable()');
+  #classify(error: unknown, operation: string, name: string): TenureError {
+    if (!(error instanceof NotSentError))
+      return classifyPostgresError(error, operation, name, 'store.createTable()');
+    // Never reached the server: whatever the reason, nothing was applied.
+    const cause = error.cause ?? error;
+    const classified = classifyPostgresError(cause, operation, name, 'store.createTable()');
+    if (!(classified instanceof StoreError) || !classified.ambiguous) return classified;
+    return new StoreUnavailableError(
+      `PostgreSQL: \`${operation}\` on ${JSON.stringify(name)} was not sent: ${error.message}`,
+      { cause, ambiguous: false },
+    );
   }
 
   #assertOpen(): void {

@@ -1,13 +1,16 @@
 /**
  * Runs one statement on a client from the caller's pool, bounded in time.
  *
- * Contract: resolves with the rows, or rejects with the raw error (the
- * caller classifies it), or with `StoreTimeoutError` once `timeoutMs` has
- * passed, counting the wait for a pooled client. On a timeout while the
- * statement runs, a cancel request is sent for it (PostgreSQL's
- * CancelRequest, on a connection of its own), so a statement stuck behind a
- * lock or a stalled server does not apply minutes later; it may still have
- * applied before the cancel arrived, which is why the timeout is ambiguous.
+ * Contract: resolves with the rows; or rejects with the raw server error
+ * (the caller classifies it); or with `NotSentError` when no pooled
+ * connection came within `timeoutMs` or the pool could not connect (never
+ * applied); or with `StoreTimeoutError` (ambiguous) once `timeoutMs` has
+ * passed while the statement ran. Then a cancel request is sent for it
+ * (PostgreSQL's CancelRequest, on a connection of its own). Cancelling is
+ * best effort: a statement already in the server's hands may still apply
+ * (a stalled server runs it when it resumes, before it accepts the cancel),
+ * so the connection is kept `lateMs` longer and a late result goes to
+ * `onLate` (the store hands a late grant back).
  * The client goes back to the pool when the statement settles; it is
  * discarded after a connection error or a timeout (its reply may never
  * come, and a late one must not be read by the next statement). A client
@@ -20,22 +23,50 @@ import { StoreTimeoutError } from '../../errors.js';
 import { isConnectionError } from './classify-error.js';
 import type { PgClientLike, PgPoolLike, PgQueryResult } from './pg-types.js';
 
+/** The statement never reached the server: `cause` is why (the caller classifies it as not applied). */
+export class NotSentError extends Error {
+  constructor(message: string, options: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface StatementOptions {
+  /** A name makes it a named prepared statement: parsed and planned once per connection. */
+  readonly name?: string | undefined;
+  /**
+   * After a timeout, keep the connection this long for the reply (the
+   * statement may still run when a stalled server resumes, before the
+   * cancel arrives) and hand a late result to `onLate`; then discard it.
+   */
+  readonly lateMs?: number;
+  readonly onLate?: (rows: PgQueryResult['rows']) => void;
+}
+
 export function runStatement(
   pool: PgPoolLike,
   operation: string,
   text: string,
   values: unknown[],
   timeoutMs: number,
-  /** A name makes it a named prepared statement: parsed and planned once per connection. */
-  name?: string,
+  options: StatementOptions = {},
 ): Promise<PgQueryResult['rows']> {
+  const { name, lateMs = 0, onLate } = options;
   return new Promise((resolve, reject) => {
     let timedOut = false;
     let onTimeout: (() => void) | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      onTimeout?.();
-      reject(new StoreTimeoutError(operation, timeoutMs));
+      if (onTimeout) {
+        onTimeout();
+        reject(new StoreTimeoutError(operation, timeoutMs));
+      } else {
+        reject(
+          new NotSentError(
+            `no pooled connection within ${timeoutMs} ms; \`${operation}\` not sent`,
+            {},
+          ),
+        );
+      }
     }, timeoutMs);
     timer.unref?.();
     pool.connect().then(
@@ -49,22 +80,35 @@ export function runStatement(
         const ignore = (): void => undefined;
         client.on?.('error', ignore);
         let released = false;
+        let lateTimer: ReturnType<typeof setTimeout> | undefined;
         const release = (error?: Error): void => {
           if (released) return;
           released = true;
+          if (lateTimer) clearTimeout(lateTimer);
           if (!error) client.off?.('error', ignore);
           client.release(error);
         };
         onTimeout = () => {
-          // Cancel it on the server (it may still be waiting for a lock or a stalled
-          // server), and discard the connection: its reply may never come.
+          // Ask the server to cancel it (it may be waiting for a lock, a standby or a
+          // stalled server); wait a while for the reply, then discard the connection.
           cancelStatement(client);
-          release(new Error(`statement \`${operation}\` timed out after ${timeoutMs} ms`));
+          lateTimer = setTimeout(
+            () => release(new Error(`statement \`${operation}\` timed out after ${timeoutMs} ms`)),
+            lateMs,
+          );
+          lateTimer.unref?.();
         };
         client.query(name ? { name, text, values } : { text, values }).then(
           (result) => {
             release();
-            if (timedOut) return;
+            if (timedOut) {
+              try {
+                onLate?.(result.rows);
+              } catch {
+                // a late-result handler must not escape a socket callback
+              }
+              return;
+            }
             clearTimeout(timer);
             resolve(result.rows);
           },
@@ -79,7 +123,11 @@ export function runStatement(
       (error: unknown) => {
         if (timedOut) return;
         clearTimeout(timer);
-        reject(error);
+        reject(
+          new NotSentError(error instanceof Error ? error.message : String(error), {
+            cause: error,
+          }),
+        );
       },
     );
   });

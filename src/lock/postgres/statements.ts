@@ -25,6 +25,8 @@ export const SCHEMA_COMMENT = `tenure lease table, schema version ${SCHEMA_VERSI
 export interface Statements {
   /** `"schema"."table"`, for messages and the notification channel. */
   readonly table: string;
+  /** `"schema"."table_watchers"`. */
+  readonly watchers: string;
   readonly schemaName: string;
   readonly schema: string;
   readonly acquire: string;
@@ -67,6 +69,7 @@ export function statements(schemaName: string, tableName: string): Statements {
   };
   return {
     table,
+    watchers,
     schemaName,
     schema: qualify(schemaSql, true),
     acquire: qualify(acquireSql),

@@ -8,9 +8,9 @@
 -- upsert decides on the latest committed row, locked by ON CONFLICT, at one
 -- instant `now.t`, the same decision `g` for every column; a caller that
 -- lost the race rewrites the row unchanged (a HOT update), so RETURNING
--- reports the winner. A grant notifies the name's channel only when a
--- watcher is registered for it (NOTIFY serializes committing transactions
--- on a global lock; most names have nobody waiting).
+-- reports the winner. A grant always notifies the name's channel: a
+-- watcher that registered after this statement's snapshot but before its
+-- commit still hears it (NOTIFY is delivered at commit).
 WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t),
 seen AS MATERIALIZED (
   SELECT l.term, l.identity, l.data, l.expires_at, l.reserved_until,
@@ -49,8 +49,7 @@ SELECT
   a.data,
   greatest(0, ceil(extract(epoch FROM a.expires_at - now.t) * 1000))::integer AS remaining_ms,
   greatest(0, ceil(extract(epoch FROM a.reserved_until - now.t) * 1000))::integer AS reserved_ms,
-  CASE WHEN a.acquired AND EXISTS (SELECT 1 FROM tenure_leases_watchers AS w WHERE w.channel = $7)
-       THEN (SELECT 1 FROM pg_notify($7, 'acquired')) END AS notified
+  CASE WHEN a.acquired THEN (SELECT 1 FROM pg_notify($7, 'acquired')) END AS notified
 FROM attempt AS a, now
 UNION ALL
 SELECT

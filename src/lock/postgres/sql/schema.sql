@@ -24,10 +24,12 @@ CREATE TABLE IF NOT EXISTS tenure_leases (
 ) WITH (fillfactor = 50);
 
 -- The LISTEN connections watching each notification channel, by backend pid
--- (rows of backends that are gone are ignored and cleaned up).
+-- and that backend's start time (so a row left by a backend that is gone is
+-- ignored even when its pid was reused; such rows are cleaned up).
 CREATE TABLE IF NOT EXISTS tenure_leases_watchers (
   channel text NOT NULL,
   pid integer NOT NULL,
+  started timestamptz,
   PRIMARY KEY (channel, pid)
 );
 
