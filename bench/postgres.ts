@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import advisoryLock from 'advisory-lock'; // CommonJS: its `default` export is the factory
-import { Elector, Locker } from '../src/index.js';
+import { Elector, Locker, OwnershipToken } from '../src/index.js';
 import type { PgPoolLike } from '../src/lock/postgres/pg-types.js';
 import { PostgresLeaseStore } from '../src/lock/postgres/postgres-store.js';
 import { PostgresServer } from '../test/helpers/postgres-server.js';
@@ -66,6 +66,23 @@ export async function postgresBench(o: PostgresBenchOptions): Promise<Record<str
           const lock = await locker.tryLock(key, { ttlMs: TTL });
           if (!lock) return false;
           await lock.release();
+          return true;
+        },
+      },
+      {
+        // The store alone: what the SQL costs, without the Locker's timers and bookkeeping.
+        name: 'tenure PostgresLeaseStore acquire + release (no Locker)',
+        async cycle(key) {
+          const token = OwnershipToken.generate();
+          const granted = await store.acquire({
+            name: key,
+            token,
+            ttlMs: TTL,
+            identity: 'bench',
+            data: '',
+          });
+          if (!granted.acquired) return false;
+          await store.release({ name: key, token, term: granted.term });
           return true;
         },
       },

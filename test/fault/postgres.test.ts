@@ -180,7 +180,7 @@ describe('fault suite: PostgreSQL', () => {
     };
   };
 
-  it('PU7 table restored from an older dump, with the naive term rule (term + 1): a term is issued twice (must fire)', async () => {
+  it('PU7 table restored from an older dump, with the naive term rule (term + 1): a term is issued twice', async () => {
     const r = await scenario(
       { ...PG, legacyTerms: true },
       restoreOlderDump,
@@ -246,7 +246,7 @@ describe('fault suite: PostgreSQL', () => {
   const oldLeaderEnd = (r: Result): bigint =>
     r.intervals.filter((i) => i.proc === seen.proc).reduce((m, i) => (i.e > m ? i.e : m), 0n);
 
-  it('PU4 fail-over to an asynchronous standby that missed renewals: at least one overlap (must fire), and diagnose() warned', async () => {
+  it('PU4 fail-over to an asynchronous standby that missed renewals: at least one overlap, and diagnose() warned', async () => {
     const r = await scenario({ ...PG, standby: true }, failover, () => undefined, false);
     expect(seen.warning).toMatch(/without synchronous commit/);
     expect(r.overlaps.length).toBeGreaterThanOrEqual(1);
