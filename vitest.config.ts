@@ -21,7 +21,6 @@ export default defineConfig({
             'test/integration/**/*.test.ts',
             'test/conformance/redis.test.ts',
             'test/conformance/postgres.test.ts',
-            'test/conformance/pgbouncer.test.ts',
           ],
           testTimeout: 30_000,
           hookTimeout: 30_000,

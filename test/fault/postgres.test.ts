@@ -7,56 +7,28 @@
  * the checker reports what the docs warn about.
  */
 import { describe, expect, it } from 'vitest';
-import { timeToLeader } from './checkers.js';
-import { F_CRASH, F_RELEASE, type Scenario, T, msBetween, sleep } from './harness.js';
-import type { HistoryEvent } from './history.js';
-import { evs, stepDown, t, terms } from './queries.js';
+import { F_CRASH, type Scenario, T, sleep } from './harness.js';
+import { gracefulStop, leaderCrash, serverStall } from './cases.js';
+import { evs, t, terms } from './queries.js';
 import { type Result, scenario } from './scenario-runner.js';
 
 const PG = { backend: 'postgres' } as const;
 const BOUNCED = { backend: 'postgres', pgbouncer: true } as const;
 
 describe('fault suite: PostgreSQL', () => {
-  it('PQ1 leader crash (SIGKILL): a new leader within F_crash, with a higher term', async () => {
-    let killed = 0n;
-    let old = 0;
-    await scenario(
-      PG,
-      async (s) => {
-        const leader = await s.leader();
-        await sleep(1500);
-        old = leader.leading as number;
-        killed = s.mark('sigkill', 'start');
-        leader.child.kill('SIGKILL');
-        await sleep(2500);
-      },
-      (r) => {
-        const next = evs(r, 'became_leader').find((e) => t(e) > killed);
-        expect(next).toBeDefined();
-        expect(msBetween(killed, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
-        expect((next as { term: number }).term).toBeGreaterThan(old);
-      },
-    );
-  });
+  for (const [id, options, where] of [
+    ['PQ', PG, ''],
+    ['PB', BOUNCED, ' (through PgBouncer, transaction pooling; LISTEN direct)'],
+  ] as const) {
+    it(`${id}1 leader crash (SIGKILL)${where}: a new leader within F_crash, with a higher term`, () =>
+      leaderCrash(options, 1500));
 
-  it('PQ2 graceful stop: released, and the next leader is woken by NOTIFY within F_release', async () => {
-    let stopped = 0n;
-    await scenario(
-      PG,
-      async (s) => {
-        const leader = await s.leader();
-        await sleep(1500);
-        stopped = s.mark('stop', 'start');
-        leader.child.send({ cmd: 'stop' });
-        await sleep(2000);
-      },
-      (r) => {
-        const next = evs(r, 'became_leader').find((e) => t(e) > stopped);
-        expect(next).toBeDefined();
-        expect(msBetween(stopped, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
-      },
-    );
-  });
+    it(`${id}2 graceful stop${where}: the next leader is woken by NOTIFY within F_release`, () =>
+      gracefulStop(options));
+
+    it(`${id}5 server stalled (SIGSTOP of the postmaster and every backend for 1.5T)${where}: the leader steps down by its deadline; a leader again within F_crash of SIGCONT`, () =>
+      serverStall(options, (s, frozen) => s.postgres.signal(frozen ? 'SIGSTOP' : 'SIGCONT')));
+  }
 
   it("PQ3 every elector's backends terminated (pg_terminate_backend, LISTEN included): no leadership change", async () => {
     let terminated = 0n;
@@ -106,33 +78,6 @@ describe('fault suite: PostgreSQL', () => {
       );
     });
   }
-
-  it('PQ5 server stalled (SIGSTOP of the postmaster and every backend for 1.5T): the leader steps down by its deadline; a leader again within F_crash of SIGCONT', async () => {
-    let stopped = 0n;
-    let cont = 0n;
-    let proc = '';
-    await scenario(
-      PG,
-      async (s) => {
-        const leader = await s.leader();
-        proc = leader.proc;
-        await sleep(1500);
-        stopped = s.mark('server-sigstop', 'start');
-        s.postgres.signal('SIGSTOP');
-        await sleep(1.5 * T);
-        cont = s.mark('server-sigstop', 'end');
-        s.postgres.signal('SIGCONT');
-        await sleep(2500);
-      },
-      (r) => {
-        const sd = stepDown(r, proc, stopped);
-        expect(sd?.down.reason).toBe('deadline');
-        expect(sd?.lateMs).toBeLessThanOrEqual(50);
-        expect(t(sd?.down as HistoryEvent)).toBeLessThan(cont);
-        expect(timeToLeader(r.history, cont)).toBeLessThanOrEqual(F_CRASH);
-      },
-    );
-  });
 
   /**
    * The lease table restored from an older dump while the current leader is
@@ -264,74 +209,5 @@ describe('fault suite: PostgreSQL', () => {
     expect(oldLeaderEnd(r)).toBeGreaterThan(0n);
     expect(oldLeaderEnd(r)).toBeLessThanOrEqual(seen.standbyExpiry); // belief ended before the standby's copy could expire
     expect(r.history.some((e) => e.ev === 'became_leader' && e.proc !== seen.proc)).toBe(true);
-  });
-
-  describe('through PgBouncer (transaction pooling; LISTEN direct)', () => {
-    it('PB1 leader crash (SIGKILL): a new leader within F_crash, with a higher term', async () => {
-      let killed = 0n;
-      let old = 0;
-      await scenario(
-        BOUNCED,
-        async (s) => {
-          const leader = await s.leader();
-          await sleep(1500);
-          old = leader.leading as number;
-          killed = s.mark('sigkill', 'start');
-          leader.child.kill('SIGKILL');
-          await sleep(2500);
-        },
-        (r) => {
-          const next = evs(r, 'became_leader').find((e) => t(e) > killed);
-          expect(next).toBeDefined();
-          expect(msBetween(killed, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
-          expect((next as { term: number }).term).toBeGreaterThan(old);
-        },
-      );
-    });
-
-    it('PB2 graceful stop: the next leader is woken by NOTIFY within F_release', async () => {
-      let stopped = 0n;
-      await scenario(
-        BOUNCED,
-        async (s) => {
-          const leader = await s.leader();
-          await sleep(1500);
-          stopped = s.mark('stop', 'start');
-          leader.child.send({ cmd: 'stop' });
-          await sleep(2000);
-        },
-        (r) => {
-          const next = evs(r, 'became_leader').find((e) => t(e) > stopped);
-          expect(next).toBeDefined();
-          expect(msBetween(stopped, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
-        },
-      );
-    });
-
-    it('PB5 server stalled (SIGSTOP of every PostgreSQL process for 1.5T): the leader steps down by its deadline; a leader again within F_crash of SIGCONT', async () => {
-      let stopped = 0n;
-      let cont = 0n;
-      let proc = '';
-      await scenario(
-        BOUNCED,
-        async (s) => {
-          const leader = await s.leader();
-          proc = leader.proc;
-          await sleep(1500);
-          stopped = s.mark('server-sigstop', 'start');
-          s.postgres.signal('SIGSTOP');
-          await sleep(1.5 * T);
-          cont = s.mark('server-sigstop', 'end');
-          s.postgres.signal('SIGCONT');
-          await sleep(2500);
-        },
-        (r) => {
-          const sd = stepDown(r, proc, stopped);
-          expect(sd?.down.reason).toBe('deadline');
-          expect(sd?.lateMs).toBeLessThanOrEqual(50);
-          expect(timeToLeader(r.history, cont)).toBeLessThanOrEqual(F_CRASH);
-        },
-      );
-    });
   });
 });

@@ -1,0 +1,89 @@
+/**
+ * Scenarios that run unchanged on every backend (the store is the harness's
+ * option): the fault, then what must hold. Used by quick.test.ts (Redis) and
+ * postgres.test.ts (PostgreSQL, directly and through PgBouncer).
+ */
+import { expect } from 'vitest';
+import { timeToLeader } from './checkers.js';
+import { F_CRASH, F_RELEASE, type ScenarioOptions, T, msBetween, sleep } from './harness.js';
+import type { HistoryEvent } from './history.js';
+import { evs, stepDown, t } from './queries.js';
+import { scenario } from './scenario-runner.js';
+
+/** SIGKILL of the leader after `settleMs`: a new leader within F_crash, with a higher term. */
+export async function leaderCrash(options: ScenarioOptions, settleMs = 2000): Promise<void> {
+  let killed = 0n;
+  let old = 0;
+  await scenario(
+    options,
+    async (s) => {
+      const leader = await s.leader();
+      await sleep(settleMs);
+      old = leader.leading as number;
+      killed = s.mark('sigkill', 'start');
+      leader.child.kill('SIGKILL');
+      await sleep(2500);
+    },
+    (r) => {
+      const next = evs(r, 'became_leader').find((e) => t(e) > killed);
+      expect(next).toBeDefined();
+      expect(msBetween(killed, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+      expect((next as { term: number }).term).toBeGreaterThan(old);
+    },
+  );
+}
+
+/** The leader stops gracefully: the next leader (woken by the release notification) within F_release. */
+export async function gracefulStop(options: ScenarioOptions): Promise<void> {
+  let stopped = 0n;
+  await scenario(
+    options,
+    async (s) => {
+      const leader = await s.leader();
+      await sleep(1500);
+      stopped = s.mark('stop', 'start');
+      leader.child.send({ cmd: 'stop' });
+      await sleep(2000);
+    },
+    (r) => {
+      const next = evs(r, 'became_leader').find((e) => t(e) > stopped);
+      expect(next).toBeDefined();
+      expect(msBetween(stopped, t(next as HistoryEvent))).toBeLessThanOrEqual(F_RELEASE);
+    },
+  );
+}
+
+/**
+ * The lease server frozen for 1.5T by `freeze(true)` and thawed by `freeze(false)`: the
+ * leader steps down by its deadline (within 50 ms of it), while the server is frozen, and a
+ * leader is back within F_crash of the thaw.
+ */
+export async function serverStall(
+  options: ScenarioOptions,
+  freeze: (s: Parameters<Parameters<typeof scenario>[1]>[0], frozen: boolean) => void,
+): Promise<void> {
+  let stopped = 0n;
+  let thawed = 0n;
+  let proc = '';
+  await scenario(
+    options,
+    async (s) => {
+      const leader = await s.leader();
+      proc = leader.proc;
+      await sleep(1500);
+      stopped = s.mark('server-freeze', 'start');
+      freeze(s, true);
+      await sleep(1.5 * T);
+      thawed = s.mark('server-freeze', 'end');
+      freeze(s, false);
+      await sleep(2500);
+    },
+    (r) => {
+      const sd = stepDown(r, proc, stopped);
+      expect(sd?.down.reason).toBe('deadline');
+      expect(sd?.lateMs).toBeLessThanOrEqual(50);
+      expect(t(sd?.down as HistoryEvent)).toBeLessThan(thawed);
+      expect(timeToLeader(r.history, thawed)).toBeLessThanOrEqual(F_CRASH);
+    },
+  );
+}
