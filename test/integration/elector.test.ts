@@ -12,7 +12,14 @@ electorSuite({
   namespace: () => Promise.resolve(uniqueNamespace()),
   store: (namespace) => {
     const client = server.client({ maxRetriesPerRequest: 1 });
-    return { store: new RedisLeaseStore({ client, namespace }), close: () => client.quit() };
+    // disconnect(), as before this suite was shared: with quit() here, one CI run reported two
+    // unhandled 'Connection is closed' rejections from ioredis's close handler after the
+    // server-restart test (not reproduced alone: quit() on a client that is still
+    // reconnecting resolves at once and leaves it reconnecting).
+    return {
+      store: new RedisLeaseStore({ client, namespace }),
+      close: () => Promise.resolve(client.disconnect()),
+    };
   },
   worker: () => ({ port: server.port }),
   kill: () => server.kill(),
