@@ -268,6 +268,9 @@ describe('PostgresLeaseStore under faults found in review', () => {
     await expect
       .poll(() => s.inspect('x').then((r) => r?.held ?? false), { timeout: 5000 })
       .toBe(false);
+    // The timed-out connection was discarded: the cancel sent for it (which may reach the
+    // server only now) hits no later statement.
+    for (let i = 0; i < 5; i++) expect(await s.read('y')).toBeNull();
     expect((await s.acquire(request('x', 'next'))).acquired).toBe(true);
     await pool.end();
   });
@@ -356,5 +359,32 @@ describe('PostgresLeaseStore under faults found in review', () => {
       await s.release({ name: 'job', token: lease.token, term: g.term });
     }
     other.release();
+  });
+
+  it('an unsubscribe made while the LISTEN connection re-subscribes after a reconnect is not undone by it', async () => {
+    const table = `resub_${tables++}`;
+    const watcherPool = server.pool({ max: 2 });
+    const watcher = new PostgresLeaseStore({ pool: watcherPool, table });
+    await watcher.createTable();
+    const names = Array.from({ length: 60 }, (_, i) => `n${i}`);
+    const unsubscribes = await Promise.all(names.map((n) => watcher.subscribe(n, () => undefined)));
+    const watchers = `${watcher.table.slice(0, -1)}_watchers"`;
+    const pids = async (): Promise<number[]> =>
+      (await admin.query<{ pid: number }>(`SELECT pid FROM ${watchers}`)).rows.map((r) => r.pid);
+    const [before] = await pids();
+    await admin.query('SELECT pg_terminate_backend($1)', [before]);
+    // As soon as the new connection registers its first row, drop the last 15 names.
+    await expect
+      .poll(async () => (await pids()).some((p) => p !== before), { timeout: 5000, interval: 2 })
+      .toBe(true);
+    for (const u of unsubscribes.slice(-15)) u();
+    await expect
+      .poll(async () => (await pids()).filter((p) => p !== before).length, { timeout: 5000 })
+      .toBe(45);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await pids()).filter((p) => p !== before)).toHaveLength(45);
+    for (const u of unsubscribes.slice(0, -15)) u();
+    await watcher.close();
+    await watcherPool.end();
   });
 });

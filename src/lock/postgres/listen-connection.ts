@@ -17,6 +17,10 @@
  *   every 10 s must answer within 5 s, or the connection is treated as
  *   broken. Opening a connection is bounded the same way (10 s), and TCP
  *   keepalive starts after 10 s.
+ * - Every statement on the connection (LISTEN and UNLISTEN, the watcher
+ *   rows, the re-subscription after a reconnect, the heartbeat) runs one at a
+ *   time, in call order: an unsubscribe made during a reconnect is applied
+ *   after that reconnect's LISTEN, never before it.
  * - `disconnect()` ends the connection and every retry; nothing is left
  *   running. Errors are reported on `error` and never thrown from timers.
  */
@@ -38,6 +42,7 @@ const MIN_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
 const HEARTBEAT_MS = 10_000;
 const HEARTBEAT_TIMEOUT_MS = 5000;
+const QUEUE_STEP_MS = HEARTBEAT_TIMEOUT_MS + 1000;
 
 type MessageListener = (channel: string, message: string) => void;
 type ErrorListener = (error: Error) => void;
@@ -54,6 +59,8 @@ export class ListenConnection implements SubscriberConnection {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryMs = MIN_RETRY_MS;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The tail of the one-at-a-time queue of statements on the connection. */
+  #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   constructor(
@@ -74,8 +81,10 @@ export class ListenConnection implements SubscriberConnection {
   async subscribe(channel: string): Promise<void> {
     this.#channels.add(channel);
     try {
-      const client = await this.#connected();
-      await this.#listen(client, channel);
+      await this.#serial(async () => {
+        const client = await this.#connected();
+        if (this.#channels.has(channel)) await this.#listen(client, channel);
+      });
     } catch (error) {
       this.#channels.delete(channel);
       throw error;
@@ -84,10 +93,32 @@ export class ListenConnection implements SubscriberConnection {
 
   async unsubscribe(channel: string): Promise<void> {
     this.#channels.delete(channel);
-    const client = this.#client;
-    if (!client) return;
-    await client.query(`UNLISTEN ${quoteChannel(channel)}`);
-    await client.query({ text: this.#statements.unwatch, values: [channel] });
+    await this.#serial(async () => {
+      const client = this.#client;
+      if (!client || this.#channels.has(channel)) return; // subscribed again meanwhile
+      await client.query(`UNLISTEN ${quoteChannel(channel)}`);
+      await client.query({ text: this.#statements.unwatch, values: [channel] });
+    });
+  }
+
+  /**
+   * Runs `fn` after every statement queued before it, whatever their outcome.
+   * The queue waits for one at most QUEUE_STEP_MS: a statement hung on a dead
+   * connection (which the heartbeat is about to replace) must not hold up the
+   * reconnect queued behind it.
+   */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = new Promise<void>((resolve) => {
+      const step = setTimeout(resolve, QUEUE_STEP_MS);
+      step.unref?.();
+      run.then(
+        () => resolve(),
+        () => resolve(),
+      );
+      void run.finally(() => clearTimeout(step)).catch(() => undefined);
+    });
+    return run;
   }
 
   on(event: 'message', listener: MessageListener): this;
@@ -137,18 +168,22 @@ export class ListenConnection implements SubscriberConnection {
     this.#stopHeartbeat();
     this.#heartbeat = setInterval(() => {
       if (this.#client !== client || this.#channels.size === 0) return;
-      let answered = false;
-      const timer = setTimeout(() => {
-        if (!answered) this.#broken(client, new Error('LISTEN connection: heartbeat unanswered'));
-      }, HEARTBEAT_TIMEOUT_MS);
-      timer.unref?.();
-      client.query('SELECT 1').then(
-        () => {
+      void this.#serial(async () => {
+        if (this.#client !== client) return;
+        let answered = false;
+        const timer = setTimeout(() => {
+          if (!answered) this.#broken(client, new Error('LISTEN connection: heartbeat unanswered'));
+        }, HEARTBEAT_TIMEOUT_MS);
+        timer.unref?.();
+        try {
+          await client.query('SELECT 1');
           answered = true;
+        } catch {
+          // a broken connection also emits 'error' or 'end'
+        } finally {
           clearTimeout(timer);
-        },
-        () => undefined, // a broken connection also emits 'error' or 'end'
-      );
+        }
+      });
     }, HEARTBEAT_MS);
     this.#heartbeat.unref?.();
   }
@@ -184,11 +219,13 @@ export class ListenConnection implements SubscriberConnection {
   }
 
   async #reconnect(): Promise<void> {
-    let client: PgListenClient;
     try {
-      client = await this.#connected();
-      await client.query(this.#statements.prune);
-      for (const channel of [...this.#channels]) await this.#listen(client, channel);
+      await this.#serial(async () => {
+        const client = await this.#connected();
+        await client.query(this.#statements.prune);
+        for (const channel of [...this.#channels])
+          if (this.#channels.has(channel)) await this.#listen(client, channel);
+      });
     } catch (error) {
       this.#report(error instanceof Error ? error : new Error(String(error)));
       const current = this.#client;

@@ -25,6 +25,7 @@ import {
   InvalidOptionError,
   StoreClosedError,
   StoreError,
+  StoreTimeoutError,
   StoreUnavailableError,
   type TenureError,
 } from '../../errors.js';
@@ -45,7 +46,7 @@ import type {
 import { classifyPostgresError } from './classify-error.js';
 import { ListenConnection, RECONNECTED } from './listen-connection.js';
 import type { PgConnectionConfig, PgPoolLike } from './pg-types.js';
-import { NotSentError, runStatement, type StatementOptions } from './run-statement.js';
+import { NotSentError, runStatement } from './run-statement.js';
 import { identifier, SCHEMA_COMMENT, type Statements, statements } from './statements.js';
 
 export interface PostgresLeaseStoreOptions {
@@ -132,6 +133,8 @@ export class PostgresLeaseStore implements LeaseStore {
   readonly #prepared: boolean;
   readonly #subscriptions: ChannelSubscriptions | undefined;
   #schemaChecked: Promise<void> | undefined;
+  /** Hand-back attempts of acquisitions that timed out (see `#handBack`). */
+  readonly #handBacks = new Set<ReturnType<typeof setTimeout>>();
   #closed = false;
 
   constructor(options: PostgresLeaseStoreOptions) {
@@ -258,31 +261,20 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    const row = await this.#one(
-      'acquire',
+    const row = await this.#one('acquire', request.name, this.#sql.acquire, [
       request.name,
-      this.#sql.acquire,
-      [
-        request.name,
-        request.token.reveal(),
-        request.identity,
-        request.data,
-        request.ttlMs,
-        request.waiting === true,
-        this.#channel(request.name),
-      ],
-      {
-        // Timed out, then applied after all (a stalled server resumed): nobody will use
-        // that grant, so hand it back instead of blocking the name for a ttl.
-        lateMs: request.ttlMs,
-        onLate: (rows) => {
-          const late = rows[0];
-          if (late?.['acquired'] !== true) return;
-          const lease = { name: request.name, token: request.token, term: Number(late['term']) };
-          this.release(lease).catch(() => undefined);
-        },
-      },
-    );
+      request.token.reveal(),
+      request.identity,
+      request.data,
+      request.ttlMs,
+      request.waiting === true,
+      this.#channel(request.name),
+    ]).catch((error: unknown) => {
+      // Timed out: the statement may still apply later (a stalled server runs it when it
+      // resumes). Nobody will use that grant: hand it back if it shows up.
+      if (error instanceof StoreTimeoutError) this.#handBack(request);
+      throw error;
+    });
     if (!row) throw this.#classify(new Error('acquire returned no row'), 'acquire', request.name);
     const term = Number(row['term']);
     if (row['acquired'] === true) return { acquired: true, term };
@@ -307,14 +299,23 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   async release(lease: LeaseRef): Promise<boolean> {
-    const row = await this.#one('release', lease.name, this.#sql.release, [
+    const row = await this.#one(
+      'release',
+      lease.name,
+      this.#sql.release,
+      this.#releaseValues(lease),
+    );
+    return row !== undefined;
+  }
+
+  #releaseValues(lease: LeaseRef): unknown[] {
+    return [
       lease.name,
       lease.token.reveal(),
       this.#keepData,
       this.#handoffMs,
       this.#channel(lease.name),
-    ]);
-    return row !== undefined;
+    ];
   }
 
   async read(name: string): Promise<LeaseHolder | null> {
@@ -411,8 +412,46 @@ export class PostgresLeaseStore implements LeaseStore {
 
   close(): Promise<void> {
     this.#closed = true;
+    for (const timer of this.#handBacks) clearTimeout(timer);
+    this.#handBacks.clear();
     this.#subscriptions?.close();
     return Promise.resolve();
+  }
+
+  /**
+   * An acquisition timed out and may still apply later. Compare-and-clear on
+   * its token (a no-op unless that grant exists) after 0.25, 0.5, 1, 2 ...
+   * seconds until the request's ttl has passed or a release succeeded; each
+   * attempt on a fresh pooled connection. `close()` stops the attempts.
+   */
+  #handBack(request: AcquireRequest): void {
+    const lease = { name: request.name, token: request.token, term: 0 };
+    const until = performance.now() + request.ttlMs;
+    const attempt = (delayMs: number): void => {
+      if (this.#closed || performance.now() + delayMs > until) return;
+      const timer = setTimeout(() => {
+        this.#handBacks.delete(timer);
+        if (this.#closed) return;
+        runStatement(
+          this.#pool,
+          'release',
+          this.#sql.release,
+          this.#releaseValues(lease),
+          this.#timeoutMs,
+          {
+            name: this.#prepared ? statementName('release', this.#sql.release) : undefined,
+          },
+        ).then(
+          (rows) => {
+            if (rows.length === 0) attempt(delayMs * 2);
+          },
+          () => attempt(delayMs * 2),
+        );
+      }, delayMs);
+      timer.unref?.();
+      this.#handBacks.add(timer);
+    };
+    attempt(250);
   }
 
   /** Notification channel of a name: `tenure_` + 40 hex digits of SHA-256(table, name). */
@@ -426,9 +465,8 @@ export class PostgresLeaseStore implements LeaseStore {
     name: string,
     text: string,
     values: unknown[],
-    late: Pick<StatementOptions, 'lateMs' | 'onLate'> = {},
   ): Promise<Record<string, unknown> | undefined> {
-    return (await this.#rows(operation, name, text, values, late))[0];
+    return (await this.#rows(operation, name, text, values))[0];
   }
 
   async #rows(
@@ -436,14 +474,12 @@ export class PostgresLeaseStore implements LeaseStore {
     name: string,
     text: string,
     values: unknown[],
-    late: Pick<StatementOptions, 'lateMs' | 'onLate'> = {},
   ): Promise<Record<string, unknown>[]> {
     this.#assertOpen();
     await this.#ensureSchema();
     try {
       return await runStatement(this.#pool, operation, text, values, this.#timeoutMs, {
         name: this.#prepared ? statementName(operation, text) : undefined,
-        ...late,
       });
     } catch (error) {
       throw this.#classify(error, operation, name);

@@ -6,11 +6,12 @@
  * connection came within `timeoutMs` or the pool could not connect (never
  * applied); or with `StoreTimeoutError` (ambiguous) once `timeoutMs` has
  * passed while the statement ran. Then a cancel request is sent for it
- * (PostgreSQL's CancelRequest, on a connection of its own). Cancelling is
- * best effort: a statement already in the server's hands may still apply
- * (a stalled server runs it when it resumes, before it accepts the cancel),
- * so the connection is kept `lateMs` longer and a late result goes to
- * `onLate` (the store hands a late grant back).
+ * (PostgreSQL's CancelRequest, on a connection of its own) and the
+ * connection is discarded at once, so neither a late reply nor the cancel
+ * can reach the next statement. Cancelling is best effort: a statement
+ * already in the server's hands may still apply (a stalled server runs it
+ * when it resumes, before it accepts the cancel); callers that must undo
+ * such a late effect do it themselves (the store hands a late grant back).
  * The client goes back to the pool when the statement settles; it is
  * discarded after a connection error or a timeout (its reply may never
  * come, and a late one must not be read by the next statement). A client
@@ -33,13 +34,6 @@ export class NotSentError extends Error {
 export interface StatementOptions {
   /** A name makes it a named prepared statement: parsed and planned once per connection. */
   readonly name?: string | undefined;
-  /**
-   * After a timeout, keep the connection this long for the reply (the
-   * statement may still run when a stalled server resumes, before the
-   * cancel arrives) and hand a late result to `onLate`; then discard it.
-   */
-  readonly lateMs?: number;
-  readonly onLate?: (rows: PgQueryResult['rows']) => void;
 }
 
 export function runStatement(
@@ -50,7 +44,7 @@ export function runStatement(
   timeoutMs: number,
   options: StatementOptions = {},
 ): Promise<PgQueryResult['rows']> {
-  const { name, lateMs = 0, onLate } = options;
+  const { name } = options;
   return new Promise((resolve, reject) => {
     let timedOut = false;
     let onTimeout: (() => void) | undefined;
@@ -80,35 +74,23 @@ export function runStatement(
         const ignore = (): void => undefined;
         client.on?.('error', ignore);
         let released = false;
-        let lateTimer: ReturnType<typeof setTimeout> | undefined;
         const release = (error?: Error): void => {
           if (released) return;
           released = true;
-          if (lateTimer) clearTimeout(lateTimer);
           if (!error) client.off?.('error', ignore);
           client.release(error);
         };
         onTimeout = () => {
           // Ask the server to cancel it (it may be waiting for a lock, a standby or a
-          // stalled server); wait a while for the reply, then discard the connection.
+          // stalled server), and discard the connection: its late reply, or the cancel
+          // arriving late, must not meet the next statement on it.
           cancelStatement(client);
-          lateTimer = setTimeout(
-            () => release(new Error(`statement \`${operation}\` timed out after ${timeoutMs} ms`)),
-            lateMs,
-          );
-          lateTimer.unref?.();
+          release(new Error(`statement \`${operation}\` timed out after ${timeoutMs} ms`));
         };
         client.query(name ? { name, text, values } : { text, values }).then(
           (result) => {
             release();
-            if (timedOut) {
-              try {
-                onLate?.(result.rows);
-              } catch {
-                // a late-result handler must not escape a socket callback
-              }
-              return;
-            }
+            if (timedOut) return;
             clearTimeout(timer);
             resolve(result.rows);
           },
