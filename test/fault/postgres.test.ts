@@ -148,9 +148,13 @@ describe('fault suite: PostgreSQL', () => {
 
   /**
    * A streaming standby replicating through a proxy; the replication link
-   * stalls, the leader keeps renewing on the primary for 0.8T, its own link
-   * stalls, the primary is SIGKILLed, the standby promoted, and every other
-   * elector (plus a fresh one) pointed at it.
+   * stalls and the leader keeps renewing on the primary for 0.8T and while
+   * the standby is promoted (however long that takes); then the old
+   * leader's own link stalls, every other elector (plus a fresh one) is
+   * pointed at the promoted standby, and the old primary is SIGKILLed. The
+   * overlap window of the asynchronous case (the old leader's belief after
+   * its last renewal, against the standby's stale copy) does not depend on
+   * how long the promotion took.
    */
   const seen = { proc: '', standbyExpiry: 0n, warning: '' };
   async function failover(s: Scenario): Promise<void> {
@@ -168,8 +172,6 @@ describe('fault suite: PostgreSQL', () => {
     s.replicationLink?.stall(); // renewals on the primary stop reaching the standby
     s.mark('replication-stall', 'start');
     await sleep(0.8 * T);
-    leader.proxy.stall(); // the old leader learns nothing from now on
-    await s.postgres.kill();
     const standby = s.standby;
     if (!standby) throw new Error('no standby');
     await standby.promote();
@@ -180,12 +182,14 @@ describe('fault suite: PostgreSQL', () => {
     );
     const ms = rows[0]?.ms ?? 0;
     seen.standbyExpiry = sentAt + BigInt(Math.max(0, Math.round(ms))) * 1_000_000n;
+    leader.proxy.stall(); // the old leader learns nothing from now on
     for (const w of s.workers) {
       if (w === leader) continue;
       w.proxy.retarget(standby.port);
       w.proxy.reset();
     }
     await s.spawn('fresh', undefined, { port: standby.port });
+    await s.postgres.kill();
     await sleep(2500);
   }
   const oldLeaderEnd = (r: Result): bigint =>
