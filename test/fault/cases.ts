@@ -5,7 +5,16 @@
  */
 import { expect } from 'vitest';
 import { timeToLeader } from './checkers.js';
-import { F_CRASH, F_RELEASE, type ScenarioOptions, T, msBetween, sleep } from './harness.js';
+import {
+  F_CRASH,
+  F_RELEASE,
+  type Scenario,
+  type ScenarioOptions,
+  T,
+  type Worker,
+  msBetween,
+  sleep,
+} from './harness.js';
 import type { HistoryEvent } from './history.js';
 import { evs, stepDown, t } from './queries.js';
 import { scenario } from './scenario-runner.js';
@@ -86,4 +95,17 @@ export async function serverStall(
       expect(timeToLeader(r.history, thawed)).toBeLessThanOrEqual(F_CRASH);
     },
   );
+}
+
+/** `times` graceful hand-overs (the leader stopped with SIGTERM, a waiting elector takes over); returns the last leader. */
+export async function handOver(s: Scenario, leader: Worker, times: number): Promise<Worker> {
+  let current = leader;
+  for (let i = 0; i < times; i++) {
+    const exited = new Promise<void>((resolve) => current.child.once('exit', () => resolve()));
+    current.child.kill('SIGTERM'); // stop(): releases, a waiting elector takes over
+    await exited;
+    current = await s.leader();
+    await sleep(300);
+  }
+  return current;
 }

@@ -8,8 +8,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { F_CRASH, type Scenario, T, sleep } from './harness.js';
-import { gracefulStop, leaderCrash, serverStall } from './cases.js';
-import { evs, t, terms } from './queries.js';
+import { gracefulStop, handOver, leaderCrash, serverStall } from './cases.js';
+import { evs, t, termsAround, terms } from './queries.js';
 import { type Result, scenario } from './scenario-runner.js';
 
 const PG = { backend: 'postgres' } as const;
@@ -89,13 +89,7 @@ describe('fault suite: PostgreSQL', () => {
     restore.snapshotTerm = leader.leading as number;
     await sleep(500);
     const dump = await s.pgAdmin.query(`SELECT * FROM "${s.namespace}"`);
-    for (let i = 0; i < 2; i++) {
-      const exited = new Promise<void>((resolve) => leader.child.once('exit', () => resolve()));
-      leader.child.kill('SIGTERM'); // stop(): releases, a waiting elector takes over
-      await exited;
-      leader = await s.leader();
-      await sleep(300);
-    }
+    leader = await handOver(s, leader, 2);
     leader.proxy.stall();
     s.mark('restore-dump', 'start');
     const client = await s.pgAdmin.connect();
@@ -117,13 +111,7 @@ describe('fault suite: PostgreSQL', () => {
     leader.proxy.heal('reset');
     await sleep(2500);
   }
-  const aroundRestore = (r: Result) => {
-    const began = evs(r, 'became_leader');
-    return {
-      before: began.filter((e) => t(e) < restore.restored).map((e) => e.term),
-      after: began.find((e) => t(e) > restore.restored)?.term,
-    };
-  };
+  const aroundRestore = (r: Result) => termsAround(r, restore.restored);
 
   it('PU7 table restored from an older dump, with the naive term rule (term + 1): a term is issued twice', async () => {
     const r = await scenario(

@@ -28,3 +28,15 @@ export function stepDown(r: Result, proc: string, from: bigint) {
     interval,
   };
 }
+
+/** Terms that began before `at`, and the first term that began after it. */
+export function termsAround(
+  r: Result,
+  at: bigint,
+): { before: number[]; after: number | undefined } {
+  const began = evs(r, 'became_leader');
+  return {
+    before: began.filter((e) => t(e) < at).map((e) => e.term),
+    after: began.find((e) => t(e) > at)?.term,
+  };
+}

@@ -12,8 +12,8 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { timeToLeader } from './checkers.js';
 import { F_CRASH, F_RELEASE, P, R, S, type Scenario, T, msBetween, sleep } from './harness.js';
 import type { HistoryEvent } from './history.js';
-import { leaderCrash } from './cases.js';
-import { evs, stepDown, t, terms } from './queries.js';
+import { handOver, leaderCrash } from './cases.js';
+import { evs, stepDown, t, termsAround, terms } from './queries.js';
 import { type Result, scenario } from './scenario-runner.js';
 
 describe('fault suite: CI tier', () => {
@@ -584,13 +584,7 @@ describe('fault suite: assumptions the checkers must expose, and the replication
     stale.snapshotTerm = leader.leading as number;
     await sleep(500);
     await s.admin.save();
-    for (let i = 0; i < 2; i++) {
-      const exited = new Promise<void>((resolve) => leader.child.once('exit', () => resolve()));
-      leader.child.kill('SIGTERM'); // stop(): releases, a waiting elector takes over
-      await exited;
-      leader = await s.leader();
-      await sleep(300);
-    }
+    leader = await handOver(s, leader, 2);
     leader.proxy.stall();
     s.mark('stale-counter', 'start');
     await s.redis.restart(); // loads the snapshot: everything since SAVE is lost
@@ -600,14 +594,7 @@ describe('fault suite: assumptions the checkers must expose, and the replication
     await sleep(2000);
   }
 
-  /** Terms that began before the restart, and the first term that began after it. */
-  const aroundRestart = (r: Result) => {
-    const began = evs(r, 'became_leader');
-    return {
-      before: began.filter((e) => t(e) < stale.restarted).map((e) => e.term),
-      after: began.find((e) => t(e) > stale.restarted)?.term,
-    };
-  };
+  const aroundRestart = (r: Result) => termsAround(r, stale.restarted);
 
   it('U7 stale (not missing) term counter with the previous acquire.lua (restart from an older RDB snapshot): the fencing checker reports a term not greater', async () => {
     const r = await scenario({ legacyAcquire: true }, staleCounter, () => undefined, false);

@@ -75,8 +75,8 @@ export interface PostgresLeaseStoreOptions {
   keepDataOnRelease?: boolean;
   /**
    * Send the store's statements as named prepared statements, parsed and
-   * planned once per connection (about 3× faster than re-parsing them every
-   * time). Turn it off behind PgBouncer older than 1.21 in transaction mode
+   * planned once per connection instead of on every call (see
+   * docs/benchmarks.md). Turn it off behind PgBouncer older than 1.21 in transaction mode
    * (or with `max_prepared_statements = 0`), which cannot route them.
    * @default true
    */
