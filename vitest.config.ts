@@ -21,6 +21,7 @@ export default defineConfig({
             'test/integration/**/*.test.ts',
             'test/conformance/redis.test.ts',
             'test/conformance/postgres.test.ts',
+            'test/conformance/etcd.test.ts',
           ],
           testTimeout: 30_000,
           hookTimeout: 30_000,

@@ -27,6 +27,8 @@ try {
     'dist/postgres.js',
     'dist/postgres.d.ts',
     'dist/postgres/schema.sql',
+    'dist/etcd.js',
+    'dist/etcd.d.ts',
     'package.json',
     'README.md',
     'LICENSE',
@@ -41,7 +43,7 @@ try {
   const modules = join(consumer, 'node_modules');
   mkdirSync(join(modules, 'tenure'), { recursive: true });
   execFileSync('tar', ['-xzf', tarball, '-C', join(modules, 'tenure'), '--strip-components=1']);
-  for (const dep of ['eventemitter3', 'ioredis', 'prom-client', '@types'])
+  for (const dep of ['eventemitter3', 'ioredis', 'prom-client', '@types', 'etcd3'])
     symlinkSync(join(root, 'node_modules', dep), join(modules, dep));
   writeFileSync(
     join(consumer, 'package.json'),
@@ -56,6 +58,8 @@ import { Registry } from 'prom-client';
 import { Redis } from 'ioredis';
 import { PostgresLeaseStore, type LeaseRecord } from 'tenure/postgres';
 import pg from 'pg';
+import { EtcdLeaseStore, type EtcdLeaseStoreOptions } from 'tenure/etcd';
+import { Etcd3 } from 'etcd3';
 const registry = new Registry();
 const elector = new Elector({ store: new MemoryLeaseStore(), election: 'e', metrics: prometheusMetrics({ registry }) });
 await elector.start();
@@ -71,6 +75,8 @@ const client = new Redis({ lazyConnect: true });
 new RedisLeaseStore({ client });
 const pgStore = new PostgresLeaseStore({ pool: new pg.Pool(), listen: { host: '127.0.0.1' } });
 const record: LeaseRecord | null = await pgStore.inspect('x').catch(() => null);
+const etcdOptions: EtcdLeaseStoreOptions = { client: new Etcd3({ hosts: '127.0.0.1:1' }), prefix: 'app/' };
+await new EtcdLeaseStore(etcdOptions).close();
 console.log(token > 0, record?.term, new TenureError('TENURE_INTERNAL', 'x') instanceof Error);
 `,
   );
@@ -90,16 +96,19 @@ console.log(token > 0, record?.term, new TenureError('TENURE_INTERNAL', 'x') ins
     }),
   );
   execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', consumer], { stdio: 'inherit' });
+  // At run time the optional peers are absent (pg was never linked): each entry point must
+  // load without the driver it only takes from the caller.
+  rmSync(join(modules, 'etcd3'));
   const out = execFileSync(
     process.execPath,
     [
       '--input-type=module',
       '-e',
-      "import * as t from 'tenure'; import { PostgresLeaseStore } from 'tenure/postgres'; import { createRequire } from 'node:module'; import { existsSync } from 'node:fs'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, typeof PostgresLeaseStore, k.term > 0, existsSync(createRequire(import.meta.url).resolve('tenure/postgres/schema.sql'))); await k.release();",
+      "import * as t from 'tenure'; import { PostgresLeaseStore } from 'tenure/postgres'; import { EtcdLeaseStore } from 'tenure/etcd'; import { createRequire } from 'node:module'; import { existsSync } from 'node:fs'; const l = new t.Locker(new t.MemoryLeaseStore()); const k = await l.lock('x'); console.log(typeof t.RedisLeaseStore, typeof PostgresLeaseStore, typeof EtcdLeaseStore, k.term > 0, existsSync(createRequire(import.meta.url).resolve('tenure/postgres/schema.sql'))); await k.release();",
     ],
     { cwd: consumer, encoding: 'utf8' },
   ).trim();
-  if (out !== 'function function true true')
+  if (out !== 'function function function true true')
     throw new Error(`unexpected output from the consumer: ${out}`);
   console.log(`exports ok: ${files.length} files packed, ESM import and nodenext type-check pass`);
 } finally {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the binaries the tests use are present: redis-server,
-# PostgreSQL's initdb/postgres, pgbouncer (the integration and fault tests start their
+# PostgreSQL's initdb/postgres, pgbouncer, etcd and etcdctl (the integration and fault tests start their
 # own private servers on free loopback ports; nothing here starts a service
 # for the tests, though Debian's postgresql package starts its own cluster on
 # 5432, which the tests never use) and libfaketime (the fault suite's
@@ -16,6 +16,12 @@ fi
 if [ -z "${TENURE_PGBOUNCER:-}" ] && ! [ -x /usr/sbin/pgbouncer ]; then
   missing+=(pgbouncer)
 fi
+if [ -z "${TENURE_ETCD:-}" ] && ! command -v etcd >/dev/null 2>&1; then
+  missing+=(etcd-server)
+fi
+if [ -z "${TENURE_ETCDCTL:-}" ] && ! command -v etcdctl >/dev/null 2>&1; then
+  missing+=(etcd-client)
+fi
 if [ -z "${TENURE_LIBFAKETIME:-}" ] && ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1; then
   missing+=(faketime)
 fi
@@ -27,5 +33,5 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   exit 0
 fi
-echo "the tests need: ${missing[*]} (apt-get install ${missing[*]}), or set TENURE_REDIS_SERVER / TENURE_PG_BIN / TENURE_PGBOUNCER / TENURE_LIBFAKETIME" >&2
+echo "the tests need: ${missing[*]} (apt-get install ${missing[*]}), or set TENURE_REDIS_SERVER / TENURE_PG_BIN / TENURE_PGBOUNCER / TENURE_ETCD / TENURE_ETCDCTL / TENURE_LIBFAKETIME" >&2
 exit 1

@@ -55,7 +55,8 @@ async function attempt(
   m: ElectorMachine,
   waiting: { value: boolean },
 ): Promise<LeaderTerm | number> {
-  const { store, clock, identity, data, timing, election, retryMs, retryJitterMs } = m.o;
+  const { store, clock, identity, timing, election, retryMs, retryJitterMs } = m.o;
+  const data = m.data;
   m.becomeCandidate();
   let outcome: Awaited<ReturnType<typeof attemptAcquire>>;
   try {
@@ -81,7 +82,10 @@ async function attempt(
       return 0;
     }
     waiting.value = false;
-    return m.elect(outcome.lease, outcome.sentAt);
+    const term = m.elect(outcome.lease, outcome.sentAt);
+    // updateData() was called while the acquisition was in flight: publish the newer data now.
+    if (m.data !== data) m.republish(term);
+    return term;
   }
   m.metrics.attempt('held');
   m.becomeFollower();

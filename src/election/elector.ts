@@ -33,6 +33,7 @@
  */
 import { StoppedError } from '../errors.js';
 import { jitter } from '../internal/random.js';
+import { encodeData } from '../lock/data.js';
 import { abortSignal, func, ownOptions } from '../internal/validate.js';
 import { campaign } from './campaign.js';
 import type {
@@ -193,6 +194,26 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     this.#m.sitOutUntil = clock.now() + retryMs + jitter(retryJitterMs);
     await this.#m.release(term, 'released');
     return true;
+  }
+
+  /**
+   * Replaces the data this elector publishes with its lease (any JSON value,
+   * as the `data` option), now if it leads and in every later term. The
+   * leader keeps its term and its expiry; observers (`campaign: false`),
+   * `Locker.watch()` and this elector's own `leader` event see the new data
+   * (campaigning followers at their next attempt). Resolves `true` once the
+   * store confirmed it, `false` when this elector does not lead (the data is
+   * kept for its next term). Rejects with a `StoreError` if the store could
+   * not confirm it (leadership is unaffected: a later call may retry), and
+   * with `StoppedError` after `stop()`.
+   */
+  async updateData(data: unknown): Promise<boolean> {
+    const encoded = encodeData('data', data);
+    if (this.#m.stopped) throw new StoppedError('Elector is stopped');
+    this.#m.data = encoded;
+    const term = this.#m.current;
+    if (!term?.valid) return false;
+    return this.#m.publish(term);
   }
 
   /**

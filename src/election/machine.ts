@@ -58,10 +58,15 @@ export class ElectorMachine {
   current: LeaderTerm | undefined;
   /** After `resign()`: no campaigning before this monotonic time. */
   sitOutUntil = 0;
+  /** Encoded data published with the next acquisition (`updateData()` replaces it). */
+  data: string;
+  /** Encoded data of the known leader, to tell a data update from no change. */
+  #leaderData: string | undefined;
   readonly #failures: FailurePolicy;
 
   constructor(o: ResolvedElectorOptions, out: Outbox, probe: ElectorProbe) {
     this.o = o;
+    this.data = o.data;
     this.#out = out;
     const log = childLogger(o.logger, { election: o.election, identity: o.identity });
     this.reporter = new Reporter(log, o.election, o.logger !== silentLogger, (err) => {
@@ -130,12 +135,10 @@ export class ElectorMachine {
         'elected leader',
       );
       this.#out.emit('elected', { term: term.term, signal: term.signal });
-      this.setLeader({
-        identity: this.o.identity,
-        term: term.term,
-        data: decodeData(this.o.data),
-        isSelf: true,
-      });
+      this.setLeader(
+        { identity: this.o.identity, term: term.term, data: decodeData(this.data), isSelf: true },
+        this.data,
+      );
       for (const task of this.tasks) this.startTask(task, term);
       return term;
     });
@@ -174,22 +177,48 @@ export class ElectorMachine {
     }
   }
 
+  /** A holder read from the store: a new leader, or new data from the known one (`updateData`). */
   observeHolder(holder: LeaseHolder): void {
-    if (this.leader?.term === holder.term) return;
-    this.setLeader({
-      identity: holder.identity,
-      term: holder.term,
-      data: decodeData(holder.data),
-      isSelf: this.current?.term === holder.term,
-    });
+    if (this.leader?.term === holder.term && this.#leaderData === holder.data) return;
+    this.setLeader(
+      {
+        identity: holder.identity,
+        term: holder.term,
+        data: decodeData(holder.data),
+        isSelf: this.current?.term === holder.term,
+      },
+      holder.data,
+    );
   }
 
-  setLeader(leader: LeaderInfo | null): void {
+  /**
+   * Publishes `this.data` with `term`'s lease; `true` once the store
+   * confirmed it while the term lasts. Rejects as `LeaseKeeper.update` does.
+   */
+  async publish(term: LeaderTerm): Promise<boolean> {
+    const data = this.data;
+    if (!(await term.keeper.update(data))) return false;
+    if (this.current !== term || !term.valid) return false;
+    if (this.leader?.term === term.term && this.#leaderData !== data)
+      this.setLeader({ ...this.leader, data: decodeData(data) }, data);
+    return true;
+  }
+
+  /** `publish` in the background, failures reported. */
+  republish(term: LeaderTerm): void {
+    this.publish(term).catch((error: unknown) =>
+      this.report(error, 'publishing updated data failed'),
+    );
+  }
+
+  /** The known leader changed (a new term, new data of the same term, or none). */
+  setLeader(leader: LeaderInfo | null, encodedData?: string): void {
     this.#out.commit(() => {
       if (leader === null && this.leader === null) return;
-      if (leader) this.#history.begin(leader.identity, leader.term);
-      else this.#history.end('vacated');
+      if (!leader) this.#history.end('vacated');
+      else if (leader.term !== this.leader?.term) this.#history.begin(leader.identity, leader.term);
       this.leader = leader;
+      this.#leaderData = encodedData;
       this.metrics.leaderChanged();
       this.#out.emit('leader', leader);
     });

@@ -30,7 +30,13 @@
  * aborts when a timer runs, which a blocked event loop delays; protect side
  * effects with the fencing token (the term) at the resource.
  */
-import { LockLostError, type LossReason, StoreError, type TenureError } from '../errors.js';
+import {
+  ConfigurationError,
+  LockLostError,
+  type LossReason,
+  StoreError,
+  type TenureError,
+} from '../errors.js';
 import type { Clock, TimerHandle } from '../internal/clock.js';
 import { isolate } from '../internal/guard.js';
 import { withTimeout } from '../internal/timeout.js';
@@ -142,6 +148,34 @@ export class LeaseKeeper {
   release(): Promise<boolean> {
     this.#released ??= this.#release();
     return this.#released;
+  }
+
+  /**
+   * Replaces the data published with the lease (same term, same expiry).
+   * Resolves `true` once the store confirmed it; `false` if the lease was
+   * not valid any more, or turned out lost (`expired`/`stolen`: validity
+   * then ends at once, reason `lost`). Rejects with a `StoreError` when the
+   * store could not confirm it (the lease stays valid: a failed update
+   * changes nothing about validity), and with a `ConfigurationError` when
+   * the store has no `update()`.
+   */
+  async update(data: string): Promise<boolean> {
+    const store = this.#store;
+    if (typeof store.update !== 'function') {
+      throw new ConfigurationError(
+        `The ${store.kind} lease store has no update(): publishing new data needs a store that implements it`,
+      );
+    }
+    if (!this.valid) return false;
+    const result = await withTimeout(
+      store.update(this.lease, data),
+      this.#timing.requestTimeoutMs,
+      this.#clock,
+      'update',
+    );
+    if (result === 'updated') return this.valid;
+    if (!this.#ended) this.#lose('lost');
+    return false;
   }
 
   async #release(): Promise<boolean> {

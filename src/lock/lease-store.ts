@@ -1,6 +1,6 @@
 /**
- * The lease-lock contract every backend implements (Redis and memory today;
- * PostgreSQL and etcd fit the same shape). It knows how to hold a lease on a
+ * The lease-lock contract every backend implements (memory, Redis,
+ * PostgreSQL, etcd). It knows how to hold a lease on a
  * store and nothing about elections or timing policy.
  *
  * Contract, for every implementation:
@@ -73,8 +73,15 @@ export type AcquireResult =
 /** `renewed`: extended. `expired`: no lease exists. `stolen`: someone else holds it now. */
 export type RenewResult = 'renewed' | 'expired' | 'stolen';
 
-/** Kinds of change a store announces for a name. */
-export type LeaseEvent = 'acquired' | 'released';
+/** `updated`: the data was replaced; the term and the expiry are unchanged. Otherwise as for renew. */
+export type UpdateResult = 'updated' | 'expired' | 'stolen';
+
+/**
+ * Kinds of change a store announces for a name: a new holder, a release
+ * (or, on stores that announce it, an expiry), and new data from the same
+ * holder (`update`).
+ */
+export type LeaseEvent = 'acquired' | 'released' | 'updated';
 
 /** What a store may add to an event. */
 export interface LeaseEventDetail {
@@ -97,6 +104,13 @@ export interface LeaseStore {
 
   /** Extends the lease to `ttlMs` from now if `lease.token` still owns it. */
   renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult>;
+
+  /**
+   * Replaces the data published with the lease if `lease.token` still owns
+   * it, keeping its term and expiry, and notifies subscribers (`updated`).
+   * Optional for custom stores; every built-in store has it.
+   */
+  update?(lease: LeaseRef, data: string): Promise<UpdateResult>;
 
   /** Deletes the lease if `lease.token` still owns it and notifies subscribers. Returns whether it did. */
   release(lease: LeaseRef): Promise<boolean>;

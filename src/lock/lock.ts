@@ -1,3 +1,4 @@
+import { encodeData } from './data.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 
 /**
@@ -34,6 +35,22 @@ export class Lock implements AsyncDisposable {
   /** Whether the lock is still trusted, computed now. */
   get isValid(): boolean {
     return this.#keeper.valid;
+  }
+
+  /**
+   * Publishes new data with the lock (any JSON value, as `data` in the lock
+   * options): same term, same expiry; watchers see it. Resolves `false` if
+   * the lock is no longer valid (or turned out lost, which ends it).
+   * Rejects with a `StoreError` if the store could not confirm it.
+   */
+  updateData(data: unknown): Promise<boolean> {
+    let encoded: string;
+    try {
+      encoded = encodeData('data', data);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#keeper.update(encoded);
   }
 
   /** Stops refreshing and compare-and-deletes the lease; `false` if it was no longer ours. Idempotent. */

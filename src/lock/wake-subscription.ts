@@ -36,6 +36,8 @@ export interface WakeSubscriptionSettings {
   readonly onEvent?: ((event: LeaseEvent, detail?: LeaseEventDetail) => void) | undefined;
   /** Whether `sleep()` and retry timers hold the process open. @default false */
   readonly keepAlive?: boolean;
+  /** Whether an `updated` event (new data, same holder) wakes `sleep()`; `onEvent` hears it either way. @default false */
+  readonly wakeOnUpdate?: boolean;
 }
 
 const MAX_RETRY_MS = 30_000;
@@ -172,8 +174,10 @@ export class WakeSubscription {
 
   readonly #listener = (event: LeaseEvent, detail?: LeaseEventDetail): void => {
     if (this.#closer.signal.aborted) return;
-    this.#woken = true;
-    this.#wake?.();
+    if (event !== 'updated' || this.#s.wakeOnUpdate) {
+      this.#woken = true;
+      this.#wake?.();
+    }
     const { onEvent } = this.#s;
     if (onEvent) isolate(() => onEvent(event, detail), ignore);
   };

@@ -1,7 +1,7 @@
 /**
  * A stream of holder changes for one name, for any {@link LeaseStore}: the
- * current holder first, then each new acquisition (a new term) and each
- * vacancy (`null`). It is driven by the store's notifications and by the
+ * current holder first, then each new acquisition (a new term), each data
+ * update of the same holder (`updateData`) and each vacancy (`null`). It is driven by the store's notifications and by the
  * holder's expiry time, not by a tight poll: between changes it costs one
  * read per lease period (when the holder's reported ttl runs out) plus a
  * safety read every `pollMs` while the name is vacant, since notifications
@@ -43,10 +43,11 @@ export async function* watchHolders(
     signal: s.signal,
     onError: s.onError,
     keepAlive: s.keepAlive ?? true,
+    wakeOnUpdate: true,
   });
   try {
     await wakeup.ready;
-    let last: number | null | undefined;
+    let last: string | null | undefined;
     while (!s.signal?.aborted) {
       wakeup.reset();
       let holder: LeaseHolder | null;
@@ -64,7 +65,7 @@ export async function* watchHolders(
         continue;
       }
       s.onRead?.();
-      const current = holder ? holder.term : null;
+      const current = holder ? `${holder.term}:${holder.data}` : null;
       if (current !== last) {
         last = current;
         yield holder;

@@ -45,6 +45,11 @@ export class FaultProxy {
     return proxy;
   }
 
+  /** Client connections open through the proxy now. */
+  get connections(): number {
+    return this.#sockets.size / 2;
+  }
+
   /** Delays each chunk by `ms` in one direction (FIFO kept). */
   delay(dir: Direction, ms: number): void {
     this.#delay[dir] = ms;

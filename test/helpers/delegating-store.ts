@@ -16,6 +16,7 @@ export function delegatingStore(
     release: (lease) => inner.release(lease),
     read: (name) => inner.read(name),
     subscribe: (name, listener) => inner.subscribe(name, listener),
+    ...(inner.update ? { update: inner.update.bind(inner) } : {}),
     close: () => inner.close(),
     ...overrides,
   };

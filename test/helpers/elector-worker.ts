@@ -6,9 +6,12 @@
  * process.hrtime.bigint() timestamp, which is CLOCK_MONOTONIC on Linux and so
  * comparable across processes.
  */
+import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Elector } from '../../src/election/elector.js';
+import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
+import { KEEPALIVE } from './etcd-cluster.js';
 import type { LeaseStore } from '../../src/lock/lease-store.js';
 import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
@@ -25,6 +28,8 @@ export interface WorkerConfig {
    * the LISTEN connection, and no named prepared statements are used.
    */
   directPort?: number;
+  /** Use etcd: the client endpoints of every member (`port` is then unused); `namespace` is the key prefix. */
+  etcd?: string[];
   election: string;
   identity: string;
   ttlMs: number;
@@ -50,6 +55,13 @@ const send = (message: WorkerMessage): void => {
 };
 
 function open(): { store: LeaseStore; close: () => Promise<unknown> } {
+  if (config.etcd) {
+    const client = new Etcd3({ hosts: config.etcd, grpcOptions: KEEPALIVE });
+    return {
+      store: new EtcdLeaseStore({ client, prefix: config.namespace }),
+      close: () => Promise.resolve(client.close()),
+    };
+  }
   if (config.postgres) {
     const pool = new pg.Pool({
       host: '127.0.0.1',

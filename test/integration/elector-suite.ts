@@ -1,5 +1,5 @@
 /**
- * The Elector against a private server of each backend (Redis, PostgreSQL),
+ * The Elector against a private server of each backend (Redis, PostgreSQL, etcd),
  * the same tests for every one. Electors that receive signals run in their
  * own processes; the rest run in this one. Bounds are generous (CI machines
  * are noisy); measured latencies belong to the benchmarks.
@@ -15,13 +15,13 @@ export interface ElectorBackend {
   readonly label: string;
   start(): Promise<void>;
   stop(): Promise<void>;
-  /** A fresh namespace (Redis) or table (PostgreSQL), ready to use. */
+  /** A fresh namespace (Redis), table (PostgreSQL) or key prefix (etcd), ready to use. */
   namespace(): Promise<string>;
   /** A store on `namespace` for an elector in this process, and how to close what it opened. */
   store(namespace: string): { store: LeaseStore; close: () => Promise<unknown> };
   /** What a worker process needs to reach the server (see elector-worker.ts). */
-  worker(): Pick<WorkerConfig, 'port' | 'postgres' | 'directPort'>;
-  /** SIGKILL the server; `restart()` brings it back with its data. */
+  worker(): Pick<WorkerConfig, 'port' | 'postgres' | 'directPort' | 'etcd'>;
+  /** SIGKILL the server (every member of a cluster); `restart()` brings it back with its data. */
   kill(): Promise<void>;
   restart(): Promise<void>;
 }
@@ -45,7 +45,7 @@ export function electorSuite(backend: ElectorBackend): void {
   function inProcess(
     namespace: string,
     identity: string,
-    extra: { campaign?: boolean } = {},
+    extra: { campaign?: boolean; data?: unknown } = {},
   ): Elector {
     const { store, close } = backend.store(namespace);
     const elector = new Elector({ store, election: 'cron', identity, ...timing, ...extra });
@@ -187,6 +187,38 @@ export function electorSuite(backend: ElectorBackend): void {
         .toBe(1);
       const next = (a.isLeader ? a.term : b.term) as number;
       expect(next).toBeGreaterThan(term);
+    });
+
+    it('updateData publishes new data under the same term, and observers see it', async () => {
+      const ns = await backend.namespace();
+      const observer = inProcess(ns, 'observer', { campaign: false });
+      const seen: unknown[] = [];
+      observer.on('leader', (l) => seen.push(l && { term: l.term, data: l.data }));
+      await observer.start();
+      const a = inProcess(ns, 'a', { data: { v: 1 } });
+      expect(await a.updateData({ v: 1 })).toBe(false); // not leading yet: kept for its term
+      await a.start();
+      const term = a.term as number;
+      await expect.poll(() => seen, { timeout: 3000 }).toEqual([{ term, data: { v: 1 } }]);
+      expect(await a.updateData({ v: 2 })).toBe(true);
+      expect(a.leader).toMatchObject({ term, data: { v: 2 }, isSelf: true });
+      await expect
+        .poll(() => seen, { timeout: 3000 })
+        .toEqual([
+          { term, data: { v: 1 } },
+          { term, data: { v: 2 } },
+        ]);
+      expect(a.term).toBe(term);
+      expect(a.history).toHaveLength(1);
+      // The next term publishes the latest data from its first acquisition.
+      await a.resign();
+      await expect.poll(() => a.term !== null && a.term > term, { timeout: 5000 }).toBe(true);
+      await expect
+        .poll(() => seen.at(-1), { timeout: 3000 })
+        .toEqual({
+          term: a.term,
+          data: { v: 2 },
+        });
     });
 
     it('observe mode reports every change, including vacancy', async () => {

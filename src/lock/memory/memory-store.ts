@@ -21,6 +21,7 @@ import type {
   ListedLease,
   RenewResult,
   Unsubscribe,
+  UpdateResult,
 } from '../lease-store.js';
 
 interface Entry {
@@ -87,6 +88,17 @@ export class MemoryLeaseStore implements LeaseStore {
       if (current.token !== lease.token.reveal()) return 'stolen';
       current.expiresAt = this.#clock.now() + ttlMs;
       return 'renewed';
+    });
+  }
+
+  update(lease: LeaseRef, data: string): Promise<UpdateResult> {
+    return this.#op(() => {
+      const current = this.#live(lease.name);
+      if (!current || current.reserved) return 'expired';
+      if (current.token !== lease.token.reveal()) return 'stolen';
+      current.data = data;
+      this.#notify(lease.name, 'updated');
+      return 'updated';
     });
   }
 

@@ -9,7 +9,7 @@
  * - One row per name, kept across releases: the term is
  *   `greatest(previous + 1, server time in µs)`, so it keeps growing after
  *   a restore from an older backup or a fail-over to a standby that lagged.
- * - Notifications: acquire and release `pg_notify` a channel per name in
+ * - Notifications: acquire, update and release `pg_notify` a channel per name in
  *   the same statement; the store listens on one dedicated connection of its
  *   own (`listen`), registered as a watcher so releases know whom they
  *   notified (the fair hand-off). Without it (`listen: false`) waiters and
@@ -42,6 +42,7 @@ import type {
   ListedLease,
   RenewResult,
   Unsubscribe,
+  UpdateResult,
 } from '../lease-store.js';
 import { classifyPostgresError } from './classify-error.js';
 import { ListenConnection, RECONNECTED } from './listen-connection.js';
@@ -298,6 +299,17 @@ export class PostgresLeaseStore implements LeaseStore {
     return row?.['held'] === true ? 'stolen' : 'expired';
   }
 
+  async update(lease: LeaseRef, data: string): Promise<UpdateResult> {
+    const row = await this.#one('update', lease.name, this.#sql.update, [
+      lease.name,
+      lease.token.reveal(),
+      data,
+      this.#channel(lease.name),
+    ]);
+    if (row?.['updated'] === true) return 'updated';
+    return row?.['held'] === true ? 'stolen' : 'expired';
+  }
+
   async release(lease: LeaseRef): Promise<boolean> {
     const row = await this.#one(
       'release',
@@ -360,7 +372,7 @@ export class PostgresLeaseStore implements LeaseStore {
     const channel = this.#channel(name);
     try {
       return await subscriptions.add(channel, (message) => {
-        if (message === 'acquired') listener('acquired');
+        if (message === 'acquired' || message === 'updated') listener(message);
         else if (message.startsWith('released:')) {
           const subscribers = Number(message.slice(9));
           listener('released', Number.isInteger(subscribers) ? { subscribers } : {});

@@ -15,6 +15,7 @@ import {
   renewSql,
   schemaSql,
   unwatchSql,
+  updateSql,
   watchSql,
 } from './sql.generated.js';
 
@@ -31,6 +32,7 @@ export interface Statements {
   readonly schema: string;
   readonly acquire: string;
   readonly renew: string;
+  readonly update: string;
   readonly release: string;
   readonly read: string;
   readonly inspect: string;
@@ -74,6 +76,7 @@ export function statements(schemaName: string, tableName: string): Statements {
     schema: qualify(schemaSql, true),
     acquire: qualify(acquireSql),
     renew: qualify(renewSql),
+    update: qualify(updateSql),
     release: qualify(releaseSql),
     read: qualify(readSql),
     inspect: qualify(inspectSql),

@@ -27,18 +27,20 @@ import type {
   ListedLease,
   RenewResult,
   Unsubscribe,
+  UpdateResult,
 } from '../lease-store.js';
 import { classifyRedisError } from './classify-error.js';
 import { type LeaseKeys, leaseKeys } from './keys.js';
 import { toArray, toInt, toStr } from './reply.js';
 import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
-import { acquireLua, readLua, releaseLua, renewLua } from './scripts.generated.js';
+import { acquireLua, readLua, releaseLua, renewLua, updateLua } from './scripts.generated.js';
 import { ChannelSubscriptions, type SubscriberConnection } from '../channel-subscriptions.js';
 
 const SCRIPTS = {
   acquire: script('acquire', acquireLua, 2),
   renew: script('renew', renewLua, 1),
   release: script('release', releaseLua, 1),
+  update: script('update', updateLua, 1),
   read: script('read', readLua, 1),
 } as const;
 
@@ -236,6 +238,18 @@ export class RedisLeaseStore implements LeaseStore {
     return status === 1 ? 'renewed' : status === 0 ? 'expired' : 'stolen';
   }
 
+  async update(lease: LeaseRef, data: string): Promise<UpdateResult> {
+    const keys = this.#keys(lease.name);
+    const reply = await this.#run(SCRIPTS.update, 'update', keys, [
+      keys.lease,
+      lease.token.reveal(),
+      data,
+      keys.channel,
+    ]);
+    const status = toInt(reply, 'update status');
+    return status === 1 ? 'updated' : status === 0 ? 'expired' : 'stolen';
+  }
+
   async release(lease: LeaseRef): Promise<boolean> {
     const keys = this.#keys(lease.name);
     const reply = await this.#run(SCRIPTS.release, 'release', keys, [
@@ -300,7 +314,8 @@ export class RedisLeaseStore implements LeaseStore {
     const keys = this.#keys(name);
     try {
       return await this.#subscriptions.add(keys.channel, (message) => {
-        if (message === 'acquired' || message === 'released') listener(message);
+        if (message === 'acquired' || message === 'released' || message === 'updated')
+          listener(message);
         else if (message.startsWith('released:')) {
           const subscribers = Number(message.slice(9));
           listener('released', subscribers >= 0 ? { subscribers } : {});

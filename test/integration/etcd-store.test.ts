@@ -1,0 +1,181 @@
+/**
+ * The etcd store beyond the shared contract, on a private 3-member cluster:
+ * what an operator or a disaster does to the keys, terms across restarts and
+ * a restore from a snapshot, and the watch across compaction.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
+import type { LeaseEvent } from '../../src/lock/lease-store.js';
+import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { EtcdCluster } from '../helpers/etcd-cluster.js';
+import { FaultProxy } from '../fault/proxy.js';
+
+let cluster: EtcdCluster;
+let client: Etcd3;
+let prefixes = 0;
+const stores: EtcdLeaseStore[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'tenure-etcd-snap-'));
+
+beforeAll(async () => {
+  cluster = await EtcdCluster.start();
+  client = cluster.client();
+});
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  await cluster.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function store(on: Etcd3 = client, prefix = `store/${prefixes++}/`): EtcdLeaseStore {
+  const s = new EtcdLeaseStore({ client: on, prefix, watchHeartbeatMs: 500 });
+  stores.push(s);
+  return s;
+}
+
+function request(name: string, identity = 'me', ttlMs = 5000) {
+  return { name, token: OwnershipToken.generate(), ttlMs, identity, data: '' };
+}
+
+async function grant(s: EtcdLeaseStore, name: string, identity = 'me', ttlMs = 5000) {
+  const r = request(name, identity, ttlMs);
+  const g = await s.acquire(r);
+  if (!g.acquired) throw new Error(`${name} not acquired`);
+  return { name, token: r.token, term: g.term };
+}
+
+async function createRevision(key: string): Promise<number> {
+  const r = await client.kv.range({ key: Buffer.from(key) });
+  return Number(r.kvs[0]?.create_revision ?? 0);
+}
+
+describe('EtcdLeaseStore on a 3-member cluster', () => {
+  it('renew reports a key deleted by an operator as expired, and a replaced one as stolen', async () => {
+    const s = store(client, 'ops/');
+    const lease = await grant(s, 'a');
+    await client.delete().key('ops/leases/a');
+    expect(await s.renew(lease, 5000)).toBe('expired');
+    const mine = await grant(s, 'b');
+    await client.delete().key('ops/leases/b');
+    await grant(store(client, 'ops/'), 'b', 'other'); // someone else takes the name
+    expect(await s.renew(mine, 5000)).toBe('stolen');
+    expect(await s.release(mine)).toBe(false);
+    expect(await s.read('b')).toMatchObject({ identity: 'other' });
+  });
+
+  it('refuses with the holder and its remaining time, in whole etcd seconds rounded up', async () => {
+    const s = store();
+    await grant(s, 'held', 'alpha', 3000);
+    const denied = await s.acquire(request('held', 'beta'));
+    expect(denied).toMatchObject({ acquired: false, holder: { identity: 'alpha' } });
+    const remaining = !denied.acquired ? (denied.holder?.remainingMs ?? 0) : 0;
+    expect(remaining).toBeGreaterThan(2000);
+    expect(remaining).toBeLessThanOrEqual(3000);
+  });
+
+  it('keeps terms increasing across a restart of every member from its data directory', async () => {
+    const s = store();
+    const before = await grant(s, 'restart');
+    await s.release(before);
+    await cluster.restartAll();
+    await expect
+      .poll(async () => (await s.acquire(request('restart'))).acquired, { timeout: 15_000 })
+      .toBe(true);
+    const after = (await s.read('restart'))?.term ?? 0;
+    expect(after).toBeGreaterThan(before.term);
+  });
+
+  it("after a restore from an older snapshot: the key's create revision goes back, the term does not", async () => {
+    const s = store();
+    const name = 'restore';
+    const first = await grant(s, name);
+    await s.release(first);
+    const file = join(dir, 'old.db');
+    await cluster.snapshot(file);
+    const terms: number[] = [first.term];
+    const revisions: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const l = await grant(s, name);
+      terms.push(l.term);
+      revisions.push(await createRevision(`store/${prefixes - 1}/leases/${name}`));
+      await s.release(l);
+    }
+    await cluster.restoreAll(file);
+    const fresh = store(cluster.client(), `store/${prefixes - 1}/`);
+    let after: Awaited<ReturnType<typeof grant>> | undefined;
+    await expect
+      .poll(
+        async () => {
+          after = await grant(fresh, name).catch(() => undefined);
+          return after !== undefined;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe(true);
+    const revision = await createRevision(`store/${prefixes - 1}/leases/${name}`);
+    // Must fire: fencing by create revision would hand out a token at or below an earlier one.
+    expect(revision).toBeLessThanOrEqual(Math.max(...revisions));
+    // Gate: the term rule (counter + 1, floored by the clock in µs) stays above all of them.
+    expect(after?.term).toBeGreaterThan(Math.max(...terms));
+  });
+
+  it('a watch that lost its stream across a compaction re-reads the key and reports what changed', async () => {
+    const proxy = await FaultProxy.start(cluster.members[0]!.clientPort);
+    const proxied = cluster.client({ hosts: `127.0.0.1:${proxy.port}` });
+    try {
+      const prefix = `compact/${prefixes++}/`;
+      const watcher = store(proxied, prefix);
+      const writer = store(client, prefix);
+      const events: LeaseEvent[] = [];
+      const unsubscribe = await watcher.subscribe('c', (e) => events.push(e));
+      proxy.refuse(true);
+      proxy.reset(); // the watch stream is gone; reconnects are refused
+      const held = await grant(writer, 'c', 'writer');
+      await writer.release(held);
+      const last = await grant(writer, 'c', 'writer-again'); // held again, a new incarnation
+      const { header } = await client.kv.range({ key: Buffer.from('x') });
+      await client.kv.compact({ revision: header.revision, physical: true });
+      proxy.refuse(false);
+      // The watch resumes from a compacted revision: etcd cancels it, the store re-reads the
+      // key and reports the change it can see (the incarnation it knew is not the current one).
+      await expect.poll(() => events, { timeout: 10_000 }).toContain('acquired');
+      expect(await watcher.read('c')).toMatchObject({ identity: 'writer-again', term: last.term });
+      unsubscribe();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a watch stream that stops answering is replaced (progress-request heartbeat)', async () => {
+    // Two members, each behind a proxy; no gRPC keep-alive, so only the store's own
+    // heartbeat can notice a connection that TCP still thinks alive.
+    const proxies = await Promise.all(
+      [0, 1].map((i) => FaultProxy.start(cluster.members[i]!.clientPort)),
+    );
+    const proxied = cluster.client({
+      hosts: proxies.map((p) => `127.0.0.1:${p.port}`),
+      grpcOptions: {},
+    });
+    try {
+      const prefix = `heartbeat/${prefixes++}/`;
+      const watcher = store(proxied, prefix);
+      const writer = store(client, prefix);
+      const events: LeaseEvent[] = [];
+      const unsubscribe = await watcher.subscribe('h', (e) => events.push(e));
+      // The watch stream is the client's only call: one proxy carries it. Stall that one.
+      const carrier = proxies.find((p) => p.connections > 0);
+      expect(carrier).toBeDefined();
+      carrier?.stall();
+      const held = await grant(writer, 'h', 'writer');
+      await expect.poll(() => events, { timeout: 10_000 }).toEqual(['acquired']);
+      await writer.release(held);
+      await expect.poll(() => events, { timeout: 5000 }).toEqual(['acquired', 'released']);
+      unsubscribe();
+    } finally {
+      await Promise.all(proxies.map((p) => p.close()));
+    }
+  });
+});
