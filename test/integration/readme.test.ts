@@ -1,9 +1,10 @@
 /**
  * Every TypeScript block of README.md is a program that compiles: the blocks
  * are extracted, type-checked as a consumer would (strict, `module: nodenext`,
- * importing `tenure`, `tenure/http`, `tenure/prometheus` and `tenure/postgres` through the
- * package's own `exports` map), and the blocks marked `<!-- readme: run -->`
- * are run against a private redis-server and PostgreSQL and must exit 0 on their own (a
+ * importing `tenure`, `tenure/http`, `tenure/prometheus`, `tenure/postgres` and `tenure/etcd`
+ * through the package's own `exports` map), and the blocks marked `<!-- readme: run -->`
+ * are run against a private redis-server, PostgreSQL and 3-member etcd cluster and must
+ * exit 0 on their own (a
  * program that leaves a client open never exits and fails here).
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -14,6 +15,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../helpers/redis-server.js';
 import { PostgresServer } from '../helpers/postgres-server.js';
+import { EtcdCluster } from '../helpers/etcd-cluster.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 // Inside the package, so `import 'tenure'` resolves to this package by its name and exports.
@@ -46,6 +48,7 @@ function blocks(): Block[] {
 const all = blocks();
 let server: RedisServer;
 let postgres: PostgresServer;
+let etcd: EtcdCluster;
 let typeErrors = '';
 
 beforeAll(async () => {
@@ -81,11 +84,13 @@ beforeAll(async () => {
   }
   server = await RedisServer.start();
   postgres = await PostgresServer.start();
+  etcd = await EtcdCluster.start();
 }, 120_000);
 
 afterAll(async () => {
   await server.stop();
   await postgres.stop();
+  await etcd.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -116,6 +121,7 @@ describe('README.md code blocks', () => {
             ...process.env,
             REDIS_URL: server.url,
             DATABASE_URL: `postgres://${postgres.user}@${postgres.host}:${postgres.port}/${postgres.database}`,
+            ETCD_ENDPOINTS: etcd.endpoints.join(','),
           },
           timeout: 20_000,
         },
