@@ -3,7 +3,8 @@
  * own process; the leader is SIGKILLed at a random point of its renewal cycle
  * and the time to the next `elected` (CLOCK_MONOTONIC in both processes) is
  * recorded. tenure's Elector and the hand-written polling elector
- * (polling-worker.ts) alternate kill by kill against the same server.
+ * (polling-worker.ts) alternate kill by kill against the same server; on
+ * etcd, tenure's Elector and etcd3's own `Election` (etcd3-election-worker.ts).
  */
 import { fileURLToPath } from 'node:url';
 import { WorkerProcess } from '../test/helpers/worker-process.js';
@@ -16,10 +17,13 @@ export interface FailoverConfig {
   readonly renewMs: number;
   /** Run tenure only, on PostgreSQL at `port`, in this (existing) lease table. */
   readonly postgresTable?: string;
+  /** Run on etcd at these client endpoints: tenure and etcd3's Election. */
+  readonly etcd?: string[];
 }
 
 const POLLING = fileURLToPath(new URL('./polling-worker.js', import.meta.url));
-type Kind = 'tenure' | 'polling';
+const ETCD3 = fileURLToPath(new URL('./etcd3-election-worker.js', import.meta.url));
+type Kind = 'tenure' | 'polling' | 'etcd3';
 
 class Fleet {
   readonly workers: WorkerProcess[] = [];
@@ -37,6 +41,7 @@ class Fleet {
       {
         port,
         ...(this.config.postgresTable ? { postgres: true } : {}),
+        ...(this.config.etcd ? { etcd: this.config.etcd } : {}),
         namespace: this.namespace,
         election: 'crash',
         identity: `${this.kind}-${this.#spawned++}`,
@@ -45,7 +50,7 @@ class Fleet {
         retryMs: this.kind === 'tenure' ? 500 : renewMs,
         retryJitterMs: 20,
       },
-      this.kind === 'polling' ? POLLING : undefined,
+      this.kind === 'polling' ? POLLING : this.kind === 'etcd3' ? ETCD3 : undefined,
     );
     this.workers.push(worker);
     return worker;
@@ -70,11 +75,20 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs: number): Promis
 
 /** Milliseconds from SIGKILL to the next `elected`, per kind. */
 export async function crashFailover(config: FailoverConfig): Promise<Record<Kind, number[]>> {
-  const kinds = config.postgresTable ? (['tenure'] as const) : (['tenure', 'polling'] as const);
+  const kinds: readonly Kind[] = config.postgresTable
+    ? ['tenure']
+    : config.etcd
+      ? ['tenure', 'etcd3']
+      : ['tenure', 'polling'];
   const fleets = kinds.map(
-    (kind) => new Fleet(kind, config, config.postgresTable ?? `crash-${kind}-${Date.now()}`),
+    (kind) =>
+      new Fleet(
+        kind,
+        config,
+        config.postgresTable ?? `crash-${kind}-${Date.now()}${config.etcd ? '/' : ''}`,
+      ),
   );
-  const times: Record<Kind, number[]> = { tenure: [], polling: [] };
+  const times: Record<Kind, number[]> = { tenure: [], polling: [], etcd3: [] };
   try {
     for (const fleet of fleets) {
       for (let i = 0; i < 3; i++) fleet.spawn();

@@ -14,6 +14,7 @@ import { RedisServer } from '../test/helpers/redis-server.js';
 import { contend, contenders } from './contention.js';
 import { crashFailover } from './failover.js';
 import { type FleetResult, fleetElectors, fleetLocks } from './fleet.js';
+import { etcdBench } from './etcd.js';
 import { postgresBench } from './postgres.js';
 import {
   concurrently,
@@ -37,7 +38,7 @@ import {
 } from './implementations.js';
 
 const quick = process.argv.includes('--quick');
-// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7, pg).
+// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7, pg, etcd).
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
 const want = (scenario: string): boolean => only === undefined || only.has(scenario);
@@ -340,6 +341,17 @@ if (want('pg')) {
     durationMs: DURATION,
     handovers: HANDOVERS,
     idleMs: quick ? 3000 : 30_000,
+    kills: KILLS,
+    out,
+  });
+}
+
+if (want('etcd')) {
+  results['etcd'] = await etcdBench({
+    rounds: ROUNDS,
+    durationMs: DURATION,
+    handovers: HANDOVERS,
+    idleMs: quick ? 2000 : 30_000,
     kills: KILLS,
     out,
   });

@@ -1,8 +1,12 @@
 /**
- * Runs one fault scenario: a private lease server (a redis-server, or
- * PostgreSQL with `backend: 'postgres'`), a redis-server (never faulted) for
- * the fenced resource, and N elector processes, each connected through its
- * own FaultProxy (a TCP proxy: the same faults for either protocol). Collects every process's history,
+ * Runs one fault scenario: a private lease server (a redis-server,
+ * PostgreSQL with `backend: 'postgres'`, or a 3-member etcd cluster with
+ * `backend: 'etcd'`), a redis-server (never faulted) for the fenced
+ * resource, and N elector processes, each connected through its own
+ * FaultProxy (a TCP proxy: the same faults for every protocol; on etcd the
+ * electors' clients know every member, each behind a proxy shared by all,
+ * and the members reach each other through proxies too, so one can be
+ * partitioned). Collects every process's history,
  * merges it, and runs the checkers. Everything started here is stopped in
  * `finish()`/`abort()`; temp files are kept only when the scenario failed.
  */
@@ -14,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
+import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { PgBouncer } from '../helpers/pgbouncer.js';
 import { PostgresServer } from '../helpers/postgres-server.js';
 import { reapOnExit } from '../helpers/reaper.js';
@@ -53,7 +58,9 @@ export interface Worker {
 
 export interface ScenarioOptions {
   /** The lease store's server. @default 'redis' */
-  backend?: 'redis' | 'postgres';
+  backend?: 'redis' | 'postgres' | 'etcd';
+  /** etcd: terms are the key's create revision (the rule issue 12 proposed); see revision-terms.ts. */
+  revisionTerms?: boolean;
   electors?: number;
   naive?: NaiveMode;
   redisArgs?: string[];
@@ -86,7 +93,9 @@ export class Scenario {
   readonly namespace = uniqueNamespace('fault').replace(/-/g, '_');
   readonly workers: Worker[] = [];
   readonly marks: HistoryEvent[] = [];
-  readonly backend: 'redis' | 'postgres';
+  readonly backend: 'redis' | 'postgres' | 'etcd';
+  /** The lease servers on etcd (unset on the others). */
+  etcd!: EtcdCluster;
   /** The lease server on Redis (unset on PostgreSQL). */
   redis!: RedisServer;
   /** The lease server on PostgreSQL (unset on Redis). */
@@ -100,6 +109,7 @@ export class Scenario {
   bouncer: PgBouncer | undefined;
   replicationLink: FaultProxy | undefined;
   #legacyTerms = false;
+  #revisionTerms = false;
   #waitReplicas = 0;
   #quarantineMs = 0;
   #legacyAcquire = false;
@@ -112,6 +122,9 @@ export class Scenario {
     s.resource = await RedisServer.start();
     if (s.backend === 'postgres') {
       await s.#startPostgres(options);
+    } else if (s.backend === 'etcd') {
+      s.etcd = await EtcdCluster.start({ peerProxies: true, clientProxies: true });
+      s.#revisionTerms = options.revisionTerms ?? false;
     } else {
       s.redis = await RedisServer.start(options.redisArgs ?? []);
       s.admin = s.redis.client();
@@ -129,7 +142,7 @@ export class Scenario {
     return s;
   }
 
-  private constructor(backend: 'redis' | 'postgres') {
+  private constructor(backend: 'redis' | 'postgres' | 'etcd') {
     this.backend = backend;
   }
 
@@ -155,6 +168,7 @@ export class Scenario {
   /** Where electors send their statements: the lease server (the primary), or PgBouncer. */
   get leasePort(): number {
     if (this.backend === 'redis') return this.redis.port;
+    if (this.backend === 'etcd') return this.etcd.members[0]?.clientPort ?? 0; // (unused: see spawn)
     return this.bouncer?.port ?? this.postgres.port;
   }
 
@@ -175,7 +189,7 @@ export class Scenario {
       proc,
       port: proxy.port,
       resourcePort: this.resource.port,
-      namespace: this.namespace,
+      namespace: this.backend === 'etcd' ? `${this.namespace}/` : this.namespace,
       election: 'q',
       ttlMs: T,
       renewMs: R,
@@ -191,6 +205,8 @@ export class Scenario {
       ...(this.backend === 'postgres' ? { postgres: true } : {}),
       ...(this.bouncer ? { directPort: this.postgres.port } : {}),
       ...(this.#legacyTerms ? { legacyTerms: true } : {}),
+      ...(this.backend === 'etcd' ? { etcd: this.etcd.proxiedEndpoints } : {}),
+      ...(this.#revisionTerms ? { revisionTerms: true } : {}),
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {
@@ -300,6 +316,16 @@ export class Scenario {
           `${count} client connection(s) left on the lease server after every worker stopped`,
         );
     }
+    if (this.backend === 'etcd') {
+      // Every worker closed its client: no connection left through the members' proxies.
+      let open = 0;
+      for (let i = 0; i < 50; i++) {
+        open = this.etcd.members.reduce((n, m) => n + (m.clientProxy?.connections ?? 0), 0);
+        if (open === 0) break;
+        await sleep(20);
+      }
+      if (open > 0) hygiene.push(`${open} client connection(s) left to etcd after every worker stopped`);
+    }
     if (this.backend === 'redis' && this.redis.pid !== undefined) {
       // Only the harness's own admin connection may remain.
       const clients = await this.admin.client('LIST').catch(() => '');
@@ -325,6 +351,8 @@ export class Scenario {
       await this.bouncer?.stop();
       await this.postgres.stop();
       await this.standby?.stop();
+    } else if (this.backend === 'etcd') {
+      await this.etcd.stop();
     } else {
       await this.redis.stop();
     }

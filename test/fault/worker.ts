@@ -6,10 +6,14 @@
  * on a separate, fault-free Redis. IPC: {cmd:'stop'} stops gracefully;
  * {cmd:'block', ms} blocks the event loop.
  */
+import { Etcd3 } from 'etcd3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Elector, type LeaseStore, RedisLeaseStore } from '../../src/index.js';
+import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
 import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
+import { clientOptions } from '../helpers/etcd-cluster.js';
+import { withRevisionTerms } from './revision-terms.js';
 import { withLegacyAcquire } from '../helpers/legacy-acquire.js';
 import { withLegacyTerms } from './legacy-terms.js';
 import { withLegacyTransient } from './legacy-transient.js';
@@ -42,6 +46,10 @@ export interface FaultWorkerConfig {
   legacyTerms?: boolean;
   /** PostgreSQL behind PgBouncer: the server's own port for LISTEN; no named prepared statements. */
   directPort?: number;
+  /** The lease server is etcd: every member's client endpoint (`namespace` is the key prefix; `port` unused). */
+  etcd?: string[];
+  /** etcd: terms are the key's create revision (see revision-terms.ts; a must-fire scenario). */
+  revisionTerms?: boolean;
   naive?: NaiveMode;
 }
 
@@ -76,6 +84,17 @@ resource.on('error', () => undefined);
 
 /** The lease store through this worker's proxy, and how to close its connections. */
 function leaseStore(): { store: LeaseStore; disconnect: () => void } {
+  if (c.etcd) {
+    const client = new Etcd3({ hosts: c.etcd, ...clientOptions() });
+    const etcd = new EtcdLeaseStore({
+      client,
+      prefix: c.namespace,
+      requestTimeoutMs: c.requestTimeoutMs,
+      watchHeartbeatMs: 1000,
+    });
+    const store = c.revisionTerms ? withRevisionTerms(etcd, client, c.namespace) : etcd;
+    return { store, disconnect: () => client.close() };
+  }
   if (c.postgres) {
     const connection = { host: '127.0.0.1', port: c.port, user: 'tenure', database: 'postgres' };
     const pool = new pg.Pool({

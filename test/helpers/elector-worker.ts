@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Elector } from '../../src/election/elector.js';
 import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
-import { KEEPALIVE } from './etcd-cluster.js';
+import { clientOptions } from './etcd-cluster.js';
 import type { LeaseStore } from '../../src/lock/lease-store.js';
 import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
@@ -56,7 +56,7 @@ const send = (message: WorkerMessage): void => {
 
 function open(): { store: LeaseStore; close: () => Promise<unknown> } {
   if (config.etcd) {
-    const client = new Etcd3({ hosts: config.etcd, grpcOptions: KEEPALIVE });
+    const client = new Etcd3({ hosts: config.etcd, ...clientOptions() });
     return {
       store: new EtcdLeaseStore({ client, prefix: config.namespace }),
       close: () => Promise.resolve(client.close()),

@@ -15,7 +15,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Etcd3, type IOptions } from 'etcd3';
+import { circuitBreaker, ConsecutiveBreaker, handleWhen } from 'cockatiel';
+import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import { FaultProxy } from '../fault/proxy.js';
 import { reapOnExit } from './reaper.js';
 import { freePort } from './redis-server.js';
 import { serverReady } from './server-ready.js';
@@ -29,6 +31,14 @@ export interface EtcdClusterOptions {
   readonly checkpoint?: boolean;
   /** Extra arguments for every member. */
   readonly args?: readonly string[];
+  /**
+   * Members reach each other through a FaultProxy per member (its advertised
+   * peer URL), so `partition(i)` can cut member i off from the others.
+   * @default false
+   */
+  readonly peerProxies?: boolean;
+  /** A FaultProxy in front of each member's client port (`proxiedEndpoints`). @default false */
+  readonly clientProxies?: boolean;
 }
 
 export class EtcdMember {
@@ -36,6 +46,10 @@ export class EtcdMember {
   readonly host = '127.0.0.1';
   clientPort = 0;
   peerPort = 0;
+  /** The proxy others reach this member through (`peerProxies`). */
+  peerProxy: FaultProxy | undefined;
+  /** The proxy clients reach this member through (`clientProxies`). */
+  clientProxy: FaultProxy | undefined;
   #process: ChildProcess | undefined;
 
   constructor(name: string) {
@@ -93,6 +107,25 @@ export const KEEPALIVE = {
   'grpc.keepalive_permit_without_calls': 1,
 };
 
+/**
+ * The client settings the README recommends: keep-alive, and etcd3's
+ * per-member circuit breaker half-open after 1 s instead of its default 5 s
+ * (after a cluster-wide outage every member's breaker is open, and nothing
+ * is even tried until it half-opens).
+ */
+export function clientOptions(): Pick<IOptions, 'grpcOptions' | 'faultHandling'> {
+  return {
+    grpcOptions: KEEPALIVE,
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: 1000,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+    },
+  };
+}
+
 export class EtcdCluster {
   readonly members: EtcdMember[];
   readonly #dir = mkdtempSync(join(tmpdir(), 'tenure-etcd-'));
@@ -111,6 +144,10 @@ export class EtcdCluster {
       for (const member of cluster.members) {
         member.clientPort = await freePort();
         member.peerPort = await freePort();
+        await member.peerProxy?.close();
+        await member.clientProxy?.close();
+        if (options.peerProxies) member.peerProxy = await FaultProxy.start(member.peerPort);
+        if (options.clientProxies) member.clientProxy = await FaultProxy.start(member.clientPort);
       }
       try {
         // Members wait for each other's votes: they start together.
@@ -128,13 +165,28 @@ export class EtcdCluster {
     return this.members.map((m) => m.endpoint);
   }
 
+  /** The members' client endpoints through their proxies (`clientProxies`). */
+  get proxiedEndpoints(): string[] {
+    return this.members.map((m) => {
+      if (!m.clientProxy) throw new Error('started without clientProxies');
+      return `http://127.0.0.1:${m.clientProxy.port}`;
+    });
+  }
+
+  /** Cuts member `index` off from the other members (its peer proxy stalls) or heals it. */
+  partition(index: number, cut: boolean): void {
+    const proxy = this.members[index]?.peerProxy;
+    if (!proxy) throw new Error('started without peerProxies');
+    if (cut) proxy.stall();
+    else proxy.heal('reset');
+  }
+
   /**
    * A client of every member (or of `hosts`) that the cluster closes on
-   * `stop()`, with gRPC keep-alive pings as the README recommends (a stopped
-   * member's connection is noticed and dropped).
+   * `stop()`, with the settings the README recommends (`clientOptions`).
    */
   client(options: Partial<IOptions> = {}): Etcd3 {
-    const client = new Etcd3({ hosts: this.endpoints, grpcOptions: KEEPALIVE, ...options });
+    const client = new Etcd3({ hosts: this.endpoints, ...clientOptions(), ...options });
     this.#clients.add(client);
     return client;
   }
@@ -193,7 +245,9 @@ export class EtcdCluster {
    */
   async restoreAll(file: string): Promise<void> {
     await Promise.all(this.members.map((m) => m.terminate('SIGKILL')));
-    const peers = this.members.map((m) => `${m.name}=http://${m.host}:${m.peerPort}`).join(',');
+    const url = (m: EtcdMember): string =>
+      `http://${m.host}:${m.peerProxy?.port ?? m.peerPort}`;
+    const peers = this.members.map((m) => `${m.name}=${url(m)}`).join(',');
     for (const member of this.members) {
       const dir = join(this.#dir, member.name);
       rmSync(dir, { recursive: true, force: true });
@@ -212,7 +266,7 @@ export class EtcdCluster {
           '--initial-cluster-token',
           this.#token,
           '--initial-advertise-peer-urls',
-          `http://${member.host}:${member.peerPort}`,
+          url(member),
         ],
         { env: { ...process.env, ETCDCTL_API: '3' }, timeout: 30_000 },
       );
@@ -224,11 +278,17 @@ export class EtcdCluster {
     for (const client of this.#clients) client.close();
     this.#clients.clear();
     await Promise.all(this.members.map((m) => m.terminate('SIGKILL')));
+    for (const m of this.members) {
+      await m.peerProxy?.close();
+      await m.clientProxy?.close();
+    }
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
   #spawn(member: EtcdMember, state: 'new' | 'existing'): Promise<void> {
     const peer = (m: EtcdMember): string => `http://${m.host}:${m.peerPort}`;
+    const advertised = (m: EtcdMember): string =>
+      m.peerProxy ? `http://${m.host}:${m.peerProxy.port}` : peer(m);
     return member.spawnWith([
       '--name',
       member.name,
@@ -241,9 +301,9 @@ export class EtcdCluster {
       '--listen-peer-urls',
       peer(member),
       '--initial-advertise-peer-urls',
-      peer(member),
+      advertised(member),
       '--initial-cluster',
-      this.members.map((m) => `${m.name}=${peer(m)}`).join(','),
+      this.members.map((m) => `${m.name}=${advertised(m)}`).join(','),
       '--initial-cluster-state',
       state,
       '--initial-cluster-token',

@@ -76,10 +76,14 @@ interface Held {
   leaseId: string;
   grantedMs: number;
   value: LeaseValue;
+  /** Monotonic time after which etcd has surely dropped the lease if it was not renewed. */
+  until: number;
 }
 
 /** Reported for a holder whose etcd lease is gone but whose key etcd has not deleted yet. */
 const EXPIRY_PENDING_MS = 100;
+/** How long past its etcd ttl a lease this store granted is remembered without a renewal. */
+const SWEEP_MARGIN_MS = 60_000;
 /** Transactions lost to concurrent grants before an acquire gives up (each lost one means someone else progressed). */
 const MAX_CONFLICTS = 16;
 
@@ -91,8 +95,9 @@ export class EtcdLeaseStore implements LeaseStore {
   readonly #keys: Keys;
   readonly #timeoutMs: number;
   readonly #hub: WatchHub;
-  /** Leases granted here, by name and token. */
+  /** Leases granted here, by name and token; entries of leases abandoned unreleased are swept. */
   readonly #held = new Map<string, Held>();
+  #sweepAt = 256;
   #closed = false;
 
   constructor(options: EtcdLeaseStoreOptions) {
@@ -228,6 +233,7 @@ export class EtcdLeaseStore implements LeaseStore {
           ? 'expired'
           : 'renewed';
     if (outcome !== 'renewed') this.#forget(lease);
+    else held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
     return outcome;
   }
 
@@ -353,12 +359,14 @@ export class EtcdLeaseStore implements LeaseStore {
     if (!kv) return 'expired';
     const value = decodeValue(kv);
     if (value.token !== lease.token.reveal()) return 'stolen';
+    const grantedMs = Math.ceil(value.ttlMs / 1000) * 1000;
     return {
       name: lease.name,
       created: Number(kv.create_revision),
       leaseId: kv.lease,
-      grantedMs: Math.ceil(value.ttlMs / 1000) * 1000,
+      grantedMs,
       value,
+      until: performance.now() + grantedMs + SWEEP_MARGIN_MS,
     };
   }
 
@@ -392,6 +400,7 @@ export class EtcdLeaseStore implements LeaseStore {
     this.#revokeQuietly(held.leaseId);
     held.leaseId = grant.ID;
     held.grantedMs = Number(grant.TTL) * 1000;
+    held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
     return 'renewed';
   }
 
@@ -447,13 +456,21 @@ export class EtcdLeaseStore implements LeaseStore {
     grantedTtl: string,
     value: LeaseValue,
   ): void {
+    const grantedMs = Number(grantedTtl) * 1000;
     this.#held.set(`${name}\u0000${token}`, {
       name,
       created,
       leaseId,
-      grantedMs: Number(grantedTtl) * 1000,
+      grantedMs,
       value,
+      until: performance.now() + grantedMs + SWEEP_MARGIN_MS,
     });
+    if (this.#held.size >= this.#sweepAt) {
+      // Locks dropped without release (lost by their deadline, abandoned) would pile up here.
+      const now = performance.now();
+      for (const [key, held] of this.#held) if (held.until < now) this.#held.delete(key);
+      this.#sweepAt = Math.max(256, 2 * this.#held.size);
+    }
   }
 
   #forget(lease: LeaseRef): void {
