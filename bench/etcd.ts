@@ -270,7 +270,7 @@ async function idleCost(cluster: EtcdCluster, o: EtcdBenchOptions) {
           election,
           identity: `e${i}`,
           ttlMs,
-          renewMs: ttlMs / 3,
+          renewMs: Math.round(ttlMs / 3),
         });
         await e.start();
         stops.push(() => e.stop());
@@ -327,7 +327,9 @@ async function pause(cluster: EtcdCluster, o: EtcdBenchOptions) {
   o.out(
     `\n### etcd 6. The leader process SIGSTOPped for 1.5 × ttl (ttl ${ttlMs} ms), then SIGCONT\n`,
   );
-  o.out('| elector | another elected meanwhile | leader on waking (first check) | loss reported after SIGCONT |');
+  o.out(
+    '| elector | another elected meanwhile | leader on waking (first check) | loss reported after SIGCONT |',
+  );
   o.out('| --- | :---: | :---: | ---: |');
   for (const kind of ['tenure', 'etcd3'] as const) {
     const prefix = `pause-${kind}-${Date.now()}/`;
@@ -341,7 +343,7 @@ async function pause(cluster: EtcdCluster, o: EtcdBenchOptions) {
             election: 'p',
             identity: `${kind}-${i}`,
             ttlMs,
-            renewMs: ttlMs / 3,
+            renewMs: Math.round(ttlMs / 3),
             retryMs: 500,
             retryJitterMs: 20,
           },

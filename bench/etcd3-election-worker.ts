@@ -13,10 +13,15 @@ import type { WorkerConfig, WorkerMessage } from '../test/helpers/elector-worker
 
 const config = JSON.parse(process.env['TENURE_WORKER'] ?? '{}') as WorkerConfig;
 const now = (): string => process.hrtime.bigint().toString();
-const send = (m: WorkerMessage): void => void process.send?.(m);
+const send = (m: WorkerMessage): void => {
+  if (process.connected) process.send?.(m);
+};
 
 const client = new Etcd3({ hosts: config.etcd ?? [] });
-const election = client.election(`${config.namespace}${config.election}`, Math.ceil(config.ttlMs / 1000));
+const election = client.election(
+  `${config.namespace}${config.election}`,
+  Math.ceil(config.ttlMs / 1000),
+);
 const campaign = election.campaign(config.identity);
 let leader = false;
 let term = 0;
@@ -33,7 +38,9 @@ campaign.on('error', () => {
   send({ ev: 'revoked', term, reason: 'lost', t: now() });
 });
 
-process.on('SIGCONT', () => send({ ev: 'probe', isLeader: leader, revokedBefore: revoked, t: now() }));
+process.on('SIGCONT', () =>
+  send({ ev: 'probe', isLeader: leader, revokedBefore: revoked, t: now() }),
+);
 process.on('message', (message: { cmd?: string }) => {
   if (message.cmd === 'probe')
     send({ ev: 'probe', isLeader: leader, revokedBefore: revoked, t: now() });

@@ -43,7 +43,7 @@ export async function campaign(m: ElectorMachine, ready: () => void): Promise<vo
       }
       const failed = m.failingSince !== null;
       if (wakeup.woken && !failed) continue;
-      if (!(await wakeup.sleep(next, !failed))) break;
+      if (!(await wakeup.sleep(failed ? next : wakeup.quietDelay(next), !failed))) break;
     }
   } finally {
     wakeup.close();

@@ -99,6 +99,15 @@ export interface LeaseStore {
   /** Backend name for logs and metrics, e.g. `redis`, `memory`. */
   readonly kind: string;
 
+  /**
+   * Optional, `true` when the store also announces an expiry as `released`
+   * and an active subscription never loses an event (etcd's watch resumes
+   * from its last revision). Waiters and followers of such a store sleep on
+   * notifications alone, re-reading only every 30 s, instead of waking at
+   * each reported expiry of a holder that keeps renewing.
+   */
+  readonly announcesExpiry?: boolean;
+
   /** Grants the lease if it is vacant; otherwise says who holds it and for how long. */
   acquire(request: AcquireRequest): Promise<AcquireResult>;
 

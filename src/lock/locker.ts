@@ -172,7 +172,9 @@ export class Locker {
         const failed = lastError !== undefined;
         if (me.pending && !failed) continue;
         const delay =
-          (holder ? holder.remainingMs : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
+          (holder
+            ? this.#waiters.quietDelay(name, holder.remainingMs)
+            : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
         await wait(
           this.#clock,
           delay,

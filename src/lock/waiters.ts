@@ -46,6 +46,11 @@ export class WaiterGroups {
     this.#settings = settings;
   }
 
+  /** How long a waiter of `name` sleeps before retrying when the holder expires in `expiryMs` (see `WakeSubscription.quietDelay`). */
+  quietDelay(name: string, expiryMs: number): number {
+    return this.#groups.get(name)?.subscription.quietDelay(expiryMs) ?? expiryMs;
+  }
+
   /**
    * Joins the waiters of `name`. Resolves once the subscription is active, or
    * once its first attempt failed or timed out (waiters then wake at the

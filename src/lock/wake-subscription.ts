@@ -41,6 +41,8 @@ export interface WakeSubscriptionSettings {
 }
 
 const MAX_RETRY_MS = 30_000;
+/** Re-read interval of waiters and followers of a store that announces expiries (see `LeaseStore`). */
+export const QUIET_POLL_MS = 30_000;
 
 export class WakeSubscription {
   /** Settles once the first attempt is over (see the module comment). */
@@ -65,6 +67,23 @@ export class WakeSubscription {
       signal?.addEventListener('abort', this.#onAbort, { once: true });
       void this.#run();
     }
+  }
+
+  /** Whether the subscription is active now (subscribed, not closed). */
+  get subscribed(): boolean {
+    return this.#unsubscribe !== undefined && !this.#closer.signal.aborted;
+  }
+
+  /**
+   * How long to sleep before re-reading a name whose holder expires in
+   * `expiryMs`: that long, unless the store announces expiries and this
+   * subscription is active, when a notification will come (then
+   * `QUIET_POLL_MS` at least, as a safety net).
+   */
+  quietDelay(expiryMs: number): number {
+    return this.#store.announcesExpiry === true && this.subscribed
+      ? Math.max(expiryMs, QUIET_POLL_MS)
+      : expiryMs;
   }
 
   /** Whether a notification arrived since the last `reset()`. */

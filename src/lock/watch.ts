@@ -70,7 +70,8 @@ export async function* watchHolders(
         last = current;
         yield holder;
       }
-      if (!(await wakeup.sleep(holder ? holder.remainingMs + 1 : s.pollMs))) return;
+      if (!(await wakeup.sleep(wakeup.quietDelay(holder ? holder.remainingMs + 1 : s.pollMs))))
+        return;
     }
   } finally {
     wakeup.close();

@@ -130,7 +130,7 @@ describe('fault suite: etcd (3 members)', () => {
     );
   });
 
-  it("EQ8 compaction while followers wait: their watch streams cut, the history compacted past their revision, then a graceful stop: the next leader is still woken by the watch within F_release", async () => {
+  it('EQ8 compaction while followers wait: their watch streams cut, the history compacted past their revision, then a graceful stop: the next leader is still woken by the watch within F_release', async () => {
     let stopped = 0n;
     await scenario(
       ETCD,

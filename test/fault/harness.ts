@@ -324,7 +324,8 @@ export class Scenario {
         if (open === 0) break;
         await sleep(20);
       }
-      if (open > 0) hygiene.push(`${open} client connection(s) left to etcd after every worker stopped`);
+      if (open > 0)
+        hygiene.push(`${open} client connection(s) left to etcd after every worker stopped`);
     }
     if (this.backend === 'redis' && this.redis.pid !== undefined) {
       // Only the harness's own admin connection may remain.

@@ -9,7 +9,11 @@ import type { Etcd3 } from 'etcd3';
 import type { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
 import type { LeaseHolder, LeaseStore } from '../../src/lock/lease-store.js';
 
-export function withRevisionTerms(store: EtcdLeaseStore, client: Etcd3, prefix: string): LeaseStore {
+export function withRevisionTerms(
+  store: EtcdLeaseStore,
+  client: Etcd3,
+  prefix: string,
+): LeaseStore {
   const revision = async (name: string): Promise<number> => {
     const r = await client.kv.range({ key: Buffer.from(`${prefix}leases/${name}`) });
     return Number(r.kvs[0]?.create_revision ?? 0);
@@ -23,7 +27,9 @@ export function withRevisionTerms(store: EtcdLeaseStore, client: Etcd3, prefix: 
     acquire: async (request) => {
       const result = await store.acquire(request);
       if (result.acquired) return { acquired: true, term: await revision(request.name) };
-      return result.holder ? { ...result, holder: await holder(request.name, result.holder) } : result;
+      return result.holder
+        ? { ...result, holder: await holder(request.name, result.holder) }
+        : result;
     },
     renew: (lease, ttlMs) => store.renew(lease, ttlMs),
     release: (lease) => store.release(lease),

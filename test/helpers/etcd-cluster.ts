@@ -100,11 +100,10 @@ export class EtcdMember {
   }
 }
 
-/** gRPC keep-alive: ping an idle connection every 2 s, drop it if no answer in 1 s. */
+/** gRPC keep-alive: ping a connection with calls in flight every 2 s, drop it if no answer in 1 s. */
 export const KEEPALIVE = {
   'grpc.keepalive_time_ms': 2000,
   'grpc.keepalive_timeout_ms': 1000,
-  'grpc.keepalive_permit_without_calls': 1,
 };
 
 /**
@@ -245,8 +244,7 @@ export class EtcdCluster {
    */
   async restoreAll(file: string): Promise<void> {
     await Promise.all(this.members.map((m) => m.terminate('SIGKILL')));
-    const url = (m: EtcdMember): string =>
-      `http://${m.host}:${m.peerProxy?.port ?? m.peerPort}`;
+    const url = (m: EtcdMember): string => `http://${m.host}:${m.peerProxy?.port ?? m.peerPort}`;
     const peers = this.members.map((m) => `${m.name}=${url(m)}`).join(',');
     for (const member of this.members) {
       const dir = join(this.#dir, member.name);

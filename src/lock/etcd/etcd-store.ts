@@ -91,6 +91,8 @@ const OPTIONS = ['client', 'prefix', 'requestTimeoutMs', 'watchHeartbeatMs'] as 
 
 export class EtcdLeaseStore implements LeaseStore {
   readonly kind = 'etcd';
+  /** A lease that expires is a delete event, and the watch resumes from its revision. */
+  readonly announcesExpiry = true;
   readonly #client: EtcdClientLike;
   readonly #keys: Keys;
   readonly #timeoutMs: number;
