@@ -15,7 +15,15 @@ import { EtcdLeaseStore } from '../src/lock/etcd/etcd-store.js';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
 import { WorkerProcess } from '../test/helpers/worker-process.js';
 import { crashFailover } from './failover.js';
-import { concurrently, forDuration, median, percentile } from './harness.js';
+import {
+  type CycleImpl,
+  concurrently,
+  cycleTable,
+  forDuration,
+  interleavedRounds,
+  median,
+  percentile,
+} from './harness.js';
 import { fileURLToPath } from 'node:url';
 
 export interface EtcdBenchOptions {
@@ -25,11 +33,6 @@ export interface EtcdBenchOptions {
   readonly idleMs: number;
   readonly kills: number;
   readonly out: (line?: string) => void;
-}
-
-interface Impl {
-  readonly name: string;
-  cycle(key: string): Promise<boolean>;
 }
 
 const ETCD3_WORKER = fileURLToPath(new URL('./etcd3-election-worker.js', import.meta.url));
@@ -44,7 +47,7 @@ export async function etcdBench(o: EtcdBenchOptions): Promise<Record<string, unk
     const version = (await client.maintenance.status()).version;
     const store = new EtcdLeaseStore({ client, prefix: 'bench/' });
     const locker = new Locker(store);
-    const impls: Impl[] = [
+    const impls: CycleImpl[] = [
       {
         name: 'raw etcd3 (lease grant, txn create-if-absent, txn delete; revoke not awaited)',
         async cycle(name) {
@@ -105,26 +108,16 @@ export async function etcdBench(o: EtcdBenchOptions): Promise<Record<string, unk
     o.out(
       `\n## etcd\n\netcd ${version}, 3 members on 127.0.0.1 (private cluster, heartbeat 25 ms, election timeout 250 ms, fsync off), etcd3 1.1.2; ${o.rounds} interleaved rounds of ${o.durationMs} ms each.`,
     );
-    const compare = async (title: string, loop: (impl: Impl, round: number) => Promise<number>) => {
-      const rates = new Map<string, number[]>(impls.map((i) => [i.name, []]));
-      for (let round = 0; round < o.rounds; round++) {
-        for (const impl of round % 2 ? [...impls].reverse() : impls) {
-          const t0 = performance.now();
-          const cycles = await loop(impl, round);
-          rates.get(impl.name)?.push((cycles * 1000) / (performance.now() - t0));
-        }
-      }
-      const base = median(rates.get(impls[0]!.name) ?? []);
+    const compare = async (
+      title: string,
+      loop: (impl: CycleImpl, round: number) => Promise<number>,
+    ) => {
+      const rows = await interleavedRounds(impls, o.rounds, loop);
       o.out(`\n### ${title}\n`);
-      o.out('| implementation | cycles/s (median) | ratio to raw etcd3 |');
-      o.out('| --- | ---: | ---: |');
-      results[title] = impls.map((i) => {
-        const perSecond = median(rates.get(i.name) ?? []);
-        o.out(`| ${i.name} | ${perSecond.toFixed(0)} | ${(perSecond / base).toFixed(2)} |`);
-        return { name: i.name, perSecond, ratio: perSecond / base };
-      });
+      for (const line of cycleTable(rows, 'raw etcd3')) o.out(line);
+      results[title] = rows;
     };
-    const tag = (impl: Impl): number => impls.indexOf(impl);
+    const tag = (impl: CycleImpl): number => impls.indexOf(impl);
     await compare('etcd 1. Sequential acquire + release on fresh names', (impl, round) =>
       forDuration(o.durationMs, (i) =>
         impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then(() => undefined),

@@ -113,3 +113,65 @@ export async function concurrently(
   );
   return counts.reduce((a, b) => a + b, 0);
 }
+
+/** One implementation in a side-by-side lock-cycle table. */
+export interface CycleImpl {
+  readonly name: string;
+  cycle(key: string): Promise<boolean>;
+}
+
+export interface CycleRow {
+  readonly name: string;
+  readonly perSecond: number;
+  /** To the first implementation, the baseline. */
+  readonly ratio: number;
+  readonly clientCpuUsPerCycle: number;
+}
+
+/**
+ * Runs `loop` for every implementation, `rounds` times, alternating the
+ * order round by round (so drift in the machine's speed hits all alike);
+ * medians of cycles/s and of client CPU per cycle, and the ratio to the
+ * first implementation.
+ */
+export async function interleavedRounds<I extends CycleImpl>(
+  impls: readonly I[],
+  rounds: number,
+  loop: (impl: I, round: number) => Promise<number>,
+): Promise<CycleRow[]> {
+  const rates = new Map<string, number[]>(impls.map((i) => [i.name, []]));
+  const cpu = new Map<string, number[]>(impls.map((i) => [i.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const impl of round % 2 ? [...impls].reverse() : impls) {
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const cycles = await loop(impl, round);
+      const wall = performance.now() - t0;
+      const used = process.cpuUsage(cpu0);
+      rates.get(impl.name)?.push((cycles * 1000) / wall);
+      cpu.get(impl.name)?.push((used.user + used.system) / Math.max(1, cycles));
+    }
+  }
+  const base = median(rates.get(impls[0]?.name ?? '') ?? []);
+  return impls.map((i) => {
+    const perSecond = median(rates.get(i.name) ?? []);
+    return {
+      name: i.name,
+      perSecond,
+      ratio: perSecond / base,
+      clientCpuUsPerCycle: median(cpu.get(i.name) ?? []),
+    };
+  });
+}
+
+/** The rows as a Markdown table against `baseline` (the first implementation). */
+export function cycleTable(rows: readonly CycleRow[], baseline: string): string[] {
+  return [
+    `| implementation | cycles/s (median) | ratio to ${baseline} | client CPU µs/cycle |`,
+    '| --- | ---: | ---: | ---: |',
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${r.perSecond.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.clientCpuUsPerCycle.toFixed(1)} |`,
+    ),
+  ];
+}

@@ -12,7 +12,14 @@ import type { PgPoolLike } from '../src/lock/postgres/pg-types.js';
 import { PostgresLeaseStore } from '../src/lock/postgres/postgres-store.js';
 import { PostgresServer } from '../test/helpers/postgres-server.js';
 import { crashFailover } from './failover.js';
-import { concurrently, forDuration, median, percentile } from './harness.js';
+import {
+  type CycleImpl,
+  concurrently,
+  cycleTable,
+  forDuration,
+  interleavedRounds,
+  percentile,
+} from './harness.js';
 
 export interface PostgresBenchOptions {
   readonly rounds: number;
@@ -21,11 +28,6 @@ export interface PostgresBenchOptions {
   readonly idleMs: number;
   readonly kills: number;
   readonly out: (line?: string) => void;
-}
-
-interface Impl {
-  readonly name: string;
-  cycle(key: string): Promise<boolean>;
 }
 
 const TTL = 10_000;
@@ -46,7 +48,7 @@ export async function postgresBench(o: PostgresBenchOptions): Promise<Record<str
     const locker = new Locker(store);
     const url = `postgres://${server.user}@${server.host}:${server.port}/${server.database}`;
     const mutex = advisoryLock.default(url);
-    const impls: Impl[] = [
+    const impls: CycleImpl[] = [
       {
         name: 'raw SQL (INSERT … ON CONFLICT DO NOTHING + DELETE … WHERE token)',
         async cycle(key) {
@@ -99,35 +101,16 @@ export async function postgresBench(o: PostgresBenchOptions): Promise<Record<str
     o.out(
       `\n## PostgreSQL\n\nPostgreSQL ${version} on 127.0.0.1 (private server, fsync off), pg 8.23.1, pool of 8; ${o.rounds} interleaved rounds of ${o.durationMs} ms each.`,
     );
-    const compare = async (title: string, loop: (impl: Impl, round: number) => Promise<number>) => {
-      const rates = new Map<string, number[]>(impls.map((i) => [i.name, []]));
-      const cpu = new Map<string, number[]>(impls.map((i) => [i.name, []]));
-      for (let round = 0; round < o.rounds; round++) {
-        for (const impl of round % 2 ? [...impls].reverse() : impls) {
-          const cpu0 = process.cpuUsage();
-          const t0 = performance.now();
-          const cycles = await loop(impl, round);
-          const wall = performance.now() - t0;
-          const used = process.cpuUsage(cpu0);
-          rates.get(impl.name)?.push((cycles * 1000) / wall);
-          cpu.get(impl.name)?.push((used.user + used.system) / Math.max(1, cycles));
-        }
-      }
-      const base = median(rates.get(impls[0]!.name) ?? []);
+    const compare = async (
+      title: string,
+      loop: (impl: CycleImpl, round: number) => Promise<number>,
+    ) => {
+      const rows = await interleavedRounds(impls, o.rounds, loop);
       o.out(`\n### ${title}\n`);
-      o.out('| implementation | cycles/s (median) | ratio to raw SQL | client CPU µs/cycle |');
-      o.out('| --- | ---: | ---: | ---: |');
-      const table = impls.map((i) => {
-        const perSecond = median(rates.get(i.name) ?? []);
-        const cpuUs = median(cpu.get(i.name) ?? []);
-        o.out(
-          `| ${i.name} | ${perSecond.toFixed(0)} | ${(perSecond / base).toFixed(2)} | ${cpuUs.toFixed(1)} |`,
-        );
-        return { name: i.name, perSecond, ratio: perSecond / base, clientCpuUsPerCycle: cpuUs };
-      });
-      results[title] = table;
+      for (const line of cycleTable(rows, 'raw SQL')) o.out(line);
+      results[title] = rows;
     };
-    const tag = (impl: Impl): number => impls.indexOf(impl);
+    const tag = (impl: CycleImpl): number => impls.indexOf(impl);
     await compare('PG 1. Sequential acquire + release on fresh names', (impl, round) =>
       forDuration(o.durationMs, (i) =>
         impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then(() => undefined),

@@ -50,14 +50,25 @@ export async function leaderCrash(
   );
 }
 
-/** The leader stops gracefully: the next leader (woken by the release notification) within F_release. */
-export async function gracefulStop(options: ScenarioOptions): Promise<void> {
+/**
+ * The leader stops gracefully: the next leader (woken by the release notification) within
+ * F_release. `before` runs first, once the leader has settled (a fault the notification
+ * path must survive).
+ */
+export async function gracefulStop(
+  options: ScenarioOptions,
+  before?: (s: Scenario) => Promise<void>,
+): Promise<void> {
   let stopped = 0n;
   await scenario(
     options,
     async (s) => {
       const leader = await s.leader();
       await sleep(1500);
+      if (before) {
+        await before(s);
+        await sleep(1500);
+      }
       stopped = s.mark('stop', 'start');
       leader.child.send({ cmd: 'stop' });
       await sleep(2000);
