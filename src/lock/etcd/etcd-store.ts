@@ -142,16 +142,25 @@ export class EtcdLeaseStore implements LeaseStore {
     const token = request.token.reveal();
     const key = this.#keys.lease(name);
     const termKey = this.#keys.term(name);
-    const [grant, counter] = await this.#run('acquire', name, () =>
-      Promise.all([
+    const [granted, read] = await Promise.allSettled([
+      this.#run('acquire', name, () =>
         this.#client.leaseClient.leaseGrant(
           { TTL: Math.max(1, Math.ceil(request.ttlMs / 1000)) },
           this.#call(),
         ),
-        // Serializable (a member's local view) is enough: the transaction compares the counter's revision.
+      ),
+      // Serializable (a member's local view) is enough: the transaction compares the counter's revision.
+      this.#run('acquire', name, () =>
         this.#client.kv.range({ key: termKey, serializable: true }, this.#call()),
-      ]),
-    );
+      ),
+    ]);
+    if (granted.status === 'rejected') throw granted.reason;
+    const grant = granted.value;
+    if (read.status === 'rejected') {
+      this.#revokeQuietly(grant.ID); // granted for nothing
+      throw read.reason;
+    }
+    const counter = read.value;
     const leaseId = grant.ID;
     try {
       let last = counterOf(counter, name);
@@ -406,12 +415,22 @@ export class EtcdLeaseStore implements LeaseStore {
     return 'renewed';
   }
 
-  /** One keep-alive on a short-lived stream; resolves with the ttl etcd reports (≤ 0: the lease is gone). */
+  /**
+   * One keep-alive on a short-lived stream; resolves with the ttl etcd
+   * reports (≤ 0: the lease is gone). After the reply the stream is
+   * half-closed (`end()`), which etcd answers by closing it: cancelling it
+   * instead (RST_STREAM) made the next requests on the connection take an
+   * extra round trip (measured through a delaying proxy).
+   */
   async #keepAliveOnce(leaseId: string): Promise<number> {
     const stream = await this.#client.leaseClient.leaseKeepAlive(this.#call());
+    let answered = false;
     try {
       return await new Promise<number>((resolve, reject) => {
-        stream.on('data', (reply) => resolve(Number(reply.TTL)));
+        stream.on('data', (reply) => {
+          answered = true;
+          resolve(Number(reply.TTL));
+        });
         stream.on('error', reject);
         stream.on('end', () =>
           reject(
@@ -424,7 +443,8 @@ export class EtcdLeaseStore implements LeaseStore {
       });
     } finally {
       try {
-        stream.cancel(); // settled: the 'error' it may emit now is ignored
+        if (answered) stream.end();
+        else stream.cancel(); // failed or timed out: the 'error' it may emit now is ignored
       } catch {
         // already closed
       }
