@@ -15,15 +15,7 @@ import { EtcdLeaseStore } from '../src/lock/etcd/etcd-store.js';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
 import { WorkerProcess } from '../test/helpers/worker-process.js';
 import { crashFailover } from './failover.js';
-import {
-  type CycleImpl,
-  concurrently,
-  cycleTable,
-  forDuration,
-  interleavedRounds,
-  median,
-  percentile,
-} from './harness.js';
+import { type CycleImpl, median, percentile, lockCycleTables } from './harness.js';
 import { fileURLToPath } from 'node:url';
 
 export interface EtcdBenchOptions {
@@ -108,25 +100,16 @@ export async function etcdBench(o: EtcdBenchOptions): Promise<Record<string, unk
     o.out(
       `\n## etcd\n\netcd ${version}, 3 members on 127.0.0.1 (private cluster, heartbeat 25 ms, election timeout 250 ms, fsync off), etcd3 1.1.2; ${o.rounds} interleaved rounds of ${o.durationMs} ms each.`,
     );
-    const compare = async (
-      title: string,
-      loop: (impl: CycleImpl, round: number) => Promise<number>,
-    ) => {
-      const rows = await interleavedRounds(impls, o.rounds, loop);
-      o.out(`\n### ${title}\n`);
-      for (const line of cycleTable(rows, 'raw etcd3')) o.out(line);
-      results[title] = rows;
-    };
-    const tag = (impl: CycleImpl): number => impls.indexOf(impl);
-    await compare('etcd 1. Sequential acquire + release on fresh names', (impl, round) =>
-      forDuration(o.durationMs, (i) =>
-        impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then(() => undefined),
-      ),
-    );
-    await compare('etcd 2. 64 concurrent workers, own names, one client', (impl, round) =>
-      concurrently(64, o.durationMs, (w) =>
-        impl.cycle(`s2-${tag(impl)}-${round}-${w}`).then(() => undefined),
-      ),
+    Object.assign(
+      results,
+      await lockCycleTables(impls, {
+        label: 'etcd',
+        baseline: 'raw etcd3',
+        where: 'one client',
+        rounds: o.rounds,
+        durationMs: o.durationMs,
+        out: o.out,
+      }),
     );
 
     results['etcd 3. Graceful hand-over'] = await handOver(cluster, o);

@@ -175,3 +175,43 @@ export function cycleTable(rows: readonly CycleRow[], baseline: string): string[
     ),
   ];
 }
+
+/**
+ * The two lock-cycle tables every backend section prints: `<label> 1.`
+ * sequential cycles on fresh names, `<label> 2.` 64 concurrent workers on
+ * their own names (`where` says what they share). Returns the rows by title.
+ */
+export async function lockCycleTables(
+  impls: readonly CycleImpl[],
+  o: {
+    readonly label: string;
+    readonly baseline: string;
+    readonly where: string;
+    readonly rounds: number;
+    readonly durationMs: number;
+    readonly out: (line?: string) => void;
+  },
+): Promise<Record<string, CycleRow[]>> {
+  const results: Record<string, CycleRow[]> = {};
+  const tag = (impl: CycleImpl): number => impls.indexOf(impl);
+  const table = async (
+    title: string,
+    loop: (impl: CycleImpl, round: number) => Promise<number>,
+  ) => {
+    const rows = await interleavedRounds(impls, o.rounds, loop);
+    o.out(`\n### ${title}\n`);
+    for (const line of cycleTable(rows, o.baseline)) o.out(line);
+    results[title] = rows;
+  };
+  await table(`${o.label} 1. Sequential acquire + release on fresh names`, (impl, round) =>
+    forDuration(o.durationMs, (i) =>
+      impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then(() => undefined),
+    ),
+  );
+  await table(`${o.label} 2. 64 concurrent workers, own names, ${o.where}`, (impl, round) =>
+    concurrently(64, o.durationMs, (w) =>
+      impl.cycle(`s2-${tag(impl)}-${round}-${w}`).then(() => undefined),
+    ),
+  );
+  return results;
+}

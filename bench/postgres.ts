@@ -12,14 +12,7 @@ import type { PgPoolLike } from '../src/lock/postgres/pg-types.js';
 import { PostgresLeaseStore } from '../src/lock/postgres/postgres-store.js';
 import { PostgresServer } from '../test/helpers/postgres-server.js';
 import { crashFailover } from './failover.js';
-import {
-  type CycleImpl,
-  concurrently,
-  cycleTable,
-  forDuration,
-  interleavedRounds,
-  percentile,
-} from './harness.js';
+import { type CycleImpl, percentile, lockCycleTables } from './harness.js';
 
 export interface PostgresBenchOptions {
   readonly rounds: number;
@@ -101,25 +94,16 @@ export async function postgresBench(o: PostgresBenchOptions): Promise<Record<str
     o.out(
       `\n## PostgreSQL\n\nPostgreSQL ${version} on 127.0.0.1 (private server, fsync off), pg 8.23.1, pool of 8; ${o.rounds} interleaved rounds of ${o.durationMs} ms each.`,
     );
-    const compare = async (
-      title: string,
-      loop: (impl: CycleImpl, round: number) => Promise<number>,
-    ) => {
-      const rows = await interleavedRounds(impls, o.rounds, loop);
-      o.out(`\n### ${title}\n`);
-      for (const line of cycleTable(rows, 'raw SQL')) o.out(line);
-      results[title] = rows;
-    };
-    const tag = (impl: CycleImpl): number => impls.indexOf(impl);
-    await compare('PG 1. Sequential acquire + release on fresh names', (impl, round) =>
-      forDuration(o.durationMs, (i) =>
-        impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then(() => undefined),
-      ),
-    );
-    await compare('PG 2. 64 concurrent workers, own names, one pool of 8', (impl, round) =>
-      concurrently(64, o.durationMs, (w) =>
-        impl.cycle(`s2-${tag(impl)}-${round}-${w}`).then(() => undefined),
-      ),
+    Object.assign(
+      results,
+      await lockCycleTables(impls, {
+        label: 'PG',
+        baseline: 'raw SQL',
+        where: 'one pool of 8',
+        rounds: o.rounds,
+        durationMs: o.durationMs,
+        out: o.out,
+      }),
     );
 
     // 3. Graceful hand-over: A releases, B (already waiting in lock()) gets it.
