@@ -82,7 +82,7 @@ async function attempt(
       return 0;
     }
     waiting.value = false;
-    const term = m.elect(outcome.lease, outcome.sentAt);
+    const term = m.elect(outcome.lease, outcome.sentAt, data);
     // updateData() was called while the acquisition was in flight: publish the newer data now.
     if (m.data !== data) m.republish(term);
     return term;

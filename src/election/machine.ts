@@ -108,8 +108,11 @@ export class ElectorMachine {
     this.#out.commit(() => this.#transition('stopped'));
   }
 
-  /** Commits a new term for `lease` (acquired with a request sent at `sentAt`); events follow. */
-  elect(lease: LeaseRef, sentAt: number): LeaderTerm {
+  /**
+   * Commits a new term for `lease`, acquired with a request sent at `sentAt`
+   * that published `data` (encoded); events follow.
+   */
+  elect(lease: LeaseRef, sentAt: number, data: string): LeaderTerm {
     const { store, clock, timing } = this.o;
     return this.#out.commit(() => {
       // The keeper calls its hooks from timers only, after `term` is assigned.
@@ -136,8 +139,8 @@ export class ElectorMachine {
       );
       this.#out.emit('elected', { term: term.term, signal: term.signal });
       this.setLeader(
-        { identity: this.o.identity, term: term.term, data: decodeData(this.data), isSelf: true },
-        this.data,
+        { identity: this.o.identity, term: term.term, data: decodeData(data), isSelf: true },
+        data,
       );
       for (const task of this.tasks) this.startTask(task, term);
       return term;

@@ -91,6 +91,7 @@ export class LeaseKeeper {
   #deadlineTimer: TimerHandle | undefined;
   #inflight: Promise<void> | undefined;
   #released: Promise<boolean> | undefined;
+  #updates: Promise<unknown> = Promise.resolve();
 
   /** `sentAt` is the monotonic time read before the acquire request was sent. */
   constructor(
@@ -159,7 +160,15 @@ export class LeaseKeeper {
    * changes nothing about validity), and with a `ConfigurationError` when
    * the store has no `update()`.
    */
-  async update(data: string): Promise<boolean> {
+  update(data: string): Promise<boolean> {
+    // One at a time, in call order: the store may apply concurrent requests in any order (etcd
+    // sends each to a random member), and the last call's data must be the data that stays.
+    const next = this.#updates.then(() => this.#update(data));
+    this.#updates = next.catch(() => undefined);
+    return next;
+  }
+
+  async #update(data: string): Promise<boolean> {
     const store = this.#store;
     if (typeof store.update !== 'function') {
       throw new ConfigurationError(

@@ -91,6 +91,12 @@ export interface LeaseEventDetail {
    * no other process is waiting, so nobody needs to stagger retries.
    */
   readonly subscribers?: number;
+  /**
+   * Set on a `released` that is not a release: notifications were
+   * interrupted (a lost connection), so the name may have changed unseen.
+   * Listeners re-read as for a release.
+   */
+  readonly interrupted?: boolean;
 }
 
 export type Unsubscribe = () => void;

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermissionError } from '../../src/errors.js';
 import { Elector } from '../../src/election/elector.js';
@@ -75,6 +76,26 @@ describe('EtcdLeaseStore with etcd authentication', () => {
     await expect
       .poll(async () => (await root.leaseClient.leaseLeases()).leases.length, { timeout: 3000 })
       .toBe(0);
+  });
+
+  it('a watch outside the prefix is refused as a PermissionError, once, without a reconnect loop', async () => {
+    const client = cluster.client({ auth: { username: 'app', password: 'app-secret' } });
+    let streams = 0;
+    const counting = {
+      kv: client.kv,
+      leaseClient: client.leaseClient,
+      watchClient: {
+        watch: (...args: Parameters<typeof client.watchClient.watch>) => {
+          streams++;
+          return client.watchClient.watch(...args);
+        },
+      },
+    } as unknown as Etcd3;
+    const store = new EtcdLeaseStore({ client: counting, prefix: 'payroll/' });
+    await expect(store.subscribe('x', () => undefined)).rejects.toBeInstanceOf(PermissionError);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(streams).toBe(1);
+    await store.close();
   });
 
   it('a wrong password is a PermissionError too', async () => {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type EtcdClientLike, EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
 import type { LeaseEvent } from '../../src/lock/lease-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
@@ -88,6 +88,74 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
     }
   });
 
+  it('a longer renewal (a move to a new etcd lease) whose reply is lost never frees the name early, and the next renewal keeps the right lease', async () => {
+    // kv.txn applied, then its reply lost (etcd's "request timed out"): the first time only.
+    let loseNext = false;
+    const lossy: EtcdClientLike = {
+      leaseClient: client.leaseClient,
+      watchClient: client.watchClient,
+      kv: new Proxy(client.kv, {
+        get: (target, prop, receiver) =>
+          prop === 'txn'
+            ? async (...args: Parameters<typeof target.txn>) => {
+                const reply = await target.txn(...args);
+                if (loseNext) {
+                  loseNext = false;
+                  throw new Error('etcdserver: request timed out');
+                }
+                return reply;
+              }
+            : (Reflect.get(target, prop, receiver) as unknown),
+      }),
+    };
+    const prefix = `relet/${prefixes++}/`;
+    const holder = store(lossy as Etcd3, prefix);
+    const lease = await grant(holder, 'x', 'holder', 3000);
+    const acquiredAt = Date.now();
+    loseNext = true;
+    await expect(holder.renew(lease, 6000)).rejects.toMatchObject({ ambiguous: true });
+    await new Promise((r) => setTimeout(r, 300));
+    const other = await store(client, prefix).acquire(request('x', 'other', 3000));
+    expect(other.acquired, 'granted to another 300 ms into a 3 s lease').toBe(false);
+    expect(await holder.renew(lease, 6000)).toBe('renewed');
+    // Still held well past the first lease's 3 s: the renewal kept the lease the key is on.
+    await new Promise((r) => setTimeout(r, Math.max(0, 3500 - (Date.now() - acquiredAt))));
+    expect(await holder.renew(lease, 6000)).toBe('renewed');
+    expect(await holder.read('x')).toMatchObject({ identity: 'holder', term: lease.term });
+  });
+
+  it('a longer renewal never revives an etcd lease that already ran out', async () => {
+    const s = store();
+    const lease = await grant(s, 'late', 'me', 1000);
+    await new Promise((r) => setTimeout(r, 1150)); // past the 1 s etcd lease; the key may linger
+    expect(await s.renew(lease, 3000)).toBe('expired');
+    await expect.poll(() => s.read('late'), { timeout: 3000 }).toBeNull();
+  });
+
+  it('the term floor follows the system clock as it is now (Date.now), not as it was when the process started', async () => {
+    const s = store();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const ahead = Date.now() + 3_600_000; // the clock stepped forward by an hour since start
+      vi.setSystemTime(ahead);
+      const lease = await grant(s, 'clock');
+      expect(lease.term).toBeGreaterThanOrEqual(ahead * 1000);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('an etcd3 namespace passed as the client keeps its prefix: two namespaces elect apart', async () => {
+    const a = store(client.namespace('ns-a/') as unknown as Etcd3, 'tenure/');
+    const b = store(client.namespace('ns-b/') as unknown as Etcd3, 'tenure/');
+    await grant(a, 'cron', 'a');
+    await grant(b, 'cron', 'b');
+    expect(await client.getAll().prefix('ns-a/tenure/leases/').keys()).toEqual([
+      'ns-a/tenure/leases/cron',
+    ]);
+    expect(await b.read('cron')).toMatchObject({ identity: 'b' });
+  });
+
   it('renew reports a key deleted by an operator as expired, and a replaced one as stolen', async () => {
     const s = store(client, 'ops/');
     const lease = await grant(s, 'a');
@@ -126,6 +194,9 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
   it("after a restore from an older snapshot: the key's create revision goes back, the term does not", async () => {
     const s = store();
     const name = 'restore';
+    const watcher = store(cluster.client(), `store/${prefixes - 1}/`);
+    const events: LeaseEvent[] = [];
+    await watcher.subscribe(name, (e) => events.push(e));
     const first = await grant(s, name);
     await s.release(first);
     const file = join(dir, 'old.db');
@@ -139,6 +210,7 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
       await s.release(l);
     }
     await cluster.restoreAll(file);
+    const seenBefore = events.length;
     const fresh = store(cluster.client(), `store/${prefixes - 1}/`);
     let after: Awaited<ReturnType<typeof grant>> | undefined;
     await expect
@@ -155,6 +227,9 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
     expect(revision).toBeLessThanOrEqual(Math.max(...revisions));
     // Gate: the term rule (counter + 1, floored by the clock in µs) stays above all of them.
     expect(after?.term).toBeGreaterThan(Math.max(...terms));
+    // The watch noticed that the history went back (its next revision lies in the restored
+    // cluster's future), re-read the key and watches again: the new grant is reported.
+    await expect.poll(() => events.slice(seenBefore), { timeout: 10_000 }).toContain('acquired');
   });
 
   it('a watch that lost its stream across a compaction re-reads the key and reports what changed', async () => {
@@ -184,6 +259,29 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
     }
   });
 
+  it('a watch that lost its stream across a compaction reports a data update of the same holder', async () => {
+    const proxy = await FaultProxy.start(cluster.members[0]!.clientPort);
+    const proxied = cluster.client({ hosts: `127.0.0.1:${proxy.port}` });
+    try {
+      const prefix = `compact/${prefixes++}/`;
+      const watcher = store(proxied, prefix);
+      const writer = store(client, prefix);
+      const lease = await grant(writer, 'u', 'writer');
+      const events: LeaseEvent[] = [];
+      const unsubscribe = await watcher.subscribe('u', (e) => events.push(e));
+      proxy.refuse(true);
+      proxy.reset();
+      expect(await writer.update(lease, '"v2"')).toBe('updated');
+      const { header } = await client.kv.range({ key: Buffer.from('x') });
+      await client.kv.compact({ revision: header.revision, physical: true });
+      proxy.refuse(false);
+      await expect.poll(() => events, { timeout: 10_000 }).toContain('updated');
+      unsubscribe();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a watch stream that stops answering is replaced (progress-request heartbeat)', async () => {
     // Two members, each behind a proxy; no gRPC keep-alive, so only the store's own
     // heartbeat can notice a connection that TCP still thinks alive.
@@ -199,7 +297,11 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
       const watcher = store(proxied, prefix);
       const writer = store(client, prefix);
       const events: LeaseEvent[] = [];
-      const unsubscribe = await watcher.subscribe('h', (e) => events.push(e));
+      let interrupted = 0;
+      const unsubscribe = await watcher.subscribe('h', (e, detail) => {
+        if (detail?.interrupted) interrupted++;
+        else events.push(e);
+      });
       // The watch stream is the client's only call: one proxy carries it. Stall that one.
       const carrier = proxies.find((p) => p.connections > 0);
       expect(carrier).toBeDefined();
@@ -208,6 +310,7 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
       await expect.poll(() => events, { timeout: 10_000 }).toEqual(['acquired']);
       await writer.release(held);
       await expect.poll(() => events, { timeout: 5000 }).toEqual(['acquired', 'released']);
+      expect(interrupted).toBeGreaterThan(0); // listeners were woken when the stream was found dead
       unsubscribe();
     } finally {
       await Promise.all(proxies.map((p) => p.close()));

@@ -144,6 +144,17 @@ describe('classifyEtcdError', () => {
     });
   }
 
+  it('a write whose last attempt was refused may have been applied by an earlier one (etcd3 retries)', () => {
+    const refused = new GRPCUnavailableError(
+      '14 UNAVAILABLE: No connection established. Last error: connect ECONNREFUSED 127.0.0.1:1',
+    );
+    expect(classifyEtcdError(refused, 'read', 'job', false)).toMatchObject({ ambiguous: false });
+    expect(classifyEtcdError(refused, 'release', 'job', true)).toMatchObject({
+      ambiguous: true,
+      retryable: true,
+    });
+  });
+
   it('a client closed by its owner is a closed store', () => {
     expect(classifyEtcdError(new ClientClosedError('KV'), 'renew', 'job')).toBeInstanceOf(
       StoreClosedError,

@@ -91,6 +91,30 @@ describe('Elector.updateData', () => {
     expect(a.leader?.data).toBe(2);
   });
 
+  it("concurrent calls apply in call order: the last call's data is what stays published", async () => {
+    // A store that applies an update after a delay that shrinks call by call (as two requests
+    // sent to different etcd members may apply in either order).
+    const inner = new MemoryLeaseStore();
+    let delay = 60;
+    const store = delegatingStore(inner, {
+      update: async (lease, data) => {
+        const wait = (delay = Math.max(0, delay - 30));
+        await new Promise((r) => setTimeout(r, wait));
+        return inner.update(lease, data);
+      },
+    });
+    const a = elector(store, 'a');
+    await a.start();
+    const results = await Promise.all([
+      a.updateData('one'),
+      a.updateData('two'),
+      a.updateData('three'),
+    ]);
+    expect(results).toEqual([true, true, true]);
+    expect((await inner.read('job'))?.data).toBe('"three"');
+    expect(a.leader?.data).toBe('three');
+  });
+
   it('rejects bad data, after stop(), and on a store without update()', async () => {
     const store = new MemoryLeaseStore();
     const a = elector(store, 'a');

@@ -9,8 +9,8 @@
  * |-----------------------------------------------------------|-----------------------|-----------|-----------|
  * | permission denied, authentication failed (etcd auth)      | PermissionError       | no        | no        |
  * | request too large, too many txn operations, not capable   | ConfigurationError    | no        | no        |
- * | too many requests, database space exceeded (NOSPACE)      | StoreUnavailableError | no        | yes       |
- * | connection refused, no connection, open circuit breaker   | StoreUnavailableError | no        | yes       |
+ * | too many requests, database space exceeded (NOSPACE)      | StoreUnavailableError | writes    | yes       |
+ * | connection refused, no connection, open circuit breaker   | StoreUnavailableError | writes    | yes       |
  * | requested lease not found (a grant expired before use)    | StoreError            | no        | yes       |
  * | no leader, leader changed, request timed out, stopped     | StoreUnavailableError | yes       | yes       |
  * | deadline exceeded, cancelled, lost connection             | StoreUnavailableError | yes       | yes       |
@@ -19,6 +19,12 @@
  *
  * "No leader" and "request timed out" are ambiguous: etcd returns them also
  * for a proposal that was already in the Raft log and may still commit.
+ *
+ * For a write (`write: true`) every transient failure is ambiguous: etcd3
+ * retries a failed request up to 3 times on other members and reports only
+ * the last failure, so "connection refused" may hide an earlier attempt that
+ * reached etcd and was applied (a review reproduced an update and a release
+ * applied but reported as not applied).
  */
 import {
   ConfigurationError,
@@ -54,7 +60,12 @@ const PERMISSION = [
   'etcdserver: invalid auth management',
 ];
 
-export function classifyEtcdError(error: unknown, operation: string, name: string): TenureError {
+export function classifyEtcdError(
+  error: unknown,
+  operation: string,
+  name: string,
+  write = false,
+): TenureError {
   if (error instanceof TenureError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const kind = error instanceof Error ? error.constructor.name : '';
@@ -77,7 +88,7 @@ export function classifyEtcdError(error: unknown, operation: string, name: strin
       retryable: true,
     });
   if (has(DEFINITE_TRANSIENT) || kind === 'BrokenCircuitError')
-    return new StoreUnavailableError(`${where}: ${message}`, { cause: error, ambiguous: false });
+    return new StoreUnavailableError(`${where}: ${message}`, { cause: error, ambiguous: write });
   if (
     has(AMBIGUOUS_TRANSIENT) ||
     kind === 'GRPCUnavailableError' ||

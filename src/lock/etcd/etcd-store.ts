@@ -58,7 +58,11 @@ export type EtcdClientLike = Pick<Etcd3, 'kv' | 'leaseClient' | 'watchClient'> &
   Partial<Pick<Etcd3, 'cluster'>>;
 
 export interface EtcdLeaseStoreOptions {
-  /** An `etcd3` client (`new Etcd3({ hosts: [...] })`) with every member's endpoint. Never closed by the store. */
+  /**
+   * An `etcd3` client (`new Etcd3({ hosts: [...] })`) with every member's
+   * endpoint, or one of its namespaces (`client.namespace('app/')`: its
+   * prefix goes in front of `prefix`). Never closed by the store.
+   */
   client: EtcdClientLike;
   /** Prefix of every key the store writes; each fleet shares one. @default 'tenure/' */
   prefix?: string;
@@ -88,6 +92,8 @@ const SWEEP_MARGIN_MS = 60_000;
 const MAX_CONFLICTS = 16;
 
 const OPTIONS = ['client', 'prefix', 'requestTimeoutMs', 'watchHeartbeatMs'] as const;
+/** Operations that write: a transient failure of theirs is ambiguous (see classify-error.ts). */
+const WRITES = new Set(['acquire', 'renew', 'update', 'release']);
 
 export class EtcdLeaseStore implements LeaseStore {
   readonly kind = 'etcd';
@@ -118,7 +124,9 @@ export class EtcdLeaseStore implements LeaseStore {
     }
     this.#client = client;
     const prefix = text('prefix', o['prefix'] ?? 'tenure/', 256);
-    this.#keys = keys(prefix);
+    // etcd3's low-level calls, which this store uses, ignore a namespace's prefix: apply it here.
+    const namespace = (client as { prefix?: unknown }).prefix;
+    this.#keys = keys((Buffer.isBuffer(namespace) ? namespace.toString('utf8') : '') + prefix);
     this.#timeoutMs = integer('requestTimeoutMs', o['requestTimeoutMs'] ?? 5000, 1, 600_000);
     const heartbeatMs = integer('watchHeartbeatMs', o['watchHeartbeatMs'] ?? 5000, 100, 600_000);
     this.#hub = new WatchHub(
@@ -128,6 +136,7 @@ export class EtcdLeaseStore implements LeaseStore {
           const r = await this.#client.kv.range({ key }, this.#call());
           return {
             created: Number(r.kvs[0]?.create_revision ?? 0),
+            modified: Number(r.kvs[0]?.mod_revision ?? 0),
             revision: Number(r.header.revision),
           };
         },
@@ -236,6 +245,8 @@ export class EtcdLeaseStore implements LeaseStore {
       ]),
     );
     const kv = current.kvs[0];
+    if (kv && Number(kv.create_revision) === held.created && kv.lease !== held.leaseId)
+      return this.#adopt(held, lease, kv);
     const outcome = !kv
       ? 'expired'
       : Number(kv.create_revision) !== held.created
@@ -381,18 +392,40 @@ export class EtcdLeaseStore implements LeaseStore {
     };
   }
 
-  /** Moves the key to a new, longer etcd lease (a renewal asking for more than the grant). */
+  /**
+   * Moves the key to a new, longer etcd lease (a renewal asking for more
+   * than the grant). The old lease is kept alive first (in parallel with the
+   * new grant): a lease that already ran out is `expired`, never revived.
+   * Only a move that surely did not apply revokes the new lease; after an
+   * ambiguous failure both leases are left to run (the key is on one of
+   * them, each lasting at least as long as the holder's current deadline),
+   * and the next renewal keeps alive whichever lease the key is on.
+   */
   async #relet(held: Held, lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
     const key = this.#keys.lease(lease.name);
-    const grant = await this.#run('renew', lease.name, () =>
-      this.#client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000) }, this.#call()),
-    );
+    const [granted, kept] = await Promise.allSettled([
+      this.#run('renew', lease.name, () =>
+        this.#client.leaseClient.leaseGrant({ TTL: Math.ceil(ttlMs / 1000) }, this.#call()),
+      ),
+      this.#run('renew', lease.name, () => this.#keepAliveOnce(held.leaseId)),
+    ]);
+    if (granted.status === 'rejected') throw granted.reason;
+    const grant = granted.value;
+    if (kept.status === 'rejected' || kept.value <= 0) {
+      this.#revokeQuietly(grant.ID);
+      if (kept.status === 'rejected') throw kept.reason;
+      this.#forget(lease);
+      return 'expired';
+    }
     let txn: ITxnResponse;
     try {
       txn = await this.#run('renew', lease.name, () =>
         this.#client.kv.txn(
           {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: held.created }],
+            compare: [
+              { key, target: 'Create', result: 'Equal', create_revision: held.created },
+              { key, target: 'Lease', result: 'Equal', lease: held.leaseId },
+            ],
             success: [{ request_put: { key, value: encodeValue(held.value), lease: grant.ID } }],
             failure: [{ request_range: { key } }],
           },
@@ -400,18 +433,38 @@ export class EtcdLeaseStore implements LeaseStore {
         ),
       );
     } catch (error) {
-      this.#revokeQuietly(grant.ID); // the old lease still holds the key if this did not apply
+      if (error instanceof StoreError && !error.ambiguous) this.#revokeQuietly(grant.ID);
       throw error;
     }
     if (!txn.succeeded) {
       this.#revokeQuietly(grant.ID);
+      const kv = rangeOf(txn, 0)?.kvs[0];
+      if (kv && Number(kv.create_revision) === held.created) {
+        // Ours, on another lease: an earlier move applied without an answer. Keep that one.
+        return this.#adopt(held, lease, kv);
+      }
       this.#forget(lease);
-      return rangeOf(txn, 0)?.kvs[0] ? 'stolen' : 'expired';
+      return kv ? 'stolen' : 'expired';
     }
     this.#revokeQuietly(held.leaseId);
     held.leaseId = grant.ID;
     held.grantedMs = Number(grant.TTL) * 1000;
     held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
+    return 'renewed';
+  }
+
+  /** Our incarnation of the key sits on etcd lease `kv.lease`, not the one we renew: keep that one alive from now on. */
+  async #adopt(held: Held, lease: LeaseRef, kv: IKeyValue): Promise<RenewResult> {
+    const previous = held.leaseId;
+    held.leaseId = kv.lease;
+    const ttl = await this.#run('renew', lease.name, () => this.#keepAliveOnce(kv.lease));
+    if (ttl <= 0) {
+      this.#forget(lease);
+      return 'expired';
+    }
+    held.grantedMs = ttl * 1000;
+    held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
+    this.#revokeQuietly(previous);
     return 'renewed';
   }
 
@@ -508,7 +561,7 @@ export class EtcdLeaseStore implements LeaseStore {
     try {
       return await fn();
     } catch (error) {
-      throw classifyEtcdError(error, operation, name);
+      throw classifyEtcdError(error, operation, name, WRITES.has(operation));
     }
   }
 
@@ -546,6 +599,11 @@ function counterOf(
   return { term, revision: Number(kv.mod_revision) };
 }
 
+/**
+ * The system's wall clock, read now (`Date.now()`), so a correction of the
+ * clock (an NTP step) after this process started counts; a monotonic-based
+ * reading (`performance.timeOrigin + now()`) would keep a start-time error.
+ */
 function wallClockMs(): number {
-  return performance.timeOrigin + performance.now();
+  return Date.now();
 }

@@ -23,6 +23,7 @@
  */
 import type { IDuplexStream, IWatchRequest, IWatchResponse } from 'etcd3';
 import { StoreClosedError, StoreUnavailableError } from '../../errors.js';
+import { classifyEtcdError } from './classify-error.js';
 import type { LeaseEvent, LeaseEventDetail, Unsubscribe } from '../lease-store.js';
 
 export type WatchListener = (event: LeaseEvent, detail?: LeaseEventDetail) => void;
@@ -30,8 +31,10 @@ export type WatchListener = (event: LeaseEvent, detail?: LeaseEventDetail) => vo
 /** What the hub needs from the store: a stream, and a fresh read of one key. */
 export interface WatchSource {
   openStream(): Promise<IDuplexStream<IWatchRequest, IWatchResponse>>;
-  /** The key's create revision now (0 when absent) and the revision of the read. */
-  readKey(key: Buffer): Promise<{ readonly created: number; readonly revision: number }>;
+  /** The key's create and mod revisions now (0 when absent) and the revision of the read. */
+  readKey(
+    key: Buffer,
+  ): Promise<{ readonly created: number; readonly modified: number; readonly revision: number }>;
 }
 
 interface Watch {
@@ -43,12 +46,20 @@ interface Watch {
   next: number;
   /** Create revision of the incarnation last seen (0: vacant, undefined: unknown). */
   created: number | undefined;
+  /** Mod revision of the last event or read (to tell a data update after a re-read). */
+  modified: number | undefined;
+  /** A re-read is in flight; it creates the watch again when done. */
+  reconciling: boolean;
+  /** Backoff before re-creating a watch etcd cancelled (not the stream's). */
+  retryMs: number;
   /** Confirmed at least once: kept across stream failures. */
   confirmed: boolean;
   waiters: { resolve(): void; reject(error: unknown): void }[];
 }
 
 const MAX_BACKOFF_MS = 5000;
+/** Not a release: notifications stopped for a while, so the name may have changed unseen. */
+const INTERRUPTED: LeaseEventDetail = Object.freeze({ interrupted: true });
 
 export class WatchHub {
   readonly #source: WatchSource;
@@ -61,6 +72,7 @@ export class WatchHub {
   #backoffMs = 0;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
+  readonly #retries = new Set<NodeJS.Timeout>();
   #awaitingReply = false;
   #closed = false;
 
@@ -80,6 +92,9 @@ export class WatchHub {
         id: undefined,
         next: 0,
         created: undefined,
+        modified: undefined,
+        reconciling: false,
+        retryMs: 0,
         confirmed: false,
         waiters: [],
       };
@@ -107,6 +122,8 @@ export class WatchHub {
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
     clearTimeout(this.#heartbeatTimer);
+    for (const retry of this.#retries) clearTimeout(retry);
+    this.#retries.clear();
     const closed = new StoreClosedError();
     for (const watch of this.#watches.values()) this.#settle(watch, closed);
     this.#watches.clear();
@@ -150,7 +167,7 @@ export class WatchHub {
     };
     stream.on('error', broken);
     stream.on('end', () => broken());
-    for (const watch of this.#watches.values()) this.#create(watch);
+    for (const watch of this.#watches.values()) if (!watch.reconciling) this.#create(watch);
     this.#armHeartbeat();
   }
 
@@ -175,23 +192,38 @@ export class WatchHub {
 
   #receive(response: IWatchResponse): void {
     this.#awaitingReply = false;
-    this.#backoffMs = 0;
     if (response.created) {
       const watch = this.#creating.shift();
       if (!watch) return;
-      if (!this.#watches.has(watch.key.toString('hex'))) {
-        // Unsubscribed while the create was in flight.
-        this.#write({ cancel_request: { watch_id: response.watch_id } });
+      if (this.#watches.get(watch.key.toString('hex')) !== watch) {
+        // Unsubscribed while the create was in flight (perhaps subscribed again since: a new watch).
+        if (!response.canceled) this.#write({ cancel_request: { watch_id: response.watch_id } });
         return;
       }
+      if (response.canceled) {
+        this.#refused(watch, response.cancel_reason);
+        return;
+      }
+      this.#backoffMs = 0;
       watch.id = response.watch_id;
-      if (watch.next === 0) watch.next = Number(response.header.revision) + 1;
+      const current = Number(response.header.revision);
+      if (watch.next === 0) watch.next = current + 1;
+      else if (watch.next > current + 1) {
+        // The cluster's history went back (a restore from a snapshot): events from `next` would
+        // only start once the revision catches up. Stop this watch and start again from a read.
+        this.#write({ cancel_request: { watch_id: response.watch_id } });
+        watch.id = undefined;
+        this.#settle(watch);
+        void this.#reconcile(watch);
+        return;
+      }
     }
     const watch = this.#byId(response.watch_id);
     if (!watch) return;
     for (const event of response.events ?? []) {
       const created = Number(event.kv.create_revision);
       watch.next = Number(event.kv.mod_revision) + 1;
+      watch.modified = Number(event.kv.mod_revision);
       if (event.type === 'Delete') {
         watch.created = 0;
         this.#emit(watch, 'released');
@@ -204,31 +236,68 @@ export class WatchHub {
     if (response.created) this.#settle(watch);
     if (response.canceled) {
       watch.id = undefined;
-      const compacted = Number(response.compact_revision ?? 0);
-      if (compacted > 0) void this.#reconcile(watch);
-      else
-        this.#failed(
-          new Error(`etcd cancelled the watch: ${response.cancel_reason || 'no reason given'}`),
-        );
+      if (Number(response.compact_revision ?? 0) > 0) void this.#reconcile(watch);
+      else this.#refused(watch, response.cancel_reason);
     }
   }
 
-  /** The start revision was compacted: re-read the key, report what changed, watch from after the read. */
+  /**
+   * etcd cancelled a watch for a reason other than compaction (permission
+   * denied, most likely). A first subscription fails with the typed error;
+   * an active one wakes its listeners (`interrupted`: re-read, and the read
+   * reports the cause) and is created again after a backoff of its own.
+   */
+  #refused(watch: Watch, reason: string): void {
+    watch.id = undefined;
+    const error = classifyEtcdError(
+      new Error(reason || 'etcd cancelled the watch, no reason given'),
+      'subscribe',
+      watch.key.toString('utf8'),
+    );
+    if (!watch.confirmed) {
+      this.#settle(watch, error);
+      this.#watches.delete(watch.key.toString('hex'));
+      return;
+    }
+    this.#emit(watch, 'released', INTERRUPTED);
+    watch.retryMs = Math.min(MAX_BACKOFF_MS, watch.retryMs === 0 ? 100 : watch.retryMs * 2);
+    const retry = setTimeout(() => {
+      this.#retries.delete(retry);
+      if (this.#stream && this.#watches.get(watch.key.toString('hex')) === watch)
+        this.#create(watch);
+    }, watch.retryMs);
+    retry.unref();
+    this.#retries.add(retry);
+  }
+
+  /**
+   * The watch cannot resume where it stopped (its revision was compacted, or
+   * the history went back): re-read the key, report what changed since the
+   * last event seen (a new incarnation, a vacancy, or new data of the same
+   * one), and watch from after the read.
+   */
   async #reconcile(watch: Watch): Promise<void> {
+    watch.reconciling = true;
     try {
       const now = await this.#source.readKey(watch.key);
+      watch.reconciling = false;
       const known = watch.created;
       watch.next = now.revision + 1;
       watch.created = now.created;
-      if (known !== undefined && known !== now.created) {
+      const modified = watch.modified;
+      watch.modified = now.modified;
+      if (known === undefined) {
+        this.#emit(watch, now.created === 0 ? 'released' : 'acquired');
+      } else if (known !== now.created) {
         if (known !== 0) this.#emit(watch, 'released');
         if (now.created !== 0) this.#emit(watch, 'acquired');
-      } else if (known === undefined) {
-        this.#emit(watch, now.created === 0 ? 'released' : 'acquired');
+      } else if (now.created !== 0 && modified !== now.modified) {
+        this.#emit(watch, 'updated');
       }
       if (this.#stream && this.#watches.get(watch.key.toString('hex')) === watch)
         this.#create(watch);
     } catch (error) {
+      watch.reconciling = false;
       this.#failed(error);
     }
   }
@@ -238,10 +307,10 @@ export class WatchHub {
     return undefined;
   }
 
-  #emit(watch: Watch, event: LeaseEvent): void {
+  #emit(watch: Watch, event: LeaseEvent, detail?: LeaseEventDetail): void {
     for (const listener of [...watch.listeners]) {
       try {
-        listener(event);
+        listener(event, detail);
       } catch {
         // A listener's failure is its own (WakeSubscription isolates and reports user code).
       }
@@ -270,6 +339,9 @@ export class WatchHub {
       if (!watch.confirmed) {
         this.#settle(watch, error);
         if (watch.listeners.size === 0) this.#watches.delete(id);
+      } else {
+        // Events are held back until the reconnect; wake the listeners to re-read meanwhile.
+        this.#emit(watch, 'released', INTERRUPTED);
       }
     }
     if (this.#closed || this.#watches.size === 0) return;
