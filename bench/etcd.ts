@@ -10,12 +10,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
-import { Elector, Locker, OwnershipToken } from '../src/index.js';
+import { Elector } from '../src/index.js';
 import { EtcdLeaseStore } from '../src/lock/etcd/etcd-store.js';
 import { EtcdCluster } from '../test/helpers/etcd-cluster.js';
 import { WorkerProcess } from '../test/helpers/worker-process.js';
 import { crashFailover } from './failover.js';
-import { type CycleImpl, median, percentile, lockCycleTables } from './harness.js';
+import { type CycleImpl, tenureCycles, median, percentile, lockCycleTables } from './harness.js';
 import { fileURLToPath } from 'node:url';
 
 export interface EtcdBenchOptions {
@@ -38,7 +38,6 @@ export async function etcdBench(o: EtcdBenchOptions): Promise<Record<string, unk
     const client = cluster.client();
     const version = (await client.maintenance.status()).version;
     const store = new EtcdLeaseStore({ client, prefix: 'bench/' });
-    const locker = new Locker(store);
     const impls: CycleImpl[] = [
       {
         name: 'raw etcd3 (lease grant, txn create-if-absent, txn delete; revoke not awaited)',
@@ -62,31 +61,7 @@ export async function etcdBench(o: EtcdBenchOptions): Promise<Record<string, unk
           return won.succeeded;
         },
       },
-      {
-        name: 'tenure Locker.tryLock + release',
-        async cycle(name) {
-          const lock = await locker.tryLock(name, { ttlMs: 10_000 });
-          if (!lock) return false;
-          await lock.release();
-          return true;
-        },
-      },
-      {
-        name: 'tenure EtcdLeaseStore acquire + release (no Locker)',
-        async cycle(name) {
-          const token = OwnershipToken.generate();
-          const granted = await store.acquire({
-            name,
-            token,
-            ttlMs: 10_000,
-            identity: 'bench',
-            data: '',
-          });
-          if (!granted.acquired) return false;
-          await store.release({ name, token, term: granted.term });
-          return true;
-        },
-      },
+      ...tenureCycles(store, 10_000, 'EtcdLeaseStore'),
       {
         name: "etcd3 1.1.2 Lock (acquire + release: its lease's grant and revoke)",
         async cycle(name) {

@@ -6,6 +6,9 @@
  * what the client sent).
  */
 import type { Redis } from 'ioredis';
+import { Locker } from '../src/lock/locker.js';
+import type { LeaseStore } from '../src/lock/lease-store.js';
+import { OwnershipToken } from '../src/lock/ownership-token.js';
 
 export interface Sample {
   readonly cycles: number;
@@ -214,4 +217,34 @@ export async function lockCycleTables(
     ),
   );
   return results;
+}
+
+/**
+ * tenure's two rows of every backend's lock-cycle table: through `Locker`
+ * (tryLock + release), and the store alone (acquire + release: what the
+ * backend's requests cost without the Locker's timers and bookkeeping).
+ */
+export function tenureCycles(store: LeaseStore, ttlMs: number, storeName: string): CycleImpl[] {
+  const locker = new Locker(store);
+  return [
+    {
+      name: 'tenure Locker.tryLock + release',
+      async cycle(name) {
+        const lock = await locker.tryLock(name, { ttlMs });
+        if (!lock) return false;
+        await lock.release();
+        return true;
+      },
+    },
+    {
+      name: `tenure ${storeName} acquire + release (no Locker)`,
+      async cycle(name) {
+        const token = OwnershipToken.generate();
+        const granted = await store.acquire({ name, token, ttlMs, identity: 'bench', data: '' });
+        if (!granted.acquired) return false;
+        await store.release({ name, token, term: granted.term });
+        return true;
+      },
+    },
+  ];
 }

@@ -7,12 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import advisoryLock from 'advisory-lock'; // CommonJS: its `default` export is the factory
-import { Elector, Locker, OwnershipToken } from '../src/index.js';
+import { Elector, Locker } from '../src/index.js';
 import type { PgPoolLike } from '../src/lock/postgres/pg-types.js';
 import { PostgresLeaseStore } from '../src/lock/postgres/postgres-store.js';
 import { PostgresServer } from '../test/helpers/postgres-server.js';
 import { crashFailover } from './failover.js';
-import { type CycleImpl, percentile, lockCycleTables } from './harness.js';
+import { type CycleImpl, tenureCycles, percentile, lockCycleTables } from './harness.js';
 
 export interface PostgresBenchOptions {
   readonly rounds: number;
@@ -38,7 +38,6 @@ export async function postgresBench(o: PostgresBenchOptions): Promise<Record<str
     );
     const store = new PostgresLeaseStore({ pool, table: 'bench_leases' });
     await store.createTable();
-    const locker = new Locker(store);
     const url = `postgres://${server.user}@${server.host}:${server.port}/${server.database}`;
     const mutex = advisoryLock.default(url);
     const impls: CycleImpl[] = [
@@ -55,32 +54,7 @@ export async function postgresBench(o: PostgresBenchOptions): Promise<Record<str
           return true;
         },
       },
-      {
-        name: 'tenure Locker.tryLock + release',
-        async cycle(key) {
-          const lock = await locker.tryLock(key, { ttlMs: TTL });
-          if (!lock) return false;
-          await lock.release();
-          return true;
-        },
-      },
-      {
-        // The store alone: what the SQL costs, without the Locker's timers and bookkeeping.
-        name: 'tenure PostgresLeaseStore acquire + release (no Locker)',
-        async cycle(key) {
-          const token = OwnershipToken.generate();
-          const granted = await store.acquire({
-            name: key,
-            token,
-            ttlMs: TTL,
-            identity: 'bench',
-            data: '',
-          });
-          if (!granted.acquired) return false;
-          await store.release({ name: key, token, term: granted.term });
-          return true;
-        },
-      },
+      ...tenureCycles(store, TTL, 'PostgresLeaseStore'),
       {
         name: 'advisory-lock 2.0.0 (tryLock + unlock: a connection per lock)',
         async cycle(key) {
