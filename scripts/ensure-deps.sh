@@ -10,6 +10,7 @@ set -euo pipefail
 bin="${TENURE_REDIS_SERVER:-redis-server}"
 missing=()
 command -v "$bin" >/dev/null 2>&1 || missing+=(redis-server)
+command -v "${TENURE_REDIS_CLI:-redis-cli}" >/dev/null 2>&1 || missing+=(redis-tools)
 if [ -z "${TENURE_PG_BIN:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   missing+=(postgresql)
 fi

@@ -14,6 +14,7 @@ import {
   LockKeyConflictError,
   NotEnoughReplicasError,
   StoreClosedError,
+  StoreUnavailableError,
 } from '../../errors.js';
 import { describe, integer, ownOptions, text } from '../../internal/validate.js';
 import type {
@@ -35,6 +36,7 @@ import { toArray, toInt, toStr } from './reply.js';
 import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
 import { acquireLua, readLua, releaseLua, renewLua, updateLua } from './scripts.generated.js';
 import { ChannelSubscriptions, type SubscriberConnection } from '../channel-subscriptions.js';
+import { RECONNECTED, redisSubscriber } from './subscriber.js';
 
 const SCRIPTS = {
   acquire: script('acquire', acquireLua, 2),
@@ -64,11 +66,16 @@ export interface RedisClientLike extends ScriptClient {
   nodes?(role: 'master'): ScanClient[];
   /** ioredis options: `keyPrefix` is applied to keys but not to SCAN patterns or results. */
   readonly options?: { readonly keyPrefix?: string | undefined };
-  duplicate(): SubscriberConnection;
+  /** The pub/sub connection (options `{ autoResubscribe: false }` on a standalone client). */
+  duplicate(...args: unknown[]): SubscriberConnection;
+  /** ioredis sets it: `true` on a `Cluster`. */
+  readonly isCluster?: boolean;
   /** Used with `waitReplicas` to send the script and WAIT in one round trip. */
   pipeline?(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
   /** Used by `diagnose()`, best effort. */
   info?(section: string): Promise<string>;
+  /** An ioredis `Cluster`'s slot-map refresh: a `MOVED` answer to the `WAIT` pipeline triggers it. */
+  refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
 }
 
 export interface RedisLeaseStoreOptions {
@@ -146,7 +153,7 @@ export class RedisLeaseStore implements LeaseStore {
     this.#client = checkClient(o['client']);
     this.namespace =
       o['namespace'] === undefined ? 'tenure' : text('namespace', o['namespace'], 100, true);
-    this.#subscriptions = new ChannelSubscriptions(() => this.#client.duplicate());
+    this.#subscriptions = new ChannelSubscriptions(() => redisSubscriber(this.#client));
     this.#waitReplicas = integer('waitReplicas', o['waitReplicas'] ?? 0, 0, 100);
     this.#waitTimeoutMs = integer('waitTimeoutMs', o['waitTimeoutMs'] ?? 50, 1, 60_000);
     this.#quarantineMs = integer('quarantineMs', o['quarantineMs'] ?? 0, 0, 2_147_483_647);
@@ -316,6 +323,7 @@ export class RedisLeaseStore implements LeaseStore {
       return await this.#subscriptions.add(keys.channel, (message) => {
         if (message === 'acquired' || message === 'released' || message === 'updated')
           listener(message);
+        else if (message === RECONNECTED) listener('released', { interrupted: true });
         else if (message.startsWith('released:')) {
           const subscribers = Number(message.slice(9));
           listener('released', subscribers >= 0 ? { subscribers } : {});
@@ -363,15 +371,34 @@ export class RedisLeaseStore implements LeaseStore {
     const client = this.#client as Required<RedisClientLike>;
     const wait = ['wait', this.#waitReplicas, this.#waitTimeoutMs];
     try {
-      let results =
-        (await client.pipeline([['evalsha', s.sha, s.numKeys, ...args], wait]).exec()) ?? [];
-      if (results[0]?.[0]?.message.startsWith('NOSCRIPT')) {
-        this.stats.scriptReloads++;
+      let results: [Error | null, unknown][] = [];
+      for (let redirects = 0; ; redirects++) {
         results =
-          (await client.pipeline([['eval', s.source, s.numKeys, ...args], wait]).exec()) ?? [];
+          (await client.pipeline([['evalsha', s.sha, s.numKeys, ...args], wait]).exec()) ?? [];
+        if (results[0]?.[0]?.message.startsWith('NOSCRIPT')) {
+          this.stats.scriptReloads++;
+          results =
+            (await client.pipeline([['eval', s.source, s.numKeys, ...args], wait]).exec()) ?? [];
+        }
+        // On a Cluster, ioredis redirects a pipeline only when every command in it may be
+        // retried, which WAIT is not: a MOVED (the slot's primary changed, as after a fail-over)
+        // comes back as the script's answer, and the slot map stays stale. The script did not
+        // run there: refresh the map and send the pipeline again.
+        const moved = results[0]?.[0]?.message.startsWith('MOVED') === true;
+        if (!moved || typeof client.refreshSlotsCache !== 'function' || redirects >= 2) break;
+        await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
       }
       const [scriptError, reply] = results[0] ?? [new Error('Connection is closed.'), null];
-      if (scriptError) throw scriptError;
+      if (scriptError) {
+        if (typeof client.refreshSlotsCache === 'function' && isRedirection(scriptError)) {
+          // A slot in migration (ASK), or still moving: not applied; retried until the deadline.
+          throw new StoreUnavailableError(
+            `Redis Cluster redirected \`${operation}\` on ${JSON.stringify(keys.lease)}: ${scriptError.message}`,
+            { cause: scriptError, ambiguous: false },
+          );
+        }
+        throw scriptError;
+      }
       const [waitError, acks] = results[1] ?? [null, 0];
       if (waitError) return { reply, acks: 0, waitError: classifyWaitError(waitError, keys.lease) };
       return { reply, acks: toInt(acks, 'WAIT reply') };
@@ -397,6 +424,10 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #onFallback = (): void => {
     this.stats.scriptReloads++;
   };
+}
+
+function isRedirection(error: Error): boolean {
+  return /^(MOVED|ASK) /.test(error.message);
 }
 
 interface Replicated {

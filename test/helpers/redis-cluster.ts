@@ -1,0 +1,157 @@
+/**
+ * A private Redis Cluster for one test file: `primaries` primaries with one
+ * replica each (`redis-cli --cluster create … --cluster-replicas 1`), every
+ * node a `redis-server` on a free loopback port with its data in a
+ * temporary directory, torn down by `stop()`. `cluster-node-timeout` is
+ * 1000 ms so a killed primary's replica is promoted within seconds.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Cluster, type ClusterOptions, Redis } from 'ioredis';
+import { freePort, RedisServer } from './redis-server.js';
+
+export const REDIS_CLI_BIN = process.env['TENURE_REDIS_CLI'] ?? 'redis-cli';
+
+export class RedisCluster {
+  readonly nodes: RedisServer[];
+  readonly #clients = new Set<Cluster>();
+
+  private constructor(nodes: RedisServer[]) {
+    this.nodes = nodes;
+  }
+
+  static async start(primaries = 3): Promise<RedisCluster> {
+    const nodes: RedisServer[] = [];
+    try {
+      for (let i = 0; i < primaries * 2; i++) {
+        nodes.push(
+          await RedisServer.start([
+            '--cluster-enabled',
+            'yes',
+            // The bus port is explicit: port + 10000 (the default) may be taken or out of range.
+            '--cluster-port',
+            String(await freePort()),
+            '--cluster-config-file',
+            `nodes-${process.pid}-${i}.conf`,
+            '--cluster-node-timeout',
+            '1000',
+            // A replica takes over however long its link was down (tests kill primaries).
+            '--cluster-replica-validity-factor',
+            '0',
+          ]),
+        );
+      }
+      await promisify(execFile)(
+        REDIS_CLI_BIN,
+        [
+          '--cluster',
+          'create',
+          ...nodes.map((n) => `${n.host}:${n.port}`),
+          '--cluster-replicas',
+          '1',
+          '--cluster-yes',
+        ],
+        { timeout: 60_000 },
+      );
+      const cluster = new RedisCluster(nodes);
+      await cluster.waitUntilHealthy();
+      await cluster.waitUntilReplicated();
+      return cluster;
+    } catch (error) {
+      await Promise.all(nodes.map((n) => n.stop()));
+      throw error;
+    }
+  }
+
+  /** Resolves once every running node reports `cluster_state:ok` and every slot is served. */
+  async waitUntilHealthy(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const states = await Promise.all(
+        this.nodes
+          .filter((n) => n.pid !== undefined)
+          .map(async (n) => {
+            const c = new Redis({ host: n.host, port: n.port, lazyConnect: true });
+            try {
+              await c.connect();
+              return String(await c.cluster('INFO'));
+            } catch {
+              return '';
+            } finally {
+              c.disconnect();
+            }
+          }),
+      );
+      if (
+        states.every((s) => s.includes('cluster_state:ok') && s.includes('cluster_slots_ok:16384'))
+      )
+        return;
+      if (Date.now() > until) throw new Error(`cluster not healthy: ${states.join(' | ')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Resolves once every running primary has an online replica that acknowledged its writes (`WAIT 1`). */
+  async waitUntilReplicated(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      let ok = true;
+      for (const n of this.nodes.filter((x) => x.pid !== undefined)) {
+        const c = new Redis({ host: n.host, port: n.port, lazyConnect: true });
+        try {
+          await c.connect();
+          const info = await c.info('replication');
+          if (!info.includes('role:master')) continue;
+          if (!/slave\d+:.*state=online/.test(info) || Number(await c.wait(1, 100)) < 1) ok = false;
+        } catch {
+          ok = false;
+        } finally {
+          c.disconnect();
+        }
+      }
+      if (ok) return;
+      if (Date.now() > until) throw new Error('cluster primaries without an online replica');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** An ioredis Cluster client on every node, closed by `stop()`. */
+  client(options: ClusterOptions = {}): Cluster {
+    const client = new Cluster(
+      this.nodes.map((n) => ({ host: n.host, port: n.port })),
+      {
+        slotsRefreshTimeout: 2000,
+        ...options,
+      } as ClusterOptions as never,
+    ); // ioredis' overloads and exactOptionalPropertyTypes disagree on `redisOptions`
+    client.on('error', () => undefined);
+    this.#clients.add(client);
+    return client;
+  }
+
+  /** The node that is the primary serving `key` now, asked of the running nodes. */
+  async primaryOf(key: string): Promise<RedisServer> {
+    for (const node of this.nodes.filter((n) => n.pid !== undefined)) {
+      const c = new Redis({ host: node.host, port: node.port, lazyConnect: true });
+      try {
+        await c.connect();
+        const slot = Number(await c.cluster('KEYSLOT', key));
+        const slots = await c.cluster('SLOTS');
+        const owner = slots.find(([from, to]) => slot >= from && slot <= to)?.[2];
+        const found = owner && this.nodes.find((n) => n.port === Number(owner[1]));
+        if (found) return found;
+      } catch {
+        // ask the next node
+      } finally {
+        c.disconnect();
+      }
+    }
+    throw new Error(`no node knows the primary of ${key}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.#clients) client.disconnect();
+    this.#clients.clear();
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}
