@@ -22,6 +22,7 @@ export default defineConfig({
             'test/conformance/redis.test.ts',
             'test/conformance/postgres.test.ts',
             'test/conformance/etcd.test.ts',
+            'test/conformance/redis-cluster.test.ts',
           ],
           testTimeout: 30_000,
           hookTimeout: 30_000,

@@ -7,7 +7,7 @@
  * comparable across processes.
  */
 import { Etcd3 } from 'etcd3';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { Elector } from '../../src/election/elector.js';
 import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
@@ -28,6 +28,8 @@ export interface WorkerConfig {
    * the LISTEN connection, and no named prepared statements are used.
    */
   directPort?: number;
+  /** Use a Redis Cluster: every node's port (`port` is then unused). */
+  redisCluster?: number[];
   /** Use etcd: the client endpoints of every member (`port` is then unused); `namespace` is the key prefix. */
   etcd?: string[];
   election: string;
@@ -55,6 +57,17 @@ const send = (message: WorkerMessage): void => {
 };
 
 function open(): { store: LeaseStore; close: () => Promise<unknown> } {
+  if (config.redisCluster) {
+    const cluster = new Cluster(
+      config.redisCluster.map((port) => ({ host: '127.0.0.1', port })),
+      { slotsRefreshTimeout: 2000 },
+    );
+    cluster.on('error', () => undefined);
+    return {
+      store: new RedisLeaseStore({ client: cluster, namespace: config.namespace }),
+      close: () => Promise.resolve(cluster.disconnect()),
+    };
+  }
   if (config.etcd) {
     const client = new Etcd3({ hosts: config.etcd, ...clientOptions() });
     return {

@@ -149,6 +149,20 @@ export class RedisCluster {
     throw new Error(`no node knows the primary of ${key}`);
   }
 
+  /** SIGKILLs every node (the whole cluster down). */
+  async killAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.kill()));
+  }
+
+  /**
+   * Starts every node again (same ports; each reloads its nodes.conf, but
+   * no data: the test nodes keep nothing on disk) and waits for the cluster.
+   */
+  async restartAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.restart()));
+    await this.waitUntilHealthy();
+  }
+
   async stop(): Promise<void> {
     for (const client of this.#clients) client.disconnect();
     this.#clients.clear();

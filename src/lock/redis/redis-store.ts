@@ -142,6 +142,7 @@ export class RedisLeaseStore implements LeaseStore {
   readonly stats: RedisStoreStats = { scriptReloads: 0 };
   readonly #client: RedisClientLike;
   readonly #subscriptions: ChannelSubscriptions;
+  readonly #sharded: boolean;
   readonly #waitReplicas: number;
   readonly #waitTimeoutMs: number;
   readonly #quarantineMs: number;
@@ -153,6 +154,9 @@ export class RedisLeaseStore implements LeaseStore {
     this.#client = checkClient(o['client']);
     this.namespace =
       o['namespace'] === undefined ? 'tenure' : text('namespace', o['namespace'], 100, true);
+    // On a Cluster, notifications use sharded pub/sub (Redis 7): a channel lives on its key's
+    // shard, and its subscriber counts are right wherever the subscribers connect.
+    this.#sharded = this.#client.isCluster === true;
     this.#subscriptions = new ChannelSubscriptions(() => redisSubscriber(this.#client));
     this.#waitReplicas = integer('waitReplicas', o['waitReplicas'] ?? 0, 0, 100);
     this.#waitTimeoutMs = integer('waitTimeoutMs', o['waitTimeoutMs'] ?? 50, 1, 60_000);
@@ -213,6 +217,7 @@ export class RedisLeaseStore implements LeaseStore {
       keys.channel,
       this.#quarantineMs,
       request.waiting === true ? '1' : '0',
+      this.#sharded ? 'SPUBLISH' : 'PUBLISH',
     ]);
     const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
@@ -252,6 +257,7 @@ export class RedisLeaseStore implements LeaseStore {
       lease.token.reveal(),
       data,
       keys.channel,
+      this.#sharded ? 'SPUBLISH' : 'PUBLISH',
     ]);
     const status = toInt(reply, 'update status');
     return status === 1 ? 'updated' : status === 0 ? 'expired' : 'stolen';
@@ -264,6 +270,7 @@ export class RedisLeaseStore implements LeaseStore {
       lease.token.reveal(),
       keys.channel,
       this.#handoffMs,
+      this.#sharded ? '1' : '0',
     ]);
     return toInt(reply, 'release status') === 1;
   }

@@ -8,7 +8,7 @@
  * re-subscribes itself, with failures handled, and then reports the
  * reconnect to every channel as the message `RECONNECTED`, so listeners
  * re-read (messages published while it was disconnected are lost).
- * On an ioredis `Cluster` the duplicate keeps ioredis's behaviour.
+ * On an ioredis `Cluster` it is a sharded subscriber (see `shardedSubscriber`).
  */
 import type { SubscriberConnection } from '../channel-subscriptions.js';
 
@@ -30,7 +30,7 @@ export interface DuplicableClient {
 }
 
 export function redisSubscriber(client: DuplicableClient): SubscriberConnection {
-  if (client.isCluster === true) return client.duplicate();
+  if (client.isCluster === true) return shardedSubscriber(client);
   const connection = client.duplicate({
     autoResubscribe: false,
   }) as unknown as DuplicatedConnection;
@@ -70,6 +70,35 @@ export function redisSubscriber(client: DuplicableClient): SubscriberConnection 
       else connection.on('error', listener as (error: Error) => void);
       return undefined;
     },
+    disconnect: () => connection.disconnect(),
+  };
+}
+
+interface ShardedConnection {
+  ssubscribe(channel: string): Promise<unknown>;
+  sunsubscribe(channel: string): Promise<unknown>;
+  on(event: 'smessage', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  disconnect(): void;
+}
+
+/**
+ * On an ioredis `Cluster`: a duplicate with one sharded subscriber per
+ * primary (`shardedSubscribers: true`), `SSUBSCRIBE` routed to the
+ * channel's shard, so the store's `SPUBLISH` (in the scripts) reaches it and
+ * `PUBSUB SHARDNUMSUB` counts it. ioredis follows a shard that moves.
+ */
+function shardedSubscriber(client: DuplicableClient): SubscriberConnection {
+  const connection = client.duplicate([], {
+    shardedSubscribers: true,
+  }) as unknown as ShardedConnection;
+  return {
+    subscribe: (channel) => connection.ssubscribe(channel),
+    unsubscribe: (channel) => connection.sunsubscribe(channel),
+    on: (event: 'message' | 'error', listener: (...args: never[]) => void): unknown =>
+      event === 'message'
+        ? connection.on('smessage', listener as (channel: string, message: string) => void)
+        : connection.on('error', listener as (error: Error) => void),
     disconnect: () => connection.disconnect(),
   };
 }

@@ -10,6 +10,9 @@
            name for this long under a quarantine lease instead of granting it
   ARGV[7]  '1' if the caller was already waiting for the name (may take a hand-off
            reservation left by release.lua), else '0'
+  ARGV[8]  publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (sharded
+           pub/sub: the channel shares the keys' hash tag, so the shard's
+           subscribers hear it wherever they are connected)
   Returns
     {1, term}                          acquired
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
@@ -82,5 +85,5 @@ end
 redis.call('HSET', KEYS[1], 'v', '1', 'token', ARGV[1], 'term', string.format('%.0f', term),
   'identity', ARGV[3], 'data', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.pcall('PUBLISH', ARGV[5], 'acquired')
+redis.pcall(ARGV[8], ARGV[5], 'acquired')
 return {1, term}

@@ -3,6 +3,9 @@
   ARGV[1]  ownership token
   ARGV[2]  notification channel
   ARGV[3]  hand-off window in ms (0 = off)
+  ARGV[4]  '1' on a Redis Cluster: sharded pub/sub (SPUBLISH, PUBSUB SHARDNUMSUB),
+           whose counts cover the shard's subscribers wherever they connect;
+           else '0' (PUBLISH, PUBSUB NUMSUB)
   Returns
     1    released (deleted; 'released:<n>' published on the channel, n = the
          number of subscribers it reaches, or -1 if PUBSUB NUMSUB is denied)
@@ -15,9 +18,10 @@ if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[1])
-local numsub = redis.pcall('PUBSUB', 'NUMSUB', ARGV[2])
+local sharded = ARGV[4] == '1'
+local numsub = redis.pcall('PUBSUB', sharded and 'SHARDNUMSUB' or 'NUMSUB', ARGV[2])
 local subscribers = type(numsub) == 'table' and tonumber(numsub[2]) or -1
-local receivers = redis.pcall('PUBLISH', ARGV[2], 'released:' .. subscribers)
+local receivers = redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2], 'released:' .. subscribers)
 local handoff = tonumber(ARGV[3])
 if handoff and handoff > 0 and type(receivers) == 'number' and receivers > 0 then
   redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'handoff', '1')

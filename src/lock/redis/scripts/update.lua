@@ -4,6 +4,7 @@
   ARGV[1]  ownership token
   ARGV[2]  new data
   ARGV[3]  notification channel
+  ARGV[4]  publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster
   Returns
     1    updated ('updated' published on the channel)
     0    no lease (expired, released, or a hand-off reservation)
@@ -11,7 +12,7 @@
 local token = redis.pcall('HGET', KEYS[1], 'token')
 if token == ARGV[1] then
   redis.call('HSET', KEYS[1], 'data', ARGV[2])
-  redis.pcall('PUBLISH', ARGV[3], 'updated')
+  redis.pcall(ARGV[4], ARGV[3], 'updated')
   return 1
 end
 if token == '' or redis.call('EXISTS', KEYS[1]) == 0 then
