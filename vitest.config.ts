@@ -23,6 +23,7 @@ export default defineConfig({
             'test/conformance/postgres.test.ts',
             'test/conformance/etcd.test.ts',
             'test/conformance/redis-cluster.test.ts',
+            'test/conformance/redis-sentinel.test.ts',
           ],
           testTimeout: 30_000,
           hookTimeout: 30_000,

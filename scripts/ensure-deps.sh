@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the binaries the tests use are present: redis-server,
-# PostgreSQL's initdb/postgres, pgbouncer, etcd and etcdctl (the integration and fault tests start their
+# redis-cli, redis-sentinel, PostgreSQL's initdb/postgres, pgbouncer, etcd and etcdctl (the integration and fault tests start their
 # own private servers on free loopback ports; nothing here starts a service
 # for the tests, though Debian's postgresql package starts its own cluster on
 # 5432, which the tests never use) and libfaketime (the fault suite's
@@ -11,6 +11,7 @@ bin="${TENURE_REDIS_SERVER:-redis-server}"
 missing=()
 command -v "$bin" >/dev/null 2>&1 || missing+=(redis-server)
 command -v "${TENURE_REDIS_CLI:-redis-cli}" >/dev/null 2>&1 || missing+=(redis-tools)
+command -v "${TENURE_REDIS_SENTINEL:-redis-sentinel}" >/dev/null 2>&1 || missing+=(redis-sentinel)
 if [ -z "${TENURE_PG_BIN:-}" ] && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   missing+=(postgresql)
 fi

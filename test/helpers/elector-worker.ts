@@ -28,6 +28,8 @@ export interface WorkerConfig {
    * the LISTEN connection, and no named prepared statements are used.
    */
   directPort?: number;
+  /** Use Redis through Sentinel: every sentinel's port (`port` is then unused). */
+  sentinels?: number[];
   /** Use a Redis Cluster: every node's port (`port` is then unused). */
   redisCluster?: number[];
   /** Use etcd: the client endpoints of every member (`port` is then unused); `namespace` is the key prefix. */
@@ -57,6 +59,20 @@ const send = (message: WorkerMessage): void => {
 };
 
 function open(): { store: LeaseStore; close: () => Promise<unknown> } {
+  if (config.sentinels) {
+    const client = new Redis({
+      sentinels: config.sentinels.map((port) => ({ host: '127.0.0.1', port })),
+      name: 'tenure',
+      sentinelRetryStrategy: () => 100,
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: 1,
+    });
+    client.on('error', () => undefined);
+    return {
+      store: new RedisLeaseStore({ client, namespace: config.namespace }),
+      close: () => Promise.resolve(client.disconnect()),
+    };
+  }
   if (config.redisCluster) {
     const cluster = new Cluster(
       config.redisCluster.map((port) => ({ host: '127.0.0.1', port })),

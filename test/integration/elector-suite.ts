@@ -20,7 +20,10 @@ export interface ElectorBackend {
   /** A store on `namespace` for an elector in this process, and how to close what it opened. */
   store(namespace: string): { store: LeaseStore; close: () => Promise<unknown> };
   /** What a worker process needs to reach the server (see elector-worker.ts). */
-  worker(): Pick<WorkerConfig, 'port' | 'postgres' | 'directPort' | 'etcd' | 'redisCluster'>;
+  worker(): Pick<
+    WorkerConfig,
+    'port' | 'postgres' | 'directPort' | 'etcd' | 'redisCluster' | 'sentinels'
+  >;
   /** SIGKILL the server (every member of a cluster); `restart()` brings it back with its data. */
   kill(): Promise<void>;
   restart(): Promise<void>;

@@ -1,0 +1,182 @@
+/**
+ * A private Redis Sentinel deployment for one test file: 1 primary, 2
+ * replicas (`redis-server --replicaof`) and 3 sentinels (Debian's
+ * `redis-sentinel`, quorum 2, `down-after-milliseconds` 1000), every process
+ * on a free loopback port with its files in a temporary directory, torn
+ * down by `stop()`. Clients connect through the sentinels:
+ * `new Redis({ sentinels, name })`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis, type RedisOptions } from 'ioredis';
+import { reapOnExit } from './reaper.js';
+import { freePort, RedisServer, waitForReplicas } from './redis-server.js';
+import { serverReady } from './server-ready.js';
+
+export const SENTINEL_BIN = process.env['TENURE_REDIS_SENTINEL'] ?? 'redis-sentinel';
+export const MASTER_NAME = 'tenure';
+
+export class RedisSentinelGroup {
+  readonly servers: RedisServer[];
+  readonly sentinelPorts: number[] = [];
+  readonly #sentinels: ChildProcess[] = [];
+  readonly #dir = mkdtempSync(join(tmpdir(), 'tenure-sentinel-'));
+  readonly #clients = new Set<Redis>();
+
+  private constructor(servers: RedisServer[]) {
+    this.servers = servers;
+  }
+
+  static async start(): Promise<RedisSentinelGroup> {
+    const primary = await RedisServer.start();
+    const servers = [primary];
+    const group = new RedisSentinelGroup(servers);
+    try {
+      for (let i = 0; i < 2; i++)
+        servers.push(await RedisServer.start(['--replicaof', primary.host, String(primary.port)]));
+      await waitForReplicas(primary.client(), 2);
+      for (let i = 0; i < 3; i++) await group.#startSentinel(i, primary.port);
+      await group.waitUntilReady();
+      return group;
+    } catch (error) {
+      await group.stop();
+      throw error;
+    }
+  }
+
+  /** The sentinels as ioredis wants them. */
+  get sentinels(): { host: string; port: number }[] {
+    return this.sentinelPorts.map((port) => ({ host: '127.0.0.1', port }));
+  }
+
+  /** A client through the sentinels (follows fail-overs), closed by `stop()`. */
+  client(options: RedisOptions = {}): Redis {
+    const client = new Redis({
+      sentinels: this.sentinels,
+      name: MASTER_NAME,
+      sentinelRetryStrategy: () => 100,
+      retryStrategy: () => 50,
+      maxRetriesPerRequest: 1,
+      ...options,
+    } as RedisOptions as never);
+    client.on('error', () => undefined);
+    this.#clients.add(client);
+    return client;
+  }
+
+  /** The server the sentinels name as primary now. */
+  async primary(): Promise<RedisServer> {
+    const port = this.sentinelPorts[0] ?? 0;
+    const s = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+    try {
+      await s.connect();
+      const [, primaryPort] = (await s.call(
+        'SENTINEL',
+        'GET-MASTER-ADDR-BY-NAME',
+        MASTER_NAME,
+      )) as [string, string];
+      const found = this.servers.find((srv) => srv.port === Number(primaryPort));
+      if (!found) throw new Error(`unknown primary port ${primaryPort}`);
+      return found;
+    } finally {
+      s.disconnect();
+    }
+  }
+
+  /** Resolves once every sentinel sees the primary with 2 replicas and the 2 other sentinels. */
+  async waitUntilReady(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      let ok = true;
+      for (const port of this.sentinelPorts) {
+        const s = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+        try {
+          await s.connect();
+          const flat = (await s.call('SENTINEL', 'MASTER', MASTER_NAME)) as string[];
+          const info = new Map<string, string>();
+          for (let i = 0; i + 1 < flat.length; i += 2) info.set(flat[i]!, flat[i + 1]!);
+          if (
+            info.get('num-slaves') !== '2' ||
+            info.get('num-other-sentinels') !== '2' ||
+            (info.get('flags') ?? '').includes('down')
+          )
+            ok = false;
+        } catch {
+          ok = false;
+        } finally {
+          s.disconnect();
+        }
+      }
+      if (ok) return;
+      if (Date.now() > until) throw new Error('sentinels not ready');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** SIGKILLs the primary and both replicas (the sentinels stay). */
+  async killAll(): Promise<void> {
+    await Promise.all(this.servers.map((srv) => srv.kill()));
+  }
+
+  /**
+   * Starts the three servers again on their ports (no data: nothing is kept
+   * on disk); the sentinels, which saw no replica to promote, still name the
+   * same primary, and the replicas find it again.
+   */
+  async restartAll(): Promise<void> {
+    await Promise.all(this.servers.map((srv) => srv.restart()));
+    await this.waitUntilReady();
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.#clients) client.disconnect();
+    this.#clients.clear();
+    for (const s of this.#sentinels) {
+      if (s.exitCode !== null || s.signalCode !== null) continue;
+      const exited = new Promise((resolve) => s.once('exit', resolve));
+      s.kill('SIGKILL');
+      await exited;
+    }
+    await Promise.all(this.servers.map((srv) => srv.stop()));
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+
+  async #startSentinel(index: number, primaryPort: number): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const port = await freePort();
+      const conf = join(this.#dir, `sentinel-${index}.conf`);
+      writeFileSync(
+        conf,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${this.#dir}`,
+          `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
+          `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
+          `sentinel failover-timeout ${MASTER_NAME} 5000`,
+          `sentinel parallel-syncs ${MASTER_NAME} 2`,
+          '',
+        ].join('\n'),
+      );
+      const child = spawn(SENTINEL_BIN, [conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+      reapOnExit(child);
+      try {
+        await serverReady(
+          child,
+          '+monitor master',
+          'redis-sentinel',
+          10_000,
+          (error) =>
+            `cannot run ${SENTINEL_BIN} (${error.message}): apt-get install redis-sentinel`,
+        );
+        this.#sentinels.push(child);
+        this.sentinelPorts.push(port);
+        return;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+      }
+    }
+  }
+}
