@@ -54,6 +54,8 @@ export class WakeSubscription {
   #settleReady!: (subscribed: boolean) => void;
   #unsubscribe: Unsubscribe | undefined;
   #woken = false;
+  /** The last event said notifications were interrupted: wake at expiries until the next real event. */
+  #interrupted = false;
   #wake: (() => void) | undefined;
 
   constructor(store: LeaseStore, name: string, settings: WakeSubscriptionSettings) {
@@ -81,7 +83,7 @@ export class WakeSubscription {
    * `QUIET_POLL_MS` at least, as a safety net).
    */
   quietDelay(expiryMs: number): number {
-    return this.#store.announcesExpiry === true && this.subscribed
+    return this.#store.announcesExpiry === true && this.subscribed && !this.#interrupted
       ? Math.max(expiryMs, QUIET_POLL_MS)
       : expiryMs;
   }
@@ -193,6 +195,7 @@ export class WakeSubscription {
 
   readonly #listener = (event: LeaseEvent, detail?: LeaseEventDetail): void => {
     if (this.#closer.signal.aborted) return;
+    this.#interrupted = detail?.interrupted === true;
     if (event !== 'updated' || this.#s.wakeOnUpdate) {
       this.#woken = true;
       this.#wake?.();

@@ -6,7 +6,7 @@
  *   rejects with a `StoreUnavailableError` if the stream fails first; the
  *   caller (see `WakeSubscription`) then retries with its own backoff.
  * - Once confirmed, a watch survives stream failures: the hub reconnects
- *   with backoff (100 ms doubling to 5 s) and re-creates it from the first
+ *   with backoff (100 ms doubling to 1 s) and re-creates it from the first
  *   revision it has not seen, so no event is skipped. If that revision was
  *   compacted meanwhile, it re-reads the key (linearizable) and reports the
  *   difference (`released` when the incarnation it knew is gone, `acquired`
@@ -57,7 +57,12 @@ interface Watch {
   waiters: { resolve(): void; reject(error: unknown): void }[];
 }
 
-const MAX_BACKOFF_MS = 5000;
+/**
+ * Reconnect backoff cap. Short on purpose: while the stream is down, waiters
+ * and followers wait for events it will deliver (a holder's expiry is one),
+ * so a long backoff after an outage would delay every take-over by as much.
+ */
+const MAX_BACKOFF_MS = 1000;
 /** Not a release: notifications stopped for a while, so the name may have changed unseen. */
 const INTERRUPTED: LeaseEventDetail = Object.freeze({ interrupted: true });
 
