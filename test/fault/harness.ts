@@ -22,6 +22,8 @@ import { EtcdCluster } from '../helpers/etcd-cluster.js';
 import { PgBouncer } from '../helpers/pgbouncer.js';
 import { PostgresServer } from '../helpers/postgres-server.js';
 import { reapOnExit } from '../helpers/reaper.js';
+import { RedisCluster } from '../helpers/redis-cluster.js';
+import { RedisSentinelGroup } from '../helpers/redis-sentinel.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 import { safetyReport } from './checkers.js';
 import type { HistoryEvent } from './history.js';
@@ -56,9 +58,20 @@ export interface Worker {
   stderr: string;
 }
 
+export type Backend = 'redis' | 'postgres' | 'etcd' | 'sentinel' | 'cluster';
+
 export interface ScenarioOptions {
-  /** The lease store's server. @default 'redis' */
-  backend?: 'redis' | 'postgres' | 'etcd';
+  /**
+   * The lease store's server: a redis-server, PostgreSQL, a 3-member etcd
+   * cluster, a Sentinel deployment (1 primary, 2 replicas replicating through
+   * `sentinel.replicationLinks`, 3 sentinels) or a 6-node Redis Cluster. On
+   * Sentinel and Cluster the electors' clients find the servers themselves
+   * (the per-worker proxy is unused): faults there are the servers'.
+   * @default 'redis'
+   */
+  backend?: Backend;
+  /** The lease ttl for this scenario (renewals every ttl/4). @default T */
+  ttlMs?: number;
   /** etcd: terms are the key's create revision (the rule issue 12 proposed); see revision-terms.ts. */
   revisionTerms?: boolean;
   electors?: number;
@@ -93,9 +106,15 @@ export class Scenario {
   readonly namespace = uniqueNamespace('fault').replace(/-/g, '_');
   readonly workers: Worker[] = [];
   readonly marks: HistoryEvent[] = [];
-  readonly backend: 'redis' | 'postgres' | 'etcd';
+  readonly backend: Backend;
+  /** The lease ttl of this scenario's electors. */
+  ttlMs = T;
   /** The lease servers on etcd (unset on the others). */
   etcd!: EtcdCluster;
+  /** The lease servers on Sentinel (unset on the others). */
+  sentinel!: RedisSentinelGroup;
+  /** The lease servers on a Redis Cluster (unset on the others). */
+  cluster!: RedisCluster;
   /** The lease server on Redis (unset on PostgreSQL). */
   redis!: RedisServer;
   /** The lease server on PostgreSQL (unset on Redis). */
@@ -125,10 +144,18 @@ export class Scenario {
     } else if (s.backend === 'etcd') {
       s.etcd = await EtcdCluster.start({ peerProxies: true, clientProxies: true });
       s.#revisionTerms = options.revisionTerms ?? false;
+    } else if (s.backend === 'sentinel') {
+      s.sentinel = await RedisSentinelGroup.start({
+        replicationProxies: true,
+        failoverTimeoutMs: 120_000,
+      });
+    } else if (s.backend === 'cluster') {
+      s.cluster = await RedisCluster.start();
     } else {
       s.redis = await RedisServer.start(options.redisArgs ?? []);
       s.admin = s.redis.client();
     }
+    s.ttlMs = options.ttlMs ?? T;
     s.#legacyTerms = options.legacyTerms ?? false;
     s.#waitReplicas = options.waitReplicas ?? 0;
     s.#quarantineMs = options.quarantineMs ?? 0;
@@ -142,7 +169,7 @@ export class Scenario {
     return s;
   }
 
-  private constructor(backend: 'redis' | 'postgres' | 'etcd') {
+  private constructor(backend: Backend) {
     this.backend = backend;
   }
 
@@ -169,6 +196,8 @@ export class Scenario {
   get leasePort(): number {
     if (this.backend === 'redis') return this.redis.port;
     if (this.backend === 'etcd') return this.etcd.members[0]?.clientPort ?? 0; // (unused: see spawn)
+    if (this.backend === 'sentinel') return this.sentinel.sentinelPorts[0] ?? 0; // (unused)
+    if (this.backend === 'cluster') return this.cluster.nodes[0]?.port ?? 0; // (unused)
     return this.bouncer?.port ?? this.postgres.port;
   }
 
@@ -191,8 +220,8 @@ export class Scenario {
       resourcePort: this.resource.port,
       namespace: this.backend === 'etcd' ? `${this.namespace}/` : this.namespace,
       election: 'q',
-      ttlMs: T,
-      renewMs: R,
+      ttlMs: this.ttlMs,
+      renewMs: this.ttlMs === T ? R : Math.round(this.ttlMs / 4),
       retryMs: P,
       retryJitterMs: J,
       requestTimeoutMs: Q,
@@ -207,6 +236,8 @@ export class Scenario {
       ...(this.#legacyTerms ? { legacyTerms: true } : {}),
       ...(this.backend === 'etcd' ? { etcd: this.etcd.proxiedEndpoints } : {}),
       ...(this.#revisionTerms ? { revisionTerms: true } : {}),
+      ...(this.backend === 'sentinel' ? { sentinels: this.sentinel.sentinelPorts } : {}),
+      ...(this.backend === 'cluster' ? { cluster: this.cluster.nodes.map((n) => n.port) } : {}),
       ...(naive ? { naive } : {}),
     };
     const child = fork(WORKER, [], {
@@ -266,6 +297,11 @@ export class Scenario {
     return all.sort((a, b) => (BigInt(a.t) < BigInt(b.t) ? -1 : BigInt(a.t) > BigInt(b.t) ? 1 : 0));
   }
 
+  /** `T − D` for this scenario's ttl: the longest validity a request may establish. */
+  get bound(): number {
+    return this.ttlMs - (Math.ceil(0.01 * this.ttlMs) + 2);
+  }
+
   async resourceTokens(): Promise<number[]> {
     const client = this.resource.client();
     const tokens = (await client.lrange(`{fenced:${this.namespace}}:log`, 0, -1)).map(Number);
@@ -279,7 +315,7 @@ export class Scenario {
     // interval still open is never cut short of an action it contains.
     const history = this.history();
     const end = process.hrtime.bigint();
-    return { history, end, ...safetyReport(history, end, T - D, await this.resourceTokens()) };
+    return { history, end, ...safetyReport(history, end, this.bound, await this.resourceTokens()) };
   }
 
   /**
@@ -294,7 +330,7 @@ export class Scenario {
     await Promise.all(this.workers.map((w) => stopWorker(w.child)));
     const history = this.history();
     const end = process.hrtime.bigint(); // after everything stopped and was read
-    const report = safetyReport(history, end, T - D, await this.resourceTokens());
+    const report = safetyReport(history, end, this.bound, await this.resourceTokens());
     const hygiene: string[] = [];
     for (const w of running)
       if (w.child.exitCode !== 0)
@@ -327,6 +363,16 @@ export class Scenario {
       if (open > 0)
         hygiene.push(`${open} client connection(s) left to etcd after every worker stopped`);
     }
+    if (this.backend === 'sentinel' || this.backend === 'cluster') {
+      const servers = this.backend === 'sentinel' ? this.sentinel.servers : this.cluster.nodes;
+      let left: string[] = [];
+      for (const server of servers.filter((srv) => srv.pid !== undefined))
+        left = left.concat(await clientsLeft(server));
+      if (left.length > 0)
+        hygiene.push(
+          `${left.length} client connection(s) left on the lease servers after every worker stopped: ${left.join(' / ').slice(0, 600)}`,
+        );
+    }
     if (this.backend === 'redis' && this.redis.pid !== undefined) {
       // Only the harness's own admin connection may remain.
       const clients = await this.admin.client('LIST').catch(() => '');
@@ -354,6 +400,10 @@ export class Scenario {
       await this.standby?.stop();
     } else if (this.backend === 'etcd') {
       await this.etcd.stop();
+    } else if (this.backend === 'sentinel') {
+      await this.sentinel.stop();
+    } else if (this.backend === 'cluster') {
+      await this.cluster.stop();
     } else {
       await this.redis.stop();
     }
@@ -376,6 +426,27 @@ async function waitForStreaming(admin: pg.Pool, sync: boolean): Promise<void> {
     if (row?.state === 'streaming' && (!sync || row.sync_state === 'sync')) return;
     if (Date.now() > until) throw new Error(`standby not streaming: ${JSON.stringify(rows)}`);
     await sleep(20);
+  }
+}
+
+/**
+ * Client connections on `server` other than this query's, the sentinels' own
+ * and another node's cached MIGRATE connection (RESTORE-ASKING, kept 10 s).
+ */
+async function clientsLeft(server: RedisServer): Promise<string[]> {
+  const client = server.client();
+  try {
+    let lines: string[] = [];
+    for (const type of ['normal', 'pubsub'])
+      lines = lines.concat(String(await client.call('CLIENT', 'LIST', 'TYPE', type)).split('\n'));
+    const self = String(await client.client('ID'));
+    return lines.filter(
+      (l) => l && !l.startsWith(`id=${self} `) && !/ name=sentinel-| cmd=restore/.test(l),
+    );
+  } catch {
+    return [];
+  } finally {
+    client.disconnect();
   }
 }
 

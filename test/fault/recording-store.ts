@@ -10,6 +10,7 @@ import type { Recorder } from './recorder.js';
 
 export class RecordingStore implements LeaseStore {
   readonly kind: string;
+  readonly announcesExpiry: boolean;
   readonly #inner: LeaseStore;
   readonly #rec: Recorder;
   /** Called after each confirmed renewal has been processed (to record the new deadline). */
@@ -19,6 +20,7 @@ export class RecordingStore implements LeaseStore {
     this.#inner = inner;
     this.#rec = recorder;
     this.kind = inner.kind;
+    this.announcesExpiry = inner.announcesExpiry === true;
   }
 
   async acquire(request: AcquireRequest) {
@@ -74,5 +76,9 @@ export class RecordingStore implements LeaseStore {
   }
   close() {
     return this.#inner.close();
+  }
+  /** The elector logs these at start (a process warning in the worker's stderr). */
+  async diagnose(): Promise<string[]> {
+    return (await this.#inner.diagnose?.()) ?? [];
   }
 }

@@ -7,7 +7,7 @@
  * {cmd:'block', ms} blocks the event loop.
  */
 import { Etcd3 } from 'etcd3';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { Elector, type LeaseStore, RedisLeaseStore } from '../../src/index.js';
 import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
@@ -50,6 +50,10 @@ export interface FaultWorkerConfig {
   etcd?: string[];
   /** etcd: terms are the key's create revision (see revision-terms.ts; a must-fire scenario). */
   revisionTerms?: boolean;
+  /** Redis Sentinel: the sentinels' ports, master name 'tenure' (`port` unused). */
+  sentinels?: number[];
+  /** Redis Cluster: every node's port (`port` unused). */
+  cluster?: number[];
   naive?: NaiveMode;
 }
 
@@ -112,12 +116,25 @@ function leaseStore(): { store: LeaseStore; disconnect: () => void } {
     });
     return { store, disconnect: () => void pool.end().catch(() => undefined) };
   }
-  const client = new Redis({
-    host: '127.0.0.1',
-    port: c.port,
-    retryStrategy: () => 50,
-    maxRetriesPerRequest: 0,
-  });
+  const client = c.cluster
+    ? new Cluster(
+        c.cluster.map((port) => ({ host: '127.0.0.1', port })),
+        { clusterRetryStrategy: () => 50, redisOptions: { maxRetriesPerRequest: 0 } },
+      )
+    : new Redis({
+        ...(c.sentinels
+          ? {
+              sentinels: c.sentinels.map((port) => ({ host: '127.0.0.1', port })),
+              name: 'tenure',
+              sentinelRetryStrategy: () => 50,
+              // Reconnect on the sentinels' +switch-master: without it a client stays on a
+              // demoted primary until the sentinels convert it (8 s or more; README).
+              failoverDetector: true,
+            }
+          : { host: '127.0.0.1', port: c.port }),
+        retryStrategy: () => 50,
+        maxRetriesPerRequest: 0,
+      });
   client.on('error', () => undefined);
   const store = new RedisLeaseStore({
     client: c.legacyAcquire ? withLegacyAcquire(client) : client,

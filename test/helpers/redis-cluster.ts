@@ -149,6 +149,72 @@ export class RedisCluster {
     throw new Error(`no node knows the primary of ${key}`);
   }
 
+  /** `primary` and the nodes that replicate it now (from its CLUSTER NODES). */
+  async shardOf(primary: RedisServer): Promise<RedisServer[]> {
+    const id = await this.nodeId(primary);
+    const c = new Redis({ host: primary.host, port: primary.port, lazyConnect: true });
+    try {
+      await c.connect();
+      const lines = String(await c.cluster('NODES')).split('\n');
+      const replicas = lines
+        .map((l) => l.split(' '))
+        .filter((f) => f[3] === id)
+        .map((f) => this.nodes.find((n) => n.port === Number(/:(\d+)@/.exec(f[1] ?? '')?.[1])));
+      return [primary, ...replicas.filter((n): n is RedisServer => n !== undefined)];
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /** The cluster node id of `node`. */
+  async nodeId(node: RedisServer): Promise<string> {
+    const c = new Redis({ host: node.host, port: node.port, lazyConnect: true });
+    try {
+      await c.connect();
+      return String(await c.cluster('MYID'));
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  /**
+   * `redis-cli --cluster reshard`: moves `slots` slots (with their keys,
+   * MIGRATE by MIGRATE) from `from` to `to`, while clients keep running.
+   */
+  async reshard(from: RedisServer, to: RedisServer, slots: number): Promise<void> {
+    await promisify(execFile)(
+      REDIS_CLI_BIN,
+      [
+        '--cluster',
+        'reshard',
+        `${from.host}:${from.port}`,
+        '--cluster-from',
+        await this.nodeId(from),
+        '--cluster-to',
+        await this.nodeId(to),
+        '--cluster-slots',
+        String(slots),
+        '--cluster-yes',
+      ],
+      { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+    );
+  }
+
+  /** The number of slots `node` serves. */
+  async slotCount(node: RedisServer): Promise<number> {
+    const c = new Redis({ host: node.host, port: node.port, lazyConnect: true });
+    try {
+      await c.connect();
+      const id = String(await c.cluster('MYID'));
+      const slots = await c.cluster('SLOTS');
+      return slots
+        .filter(([, , owner]) => (owner as unknown as unknown[])[2] === id)
+        .reduce((n, [a, b]) => n + Number(b) - Number(a) + 1, 0);
+    } finally {
+      c.disconnect();
+    }
+  }
+
   /** SIGKILLs every node (the whole cluster down). */
   async killAll(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.kill()));

@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { FaultProxy } from '../fault/proxy.js';
 import { reapOnExit } from './reaper.js';
 import { freePort, RedisServer, waitForReplicas } from './redis-server.js';
 import { serverReady } from './server-ready.js';
@@ -18,24 +19,47 @@ import { serverReady } from './server-ready.js';
 export const SENTINEL_BIN = process.env['TENURE_REDIS_SENTINEL'] ?? 'redis-sentinel';
 export const MASTER_NAME = 'tenure';
 
+export interface SentinelGroupOptions {
+  /**
+   * The replicas replicate through a FaultProxy each (`replicationLinks`), so
+   * a test can stall replication. Sentinel reconfigures a replica that names
+   * another address than the primary's once `failoverTimeoutMs` has passed
+   * (+fix-slave-config): keep that longer than the test.
+   */
+  replicationProxies?: boolean;
+  /** `sentinel failover-timeout`. @default 5000 */
+  failoverTimeoutMs?: number;
+}
+
 export class RedisSentinelGroup {
   readonly servers: RedisServer[];
+  /** With `replicationProxies`: the link of each replica (servers[1], servers[2]) to the first primary. */
+  readonly replicationLinks: FaultProxy[] = [];
+  readonly #failoverTimeoutMs: number;
   readonly sentinelPorts: number[] = [];
   readonly #sentinels: ChildProcess[] = [];
   readonly #dir = mkdtempSync(join(tmpdir(), 'tenure-sentinel-'));
   readonly #clients = new Set<Redis>();
 
-  private constructor(servers: RedisServer[]) {
+  private constructor(servers: RedisServer[], failoverTimeoutMs: number) {
     this.servers = servers;
+    this.#failoverTimeoutMs = failoverTimeoutMs;
   }
 
-  static async start(): Promise<RedisSentinelGroup> {
+  static async start(options: SentinelGroupOptions = {}): Promise<RedisSentinelGroup> {
     const primary = await RedisServer.start();
     const servers = [primary];
-    const group = new RedisSentinelGroup(servers);
+    const group = new RedisSentinelGroup(servers, options.failoverTimeoutMs ?? 5000);
     try {
-      for (let i = 0; i < 2; i++)
-        servers.push(await RedisServer.start(['--replicaof', primary.host, String(primary.port)]));
+      for (let i = 0; i < 2; i++) {
+        let port = primary.port;
+        if (options.replicationProxies) {
+          const link = await FaultProxy.start(primary.port);
+          group.replicationLinks.push(link);
+          port = link.port;
+        }
+        servers.push(await RedisServer.start(['--replicaof', primary.host, String(port)]));
+      }
       await waitForReplicas(primary.client(), 2);
       for (let i = 0; i < 3; i++) await group.#startSentinel(i, primary.port);
       await group.waitUntilReady();
@@ -115,6 +139,28 @@ export class RedisSentinelGroup {
     }
   }
 
+  /** `SENTINEL FAILOVER`: a graceful fail-over, without agreement from the other sentinels. */
+  async failover(): Promise<void> {
+    const s = new Redis({ host: '127.0.0.1', port: this.sentinelPorts[0] ?? 0, lazyConnect: true });
+    try {
+      await s.connect();
+      await s.call('SENTINEL', 'FAILOVER', MASTER_NAME);
+    } finally {
+      s.disconnect();
+    }
+  }
+
+  /** Resolves with the new primary once the sentinels name another server than `old`. */
+  async waitForNewPrimary(old: RedisServer, timeoutMs = 20_000): Promise<RedisServer> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.primary().catch(() => old);
+      if (now !== old) return now;
+      if (Date.now() > until) throw new Error('no fail-over');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   /** SIGKILLs the primary and both replicas (the sentinels stay). */
   async killAll(): Promise<void> {
     await Promise.all(this.servers.map((srv) => srv.kill()));
@@ -140,6 +186,7 @@ export class RedisSentinelGroup {
       await exited;
     }
     await Promise.all(this.servers.map((srv) => srv.stop()));
+    await Promise.all(this.replicationLinks.map((link) => link.close()));
     rmSync(this.#dir, { recursive: true, force: true });
   }
 
@@ -155,7 +202,7 @@ export class RedisSentinelGroup {
           `dir ${this.#dir}`,
           `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${primaryPort} 2`,
           `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
-          `sentinel failover-timeout ${MASTER_NAME} 5000`,
+          `sentinel failover-timeout ${MASTER_NAME} ${this.#failoverTimeoutMs}`,
           `sentinel parallel-syncs ${MASTER_NAME} 2`,
           '',
         ].join('\n'),

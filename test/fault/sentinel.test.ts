@@ -1,0 +1,118 @@
+/**
+ * The fault suite's Redis Sentinel column: the same harness, checkers and
+ * history format, with a private Sentinel deployment as the lease server (1
+ * primary, 2 replicas replicating through proxies, 3 sentinels, quorum 2,
+ * down-after 1000 ms). Electors connect through the sentinels, as users do.
+ *
+ * The fail-over rows stall replication first, so the promoted replica has
+ * lost what the primary acknowledged since (the asynchronous replication the
+ * docs warn about), and SIGSTOP the leader as the primary dies, so it cannot
+ * learn of the loss early from the new primary (a paused holder: what the
+ * overlap checker must then catch is belief, not luck in a reconnect race).
+ * The lease ttl is 5 s, longer than a Sentinel fail-over takes here.
+ */
+import { describe, expect, it } from 'vitest';
+import { gracefulStop, leaderCrash } from './cases.js';
+import { F_CRASH, type Scenario, type Worker, msBetween, sleep } from './harness.js';
+import type { HistoryEvent } from './history.js';
+import { evs, t } from './queries.js';
+import { type Result, scenario } from './scenario-runner.js';
+
+const SENTINEL = { backend: 'sentinel' } as const;
+const TTL = 5000;
+
+/**
+ * The lossy fail-over: replication stalled for 3 s while the leader renews, then the leader
+ * SIGSTOPped and the primary SIGKILLed; the sentinels promote a replica that has the lease
+ * only as it was when replication stopped. The leader resumes (past its deadline) 3 s after
+ * another elector took over, or after 12 s.
+ */
+async function lossyFailover(
+  s: Scenario,
+): Promise<{ stalled: bigint; promoted: bigint; paused: Worker }> {
+  const leader = await s.leader();
+  await sleep(1500);
+  const stalled = s.mark('replication-stall', 'start');
+  for (const link of s.sentinel.replicationLinks) link.stall();
+  await sleep(3000);
+  const old = await s.sentinel.primary();
+  s.mark('sigkill-primary', 'start');
+  leader.child.kill('SIGSTOP');
+  await old.kill();
+  await s.sentinel.waitForNewPrimary(old);
+  const promoted = s.mark('promoted', 'start');
+  const until = Date.now() + 12_000;
+  while (Date.now() < until && !s.workers.some((w) => w !== leader && w.leading !== null))
+    await sleep(20);
+  await sleep(3000);
+  leader.child.kill('SIGCONT');
+  await sleep(1000);
+  return { stalled, promoted, paused: leader };
+}
+
+const replicasWarning = /replica\(s\) and waitReplicas is 0/;
+
+describe('fault suite: Redis Sentinel (1 primary, 2 replicas, 3 sentinels)', () => {
+  it('SQ1 leader crash (SIGKILL), waitReplicas 1: a new leader within F_crash, with a higher term', () =>
+    leaderCrash({ ...SENTINEL, waitReplicas: 1 }));
+
+  it('SQ2 graceful stop, waitReplicas 1: the next leader is woken by the release notification within F_release', () =>
+    gracefulStop({ ...SENTINEL, waitReplicas: 1 }));
+
+  it('SU3 must-fire: without waitReplicas, a fail-over to a replica that lost the renewals elects a second leader while the first still trusts its lease; diagnose() warned at start', async () => {
+    const r = await scenario(
+      { ...SENTINEL, ttlMs: TTL, waitReplicas: 0 },
+      async (s) => void (await lossyFailover(s)),
+      (r: Result, s) => {
+        expect(s.workers.some((w) => replicasWarning.test(w.stderr))).toBe(true);
+        expect(r.overlaps.length).toBeGreaterThan(0);
+      },
+      false,
+    );
+    expect(r.overlaps[0]?.overlapMs).toBeGreaterThan(0);
+  });
+
+  it('SQ3 gate: the same lossy fail-over with waitReplicas 1: 0 overlaps, no warning, and a leader again within F_crash of the promotion once the old lease has run out', async () => {
+    let promoted = 0n;
+    let stalled = 0n;
+    await scenario(
+      { ...SENTINEL, ttlMs: TTL, waitReplicas: 1 },
+      async (s) => {
+        ({ stalled, promoted } = await lossyFailover(s));
+      },
+      (r, s) => {
+        expect(s.workers.some((w) => replicasWarning.test(w.stderr))).toBe(false);
+        // The promoted replica holds the lease as last replicated (before the stall): it is
+        // free at stall + TTL at the latest, or at the promotion if that comes later.
+        const free =
+          promoted > stalled + BigInt(TTL) * 1_000_000n
+            ? promoted
+            : stalled + BigInt(TTL) * 1_000_000n;
+        const next = evs(r, 'became_leader').find((e) => t(e) > promoted);
+        expect(next, 'a leader after the promotion').toBeDefined();
+        expect(msBetween(free, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
+      },
+    );
+  });
+
+  it('SQ4 SENTINEL FAILOVER while the lease is held and renewed, waitReplicas 1: 0 overlaps, a leader within F_crash of the promotion', async () => {
+    let promoted = 0n;
+    await scenario(
+      { ...SENTINEL, waitReplicas: 1 },
+      async (s) => {
+        await s.leader();
+        await sleep(1500);
+        const old = await s.sentinel.primary();
+        s.mark('sentinel-failover', 'start');
+        await s.sentinel.failover();
+        await s.sentinel.waitForNewPrimary(old);
+        promoted = s.mark('promoted', 'start');
+        await sleep(4000);
+      },
+      (r) => {
+        const last = r.intervals.filter((i) => i.e > promoted + BigInt(F_CRASH) * 1_000_000n);
+        expect(last.length, 'a leader after the fail-over').toBeGreaterThan(0);
+      },
+    );
+  });
+});
