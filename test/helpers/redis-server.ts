@@ -200,3 +200,20 @@ let counter = 0;
 export function uniqueNamespace(label = 't'): string {
   return `${label}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/**
+ * Writes 16 KiB keys with a TTL (`filler:*`), 64 per round trip, until
+ * `until()` holds (`'done'`) or the server answers `OOM` (`'oom'`); throws
+ * after 200 rounds. For a server with a `maxmemory` limit.
+ */
+export async function fillMemory(admin: Redis, until: () => Promise<boolean>): Promise<'done' | 'oom'> {
+  const value = 'x'.repeat(16 * 1024);
+  for (let batch = 0; batch < 200; batch++) {
+    const pipeline = admin.pipeline();
+    for (let i = 0; i < 64; i++) pipeline.set(`filler:${batch}:${i}`, value, 'PX', 600_000);
+    const results = (await pipeline.exec()) ?? [];
+    if (results.some(([error]) => error?.message.startsWith('OOM'))) return 'oom';
+    if (await until()) return 'done';
+  }
+  throw new Error('filled 200 batches without the expected outcome');
+}

@@ -13,21 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Locker } from '../../src/lock/locker.js';
 import { leaseKeys } from '../../src/lock/redis/keys.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
-import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
-
-const VALUE = 'x'.repeat(16 * 1024);
-
-/** Writes keys with a TTL, 64 at a time, until `until()` holds or memory refuses (bounded). */
-async function fill(admin: Redis, until: () => Promise<boolean>): Promise<'done' | 'oom'> {
-  for (let batch = 0; batch < 200; batch++) {
-    const pipeline = admin.pipeline();
-    for (let i = 0; i < 64; i++) pipeline.set(`filler:${batch}:${i}`, VALUE, 'PX', 600_000);
-    const results = (await pipeline.exec()) ?? [];
-    if (results.some(([error]) => error?.message.startsWith('OOM'))) return 'oom';
-    if (await until()) return 'done';
-  }
-  throw new Error('filled 200 batches without the expected outcome');
-}
+import { fillMemory, RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
 for (const policy of ['volatile-lru', 'noeviction'] as const) {
   describe(`maxmemory 8mb, maxmemory-policy ${policy}`, () => {
@@ -50,7 +36,7 @@ for (const policy of ['volatile-lru', 'noeviction'] as const) {
         const store = new RedisLeaseStore({ client: server.client(), namespace });
         const a = await new Locker(store).lock('report', { ttlMs: 30_000, renewMs: 200 });
         const lease = leaseKeys(namespace, 'report').lease;
-        const outcome = await fill(admin, async () => (await admin.exists(lease)) === 0);
+        const outcome = await fillMemory(admin, async () => (await admin.exists(lease)) === 0);
         const b = await new Locker(store).tryLock('report', { ttlMs: 30_000 });
         if (policy === 'noeviction') {
           expect(outcome).toBe('oom');
