@@ -70,6 +70,8 @@ export interface ScenarioOptions {
    * @default 'redis'
    */
   backend?: Backend;
+  /** Sentinel: `replica-priority` 1 for the first replica (Sentinel promotes it first). */
+  preferFirstReplica?: boolean;
   /** The lease ttl for this scenario (renewals every ttl/4). @default T */
   ttlMs?: number;
   /** etcd: terms are the key's create revision (the rule issue 12 proposed); see revision-terms.ts. */
@@ -148,6 +150,7 @@ export class Scenario {
       s.sentinel = await RedisSentinelGroup.start({
         replicationProxies: true,
         failoverTimeoutMs: 120_000,
+        ...(options.preferFirstReplica ? { firstReplicaPriority: 1 } : {}),
       });
     } else if (s.backend === 'cluster') {
       s.cluster = await RedisCluster.start();

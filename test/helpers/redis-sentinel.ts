@@ -29,6 +29,8 @@ export interface SentinelGroupOptions {
   replicationProxies?: boolean;
   /** `sentinel failover-timeout`. @default 5000 */
   failoverTimeoutMs?: number;
+  /** `replica-priority` of servers[1] (lower is promoted first). @default 100 */
+  firstReplicaPriority?: number;
 }
 
 export class RedisSentinelGroup {
@@ -58,9 +60,19 @@ export class RedisSentinelGroup {
           group.replicationLinks.push(link);
           port = link.port;
         }
-        servers.push(await RedisServer.start(['--replicaof', primary.host, String(port)]));
+        const priority = i === 0 ? (options.firstReplicaPriority ?? 100) : 100;
+        servers.push(
+          await RedisServer.start([
+            '--replicaof',
+            primary.host,
+            String(port),
+            '--replica-priority',
+            String(priority),
+          ]),
+        );
       }
-      await waitForReplicas(primary.client(), 2);
+      const admin = primary.client();
+      await waitForReplicas(admin, 2).finally(() => admin.disconnect());
       for (let i = 0; i < 3; i++) await group.#startSentinel(i, primary.port);
       await group.waitUntilReady();
       return group;
