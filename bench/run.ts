@@ -16,6 +16,7 @@ import { crashFailover } from './failover.js';
 import { type FleetResult, fleetElectors, fleetLocks } from './fleet.js';
 import { etcdBench } from './etcd.js';
 import { postgresBench } from './postgres.js';
+import { redisTopologiesBench } from './redis-topologies.js';
 import {
   concurrently,
   forDuration,
@@ -38,7 +39,7 @@ import {
 } from './implementations.js';
 
 const quick = process.argv.includes('--quick');
-// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7, pg, etcd).
+// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7, pg, etcd, ha: Sentinel and Cluster).
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
 const want = (scenario: string): boolean => only === undefined || only.has(scenario);
@@ -353,6 +354,15 @@ if (want('etcd')) {
     handovers: HANDOVERS,
     idleMs: quick ? 2000 : 30_000,
     kills: KILLS,
+    out,
+  });
+}
+
+if (want('ha')) {
+  results['sentinel-cluster'] = await redisTopologiesBench({
+    rounds: ROUNDS,
+    durationMs: DURATION,
+    handovers: HANDOVERS,
     out,
   });
 }
