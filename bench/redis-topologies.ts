@@ -9,7 +9,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { Elector, RedisLeaseStore } from '../src/index.js';
-import { silentLogger } from '../src/internal/logger.js';
 import { RedisCluster } from '../test/helpers/redis-cluster.js';
 import { RedisSentinelGroup } from '../test/helpers/redis-sentinel.js';
 import { type CycleImpl, lockCycleTables, median, percentile, tenureCycles } from './harness.js';
@@ -22,6 +21,8 @@ export interface RedisTopologiesBenchOptions {
 }
 
 type Client = Redis | Cluster;
+/** A logger that drops everything (an elector without a logger prints deployment warnings). */
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const TTL = 10_000;
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
@@ -50,18 +51,21 @@ async function handovers(
 ): Promise<number[]> {
   const namespace = `handover-${waitReplicas}-${Date.now()}`;
   const clients: Client[] = [];
+  const stores: RedisLeaseStore[] = [];
   const make = (i: number): Elector => {
     const client = connect();
     clients.push(client);
+    const store = new RedisLeaseStore({ client, namespace, waitReplicas });
+    stores.push(store);
     return new Elector({
-      store: new RedisLeaseStore({ client, namespace, waitReplicas }),
+      store,
       election: 'h',
       identity: `e${i}`,
       ttlMs: 5000,
       renewMs: 1000,
       retryMs: 500,
-      // waitReplicas 0 with replicas is the point of the comparison: no deployment warning.
-      logger: silentLogger,
+      // waitReplicas 0 with replicas is part of the comparison: no deployment warning.
+      logger: quiet,
     });
   };
   const electors = Array.from({ length: 5 }, (_, i) => make(i));
@@ -82,6 +86,8 @@ async function handovers(
     await replacement.start();
   }
   await Promise.all(electors.map((e) => e.stop()));
+  // Each store's pub/sub connection (a duplicate of its client) is closed by the store.
+  await Promise.all(stores.map((s) => s.close()));
   for (const c of clients) c.disconnect();
   return times;
 }

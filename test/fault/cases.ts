@@ -53,7 +53,7 @@ export async function leaderCrash(
 /**
  * The leader stops gracefully: the next leader (woken by the release notification) within
  * F_release. `before` runs first, once the leader has settled (a fault the notification
- * path must survive).
+ * path must survive; it resolves once a leader exists again), and the leader then is stopped.
  */
 export async function gracefulStop(
   options: ScenarioOptions,
@@ -63,11 +63,12 @@ export async function gracefulStop(
   await scenario(
     options,
     async (s) => {
-      const leader = await s.leader();
+      let leader = await s.leader();
       await sleep(1500);
       if (before) {
         await before(s);
         await sleep(1500);
+        leader = await s.leader(); // the fault may have moved leadership
       }
       stopped = s.mark('stop', 'start');
       leader.child.send({ cmd: 'stop' });

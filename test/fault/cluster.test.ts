@@ -76,6 +76,23 @@ describe('fault suite: Redis Cluster (3 primaries, 1 replica each), waitReplicas
     );
   });
 
+  it("CQ6 sharded subscriptions follow a fail-over of the lease's shard: once the old primary rejoined as a replica and a leader is back, a graceful stop is handed over by the shard's notification within F_release", () =>
+    gracefulStop(CLUSTER, async (s) => {
+      const old = await s.cluster.primaryOf(leaseKey(s));
+      s.mark('sigkill-shard-primary', 'start');
+      await old.kill();
+      const until = Date.now() + 15_000;
+      while ((await s.cluster.primaryOf(leaseKey(s))) === old) {
+        if (Date.now() > until) throw new Error('no replica promoted');
+        await sleep(20);
+      }
+      await old.restart();
+      await s.cluster.waitUntilHealthy();
+      await s.cluster.waitUntilReplicated();
+      await s.leader(5000);
+      s.mark('sigkill-shard-primary', 'end');
+    }));
+
   it("CQ4 resharding (redis-cli --cluster reshard moves every slot of the lease's shard, keys and all) while the lease is renewed: the same leader and term throughout, 0 overlaps", async () => {
     let before = { proc: '', term: 0 };
     let moved = 0;

@@ -519,6 +519,35 @@ describe('fault suite: assumptions the checkers must expose, and the replication
     expect(r.fencing).toEqual([]);
   });
 
+  it('U5a the same immediate restart with appendonly yes and appendfsync always: the lease survives the restart, no overlap (gate)', async () => {
+    let proc = '';
+    let restarted = 0n;
+    const r = await scenario(
+      { redisArgs: ['--appendonly', 'yes', '--appendfsync', 'always'] },
+      async (s) => {
+        const leader = await s.leader();
+        proc = leader.proc;
+        await sleep(1000);
+        leader.proxy.stall();
+        await s.redis.restart();
+        restarted = s.mark('restart', 'end');
+        await s.spawn('fresh');
+        await sleep(1500);
+        leader.proxy.heal('reset');
+        await sleep(300);
+      },
+      () => undefined,
+    );
+    expect(r.overlaps).toEqual([]);
+    // The restored lease kept the name until the cut-off leader's lease ran out.
+    const oldEnd = r.intervals
+      .filter((i) => i.proc === proc)
+      .reduce((m, i) => (i.e > m ? i.e : m), 0n);
+    const next = r.history.find((e) => e.ev === 'became_leader' && BigInt(e.t) > restarted);
+    expect(next).toBeDefined();
+    expect(BigInt((next as HistoryEvent).t)).toBeGreaterThanOrEqual(oldEnd);
+  });
+
   /** The old leader's proc and the earliest time the promoted replica's copy of its lease can expire. */
   const seen = { proc: '', replicaExpiry: 0n };
 

@@ -172,8 +172,8 @@ export class RedisLeaseStore implements LeaseStore {
 
   /**
    * Deployment problems worth a warning, best effort (permissions may hide
-   * them): replicas without `waitReplicas`; `waitReplicas` above the number
-   * of connected replicas; a memory limit with an eviction policy other than
+   * them): replicas without `waitReplicas`; `waitReplicas` below or above
+   * the number of connected replicas; a memory limit with an eviction policy other than
    * `noeviction` (Redis may then evict a lease key while its holder trusts it).
    */
   async diagnose(): Promise<string[]> {
@@ -191,6 +191,11 @@ export class RedisLeaseStore implements LeaseStore {
     if (replicas > 0 && this.#waitReplicas === 0) {
       warnings.push(
         `Redis has ${replicas} replica(s) and waitReplicas is 0: a failover can lose a renewal and elect a second leader; set waitReplicas`,
+      );
+    }
+    if (this.#waitReplicas > 0 && this.#waitReplicas < replicas) {
+      warnings.push(
+        `waitReplicas is ${this.#waitReplicas} but Redis has ${replicas} replicas: a fail-over to a replica that did not confirm (Sentinel prefers replica-priority to replication offset; a demoted primary that stays reachable keeps getting confirmations from the others) can elect a second leader; set waitReplicas to the number of replicas`,
       );
     }
     if (this.#waitReplicas > replicas) {
