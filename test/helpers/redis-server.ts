@@ -206,7 +206,10 @@ export function uniqueNamespace(label = 't'): string {
  * `until()` holds (`'done'`) or the server answers `OOM` (`'oom'`); throws
  * after 200 rounds. For a server with a `maxmemory` limit.
  */
-export async function fillMemory(admin: Redis, until: () => Promise<boolean>): Promise<'done' | 'oom'> {
+export async function fillMemory(
+  admin: Redis,
+  until: () => Promise<boolean>,
+): Promise<'done' | 'oom'> {
   const value = 'x'.repeat(16 * 1024);
   for (let batch = 0; batch < 200; batch++) {
     const pipeline = admin.pipeline();
