@@ -16,7 +16,7 @@ import { crashFailover } from './failover.js';
 import { type FleetResult, fleetElectors, fleetLocks } from './fleet.js';
 import { etcdBench } from './etcd.js';
 import { postgresBench } from './postgres.js';
-import { redisTopologiesBench } from './redis-topologies.js';
+import { handovers, redisTopologiesBench } from './redis-topologies.js';
 import {
   concurrently,
   forDuration,
@@ -208,38 +208,11 @@ if (want('3')) {
 
 // 4. Graceful hand-over: 5 electors; stop() the leader, time until another is elected.
 if (want('4')) {
-  const namespace = `handover-${Date.now()}`;
-  const clients: Redis[] = [];
-  const make = (i: number): Elector => {
-    const client = new Redis({ host: '127.0.0.1', port: server.port });
-    clients.push(client);
-    return new Elector({
-      store: new RedisLeaseStore({ client, namespace }),
-      election: 'h',
-      identity: `e${i}`,
-      ttlMs: 5000,
-      renewMs: 1000,
-      retryMs: 500,
-    });
-  };
-  const electors = Array.from({ length: 5 }, (_, i) => make(i));
-  await Promise.all(electors.map((e) => e.start()));
-  const times: number[] = [];
-  for (let n = 0; n < HANDOVERS; n++) {
-    const leader = electors.find((e) => e.isLeader) as Elector;
-    const rest = electors.filter((e) => e !== leader);
-    const elected = new Promise<number>((resolve) => {
-      for (const e of rest) e.once('elected', () => resolve(performance.now()));
-    });
-    const t0 = performance.now();
-    await leader.stop();
-    times.push((await elected) - t0);
-    const replacement = make(electors.length + n);
-    electors.splice(electors.indexOf(leader), 1, replacement);
-    await replacement.start();
-  }
-  await Promise.all(electors.map((e) => e.stop()));
-  for (const c of clients) c.disconnect();
+  const times = await handovers(
+    () => new Redis({ host: '127.0.0.1', port: server.port }),
+    0,
+    HANDOVERS,
+  );
   // Control: plain PING round trips on this machine, right after, to tell tenure's tail from the host's.
   const pings: number[] = [];
   for (let i = 0; i < HANDOVERS * 10; i++) {

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { leaseKeys } from '../../src/lock/redis/keys.js';
+import type { RedisServer } from '../helpers/redis-server.js';
 import { gracefulStop, leaderCrash } from './cases.js';
 import { F_CRASH, type Scenario, T, msBetween, sleep } from './harness.js';
 import type { HistoryEvent } from './history.js';
@@ -18,6 +19,19 @@ const CLUSTER = { backend: 'cluster', waitReplicas: 1 } as const;
 
 /** The key of the fault electors' lease (election 'q'). */
 const leaseKey = (s: Scenario): string => leaseKeys(s.namespace, 'q').lease;
+
+/** SIGKILLs the primary of the lease's shard; resolves with it once its replica is promoted. */
+async function killShardPrimary(s: Scenario): Promise<RedisServer> {
+  const old = await s.cluster.primaryOf(leaseKey(s));
+  s.mark('sigkill-shard-primary', 'start');
+  await old.kill();
+  const until = Date.now() + 15_000;
+  while ((await s.cluster.primaryOf(leaseKey(s))) === old) {
+    if (Date.now() > until) throw new Error('no replica promoted');
+    await sleep(20);
+  }
+  return old;
+}
 
 /** Resolves once `node` reports `cluster_state:fail` (it counts a lost shard). */
 async function clusterDown(s: Scenario, port: number, timeoutMs = 15_000): Promise<void> {
@@ -50,14 +64,7 @@ describe('fault suite: Redis Cluster (3 primaries, 1 replica each), waitReplicas
       async (s) => {
         await s.leader();
         await sleep(1500);
-        const old = await s.cluster.primaryOf(leaseKey(s));
-        s.mark('sigkill-shard-primary', 'start');
-        await old.kill();
-        const until = Date.now() + 15_000;
-        while ((await s.cluster.primaryOf(leaseKey(s))) === old) {
-          if (Date.now() > until) throw new Error('no replica promoted');
-          await sleep(20);
-        }
+        const old = await killShardPrimary(s);
         promoted = s.mark('promoted', 'start');
         await sleep(2500);
         await old.restart();
@@ -78,14 +85,7 @@ describe('fault suite: Redis Cluster (3 primaries, 1 replica each), waitReplicas
 
   it("CQ6 sharded subscriptions follow a fail-over of the lease's shard: once the old primary rejoined as a replica and a leader is back, a graceful stop is handed over by the shard's notification within F_release", () =>
     gracefulStop(CLUSTER, async (s) => {
-      const old = await s.cluster.primaryOf(leaseKey(s));
-      s.mark('sigkill-shard-primary', 'start');
-      await old.kill();
-      const until = Date.now() + 15_000;
-      while ((await s.cluster.primaryOf(leaseKey(s))) === old) {
-        if (Date.now() > until) throw new Error('no replica promoted');
-        await sleep(20);
-      }
+      const old = await killShardPrimary(s);
       await old.restart();
       await s.cluster.waitUntilHealthy();
       await s.cluster.waitUntilReplicated();

@@ -34,6 +34,22 @@ async function nextRenewal(s: Scenario, leader: Worker): Promise<void> {
   }
 }
 
+/**
+ * Right after the leader's next renewal, fills memory until the lease key is gone or the
+ * server answers OOM, and expects `outcome`.
+ */
+async function fillAfterRenewal(
+  s: Scenario,
+  outcome: 'done' | 'oom',
+): Promise<{ leader: Worker; lease: string }> {
+  const leader = await s.leader();
+  await nextRenewal(s, leader);
+  const lease = leaseKeys(s.namespace, 'q').lease;
+  s.mark('fill', 'start');
+  expect(await fillMemory(s.admin, async () => (await s.admin.exists(lease)) === 0)).toBe(outcome);
+  return { leader, lease };
+}
+
 describe('fault suite: eviction (maxmemory 8mb)', () => {
   it('U9 must-fire: maxmemory-policy volatile-lru evicts the held lease; an elector started then is granted the name while the leader still trusts its lease; diagnose() warned at start', async () => {
     let filled = 0n;
@@ -41,14 +57,8 @@ describe('fault suite: eviction (maxmemory 8mb)', () => {
     const r = await scenario(
       { electors: 1, ttlMs: TTL, redisArgs: memory('volatile-lru') },
       async (s) => {
-        const leader = await s.leader();
+        const { leader } = await fillAfterRenewal(s, 'done');
         proc = leader.proc;
-        await nextRenewal(s, leader);
-        const lease = leaseKeys(s.namespace, 'q').lease;
-        s.mark('fill', 'start');
-        expect(await fillMemory(s.admin, async () => (await s.admin.exists(lease)) === 0)).toBe(
-          'done',
-        );
         filled = s.mark('fill', 'end');
         await s.spawn('fresh');
         await sleep(TTL / 4 + 500); // the leader's next renewal finds the lease gone
@@ -74,14 +84,8 @@ describe('fault suite: eviction (maxmemory 8mb)', () => {
       // ttl 2 s: nothing here needs the fill to fit between two renewals.
       { electors: 1, ttlMs: 2000, redisArgs: memory('noeviction') },
       async (s) => {
-        const leader = await s.leader();
+        const { leader, lease } = await fillAfterRenewal(s, 'oom');
         proc = leader.proc;
-        await nextRenewal(s, leader);
-        const lease = leaseKeys(s.namespace, 'q').lease;
-        s.mark('fill', 'start');
-        expect(await fillMemory(s.admin, async () => (await s.admin.exists(lease)) === 0)).toBe(
-          'oom',
-        );
         // Keep memory well over the limit, so an expired lease key cannot make room again.
         const used = Number(/used_memory:(\d+)/.exec(await s.admin.info('memory'))?.[1]);
         await s.admin.config('SET', 'maxmemory', String(used - 2 * 1024 * 1024));

@@ -43,13 +43,18 @@ async function lossyFailover(
   await old.kill();
   await s.sentinel.waitForNewPrimary(old);
   const promoted = s.mark('promoted', 'start');
+  await resumeAfterTakeover(s, leader);
+  return { stalled, promoted, paused: leader };
+}
+
+/** SIGCONT for the paused `leader` 3 s after another elector took over, or after 12 s. */
+async function resumeAfterTakeover(s: Scenario, leader: Worker): Promise<void> {
   const until = Date.now() + 12_000;
   while (Date.now() < until && !s.workers.some((w) => w !== leader && w.leading !== null))
     await sleep(20);
   await sleep(3000);
   leader.child.kill('SIGCONT');
   await sleep(1000);
-  return { stalled, promoted, paused: leader };
 }
 
 const replicasWarning = /replica\(s\) and waitReplicas is 0/;
@@ -164,10 +169,5 @@ async function laggingFailover(s: Scenario): Promise<void> {
   const promoted = await s.sentinel.waitForNewPrimary(old);
   expect(promoted).toBe(s.sentinel.servers[1]);
   s.mark('promoted', 'start');
-  const until = Date.now() + 12_000;
-  while (Date.now() < until && !s.workers.some((w) => w !== leader && w.leading !== null))
-    await sleep(20);
-  await sleep(3000);
-  leader.child.kill('SIGCONT');
-  await sleep(1000);
+  await resumeAfterTakeover(s, leader);
 }
