@@ -435,6 +435,10 @@ async function waitForStreaming(admin: pg.Pool, sync: boolean): Promise<void> {
 /**
  * Client connections on `server` other than this query's, the sentinels' own
  * and another node's cached MIGRATE connection (RESTORE-ASKING, kept 10 s).
+ * Checked after every worker process exited, so it sees connections the
+ * harness (or a server) left, not the library's: a worker whose store left a
+ * socket or timer open does not exit by itself after `stop`, is SIGKILLed
+ * after 3 s and fails the "exit 0 after stop" hygiene check instead.
  */
 async function clientsLeft(server: RedisServer): Promise<string[]> {
   const client = server.client();

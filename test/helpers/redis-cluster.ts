@@ -200,6 +200,42 @@ export class RedisCluster {
     );
   }
 
+  /**
+   * Starts moving the slot of `key` from its primary to `to` the way
+   * `redis-cli --cluster reshard` does (`SETSLOT IMPORTING` / `MIGRATING`,
+   * then `MIGRATE` of `keys`), and stops there: the slot stays in migration,
+   * so the source answers `ASK` for the keys that moved. Returns the slot.
+   */
+  async beginMigration(key: string, to: RedisServer, keys: string[]): Promise<number> {
+    const from = await this.primaryOf(key);
+    const source = from.client();
+    const target = to.client();
+    try {
+      const slot = Number(await source.cluster('KEYSLOT', key));
+      await target.cluster('SETSLOT', slot, 'IMPORTING', await this.nodeId(from));
+      await source.cluster('SETSLOT', slot, 'MIGRATING', await this.nodeId(to));
+      await source.call('MIGRATE', to.host, String(to.port), '', '0', '5000', 'KEYS', ...keys);
+      return slot;
+    } finally {
+      source.disconnect();
+      target.disconnect();
+    }
+  }
+
+  /** Ends a migration begun by `beginMigration`: every primary assigns `slot` to `to`. */
+  async finishMigration(slot: number, to: RedisServer): Promise<void> {
+    const id = await this.nodeId(to);
+    for (const node of this.nodes.filter((n) => n.pid !== undefined)) {
+      const c = node.client();
+      try {
+        if ((await this.slotCount(node)) > 0 || node === to)
+          await c.cluster('SETSLOT', slot, 'NODE', id);
+      } finally {
+        c.disconnect();
+      }
+    }
+  }
+
   /** The number of slots `node` serves. */
   async slotCount(node: RedisServer): Promise<number> {
     const c = new Redis({ host: node.host, port: node.port, lazyConnect: true });

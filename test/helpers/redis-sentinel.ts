@@ -162,13 +162,28 @@ export class RedisSentinelGroup {
     }
   }
 
-  /** Resolves with the new primary once the sentinels name another server than `old`. */
-  async waitForNewPrimary(old: RedisServer, timeoutMs = 20_000): Promise<RedisServer> {
-    const until = Date.now() + timeoutMs;
+  /**
+   * Resolves with the new primary once the sentinels name another server than
+   * `old`. If they have not after `forceAfterMs`, it asks for `SENTINEL
+   * FAILOVER` (once a second, until one is accepted): a voted fail-over that
+   * failed (a split vote) is retried only after 2 × failover-timeout.
+   */
+  async waitForNewPrimary(
+    old: RedisServer,
+    timeoutMs = 20_000,
+    forceAfterMs = 8000,
+  ): Promise<RedisServer> {
+    const start = Date.now();
+    let forced = 0;
     for (;;) {
       const now = await this.primary().catch(() => old);
       if (now !== old) return now;
-      if (Date.now() > until) throw new Error('no fail-over');
+      const waited = Date.now() - start;
+      if (waited > timeoutMs) throw new Error('no fail-over');
+      if (waited > forceAfterMs && Date.now() - forced > 1000) {
+        forced = Date.now();
+        await this.failover().catch(() => undefined); // INPROG while a fail-over runs
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -50,4 +50,37 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
     await expect.poll(probe, { timeout: 5000, interval: 100 }).toBe(true);
     expect(codes.filter((c) => c === 'TENURE_CLUSTER_MISCONFIGURED')).toEqual([]);
   });
+
+  it('with waitReplicas 1, while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it', async () => {
+    const store = (): RedisLeaseStore =>
+      new RedisLeaseStore({
+        client: cluster.client(),
+        namespace: 'migrating',
+        waitReplicas: 1,
+        waitTimeoutMs: 100,
+      });
+    const a = new Locker(store(), { identity: 'a' });
+    const b = new Locker(store(), { identity: 'b' });
+    const lock = await a.lock('job', { ttlMs: 1500, renewMs: 300 });
+    const from = await cluster.primaryOf('{migrating:job}:lease');
+    const primaries = [];
+    for (const n of cluster.nodes) if ((await cluster.slotCount(n)) > 0) primaries.push(n);
+    const to = primaries.find((n) => n !== from);
+    if (!to) throw new Error('no other primary');
+    const slot = await cluster.beginMigration('{migrating:job}:lease', to, [
+      '{migrating:job}:lease',
+      '{migrating:job}:term',
+    ]);
+    try {
+      await new Promise((r) => setTimeout(r, 2000)); // > ttl: only renewals that reached `to` keep it
+      expect(lock.isValid).toBe(true);
+      expect(await b.tryLock('job')).toBeNull();
+      expect((await b.get('job'))?.identity).toBe('a');
+    } finally {
+      await cluster.finishMigration(slot, to);
+    }
+    expect(await cluster.primaryOf('{migrating:job}:lease')).toBe(to);
+    expect(lock.isValid).toBe(true);
+    expect(await lock.release()).toBe(true);
+  });
 });

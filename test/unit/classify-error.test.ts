@@ -126,6 +126,23 @@ describe('classifyRedisError', () => {
       expect((error as unknown as { ambiguous: boolean }).ambiguous).toBe(ambiguous);
   });
 
+  it.each([
+    [
+      'Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request during rehashing of slot',
+      false,
+    ],
+    ['Too many Cluster redirections. Last error: ReplyError: ASK 14908 127.0.0.1:7001', false],
+    ['Too many Cluster redirections. Last error: MOVED 14908 127.0.0.1:7001', false],
+    ['Too many Cluster redirections. Last error: Error: Connection is closed.', true],
+  ])(
+    'an ioredis Cluster that gave up redirecting (%s) is "not now", ambiguous %s',
+    (message, ambiguous) => {
+      const error = classifyRedisError(new Error(message), 'acquire', '{tenure:a}:lease');
+      expect(error).toMatchObject({ code: 'TENURE_STORE_UNAVAILABLE', ambiguous });
+      expect(isRetryable(error)).toBe(true);
+    },
+  );
+
   it('classifies socket errors by code as ambiguous unavailability', () => {
     const socket = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     expect(classifyRedisError(socket, 'renew', 'k')).toMatchObject({

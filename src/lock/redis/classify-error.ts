@@ -20,6 +20,8 @@ import {
 } from '../../errors.js';
 
 const TRANSIENT = ['BUSY', 'LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'OOM'];
+/** Cluster answers that mean "not executed here": routing, or the cluster not serving. */
+const ROUTING = ['MOVED', 'ASK', 'TRYAGAIN', 'CLUSTERDOWN'];
 const CONNECTION = [
   'Connection is closed',
   "Stream isn't writeable",
@@ -83,6 +85,18 @@ export function classifyRedisError(error: unknown, operation: string, key: strin
     return new StoreUnavailableError(
       `${where}: server is temporarily unable to serve (${prefix})`,
       { cause, ambiguous: false },
+    );
+  }
+  // An ioredis Cluster gave up following redirections: the last node did not run the command
+  // (a routing answer), or the connection failed (it may have).
+  const redirected = /^Too many Cluster redirections\. Last error: (?:\w*Error: )?(\S+)/.exec(
+    message,
+  );
+  if (redirected) {
+    const last = redirected[1] ?? '';
+    return new StoreUnavailableError(
+      `${where}: the Cluster kept redirecting it (last answer: ${last})`,
+      { cause, ambiguous: !ROUTING.includes(last) },
     );
   }
   const code = (error as { code?: unknown } | null)?.code;

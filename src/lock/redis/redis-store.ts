@@ -62,8 +62,11 @@ export interface RedisClientLike extends ScriptClient {
   readonly status: string;
   /** Used by `list()` on a standalone or Sentinel client. */
   scan?: ScanClient['scan'];
-  /** Used by `list()` on an ioredis `Cluster`: SCAN runs on every primary. */
-  nodes?(role: 'master'): ScanClient[];
+  /**
+   * An ioredis `Cluster`'s node connections: `list()` runs SCAN on every
+   * primary; an `ASK` answer to the `WAIT` pipeline is followed on the node it names.
+   */
+  nodes?(role: 'master' | 'all'): (ScanClient & ClusterNode)[];
   /** ioredis options: `keyPrefix` is applied to keys but not to SCAN patterns or results. */
   readonly options?: { readonly keyPrefix?: string | undefined };
   /** The pub/sub connection (options `{ autoResubscribe: false }` on a standalone client). */
@@ -76,6 +79,12 @@ export interface RedisClientLike extends ScriptClient {
   info?(section: string): Promise<string>;
   /** An ioredis `Cluster`'s slot-map refresh: a `MOVED` answer to the `WAIT` pipeline triggers it. */
   refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
+}
+
+/** One node connection of an ioredis `Cluster`. */
+export interface ClusterNode {
+  readonly options?: { readonly host?: string | undefined; readonly port?: number | undefined };
+  pipeline?(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
 }
 
 export interface RedisLeaseStoreOptions {
@@ -396,6 +405,13 @@ export class RedisLeaseStore implements LeaseStore {
         // retried, which WAIT is not: a MOVED (the slot's primary changed, as after a fail-over)
         // comes back as the script's answer, and the slot map stays stale. The script did not
         // run there: refresh the map and send the pipeline again.
+        // An ASK (the slot is migrating and the key has moved) is followed once on the node
+        // it names: ASKING, then the same script and WAIT, whose replicas hold the key now.
+        const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
+        if (asked !== undefined) {
+          results = (await this.#ask(asked, s, args, wait)) ?? results;
+          break;
+        }
         const moved = results[0]?.[0]?.message.startsWith('MOVED') === true;
         if (!moved || typeof client.refreshSlotsCache !== 'function' || redirects >= 2) break;
         await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
@@ -417,6 +433,34 @@ export class RedisLeaseStore implements LeaseStore {
     } catch (error) {
       throw classifyRedisError(error, operation, keys.lease);
     }
+  }
+
+  /**
+   * The script and `WAIT` sent after `ASKING` to the Cluster node at
+   * `address` (`host:port` from an `ASK` answer); `undefined` when this
+   * client has no connection to that node (the `ASK` is then reported as
+   * "not now" and retried).
+   */
+  async #ask(
+    address: string,
+    s: Script,
+    args: (string | number)[],
+    wait: (string | number)[],
+  ): Promise<[Error | null, unknown][] | undefined> {
+    const node = this.#client
+      .nodes?.('all')
+      .find((n) => `${n.options?.host}:${n.options?.port}` === address);
+    if (!node?.pipeline) return undefined;
+    let results =
+      (await node.pipeline([['asking'], ['evalsha', s.sha, s.numKeys, ...args], wait]).exec()) ??
+      [];
+    if (results[1]?.[0]?.message.startsWith('NOSCRIPT')) {
+      this.stats.scriptReloads++;
+      results =
+        (await node.pipeline([['asking'], ['eval', s.source, s.numKeys, ...args], wait]).exec()) ??
+        [];
+    }
+    return results.slice(1);
   }
 
   #notReplicated(operation: string, key: string, acks: number): NotEnoughReplicasError {
