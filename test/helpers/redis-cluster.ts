@@ -222,14 +222,17 @@ export class RedisCluster {
     }
   }
 
-  /** Ends a migration begun by `beginMigration`: every primary assigns `slot` to `to`. */
-  async finishMigration(slot: number, to: RedisServer): Promise<void> {
+  /**
+   * Ends a migration begun by `beginMigration`: the source (the slot's
+   * primary before) and `to` assign `slot` to `to`; the other nodes learn it
+   * by gossip (`to` bumps its config epoch).
+   */
+  async finishMigration(slot: number, from: RedisServer, to: RedisServer): Promise<void> {
     const id = await this.nodeId(to);
-    for (const node of this.nodes.filter((n) => n.pid !== undefined)) {
+    for (const node of [to, from]) {
       const c = node.client();
       try {
-        if ((await this.slotCount(node)) > 0 || node === to)
-          await c.cluster('SETSLOT', slot, 'NODE', id);
+        await c.cluster('SETSLOT', slot, 'NODE', id);
       } finally {
         c.disconnect();
       }

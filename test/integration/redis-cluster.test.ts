@@ -77,10 +77,72 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
       expect(await b.tryLock('job')).toBeNull();
       expect((await b.get('job'))?.identity).toBe('a');
     } finally {
-      await cluster.finishMigration(slot, to);
+      await cluster.finishMigration(slot, from, to);
     }
     expect(await cluster.primaryOf('{migrating:job}:lease')).toBe(to);
     expect(lock.isValid).toBe(true);
     expect(await lock.release()).toBe(true);
   });
+
+  /**
+   * Moves the slot of a held lease (ttl 30 s, renewals every 8 s, waitReplicas 1) to another
+   * shard, then SIGKILLs that shard's primary and waits for its replica's promotion, and the
+   * old primary's return as a replica. `lagging`: the destination's replica is SIGSTOPped and
+   * cut off before the move, so the migrated keys never reach it. Returns whether another
+   * caller was granted the name, and whether the first holder still trusted it then.
+   */
+  async function reshardThenFailDestination(lagging: boolean) {
+    const namespace = lagging ? 'reshard-lag' : 'reshard-ok';
+    const key = `{${namespace}:job}:lease`;
+    const store = (): RedisLeaseStore =>
+      new RedisLeaseStore({
+        client: cluster.client(),
+        namespace,
+        waitReplicas: 1,
+        waitTimeoutMs: 100,
+      });
+    const a = new Locker(store(), { identity: 'a' });
+    const b = new Locker(store(), { identity: 'b' });
+    const lock = await a.lock('job', { ttlMs: 30_000, renewMs: 8000 });
+    const from = await cluster.primaryOf(key);
+    let to;
+    for (const n of cluster.nodes)
+      if (!to && n !== from && (await cluster.slotCount(n)) > 0) to = n;
+    if (!to) throw new Error('no other primary');
+    const [, replica] = await cluster.shardOf(to);
+    if (!replica) throw new Error('no replica');
+    const admin = to.client();
+    if (lagging) {
+      replica.signal('SIGSTOP');
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'replica'); // the migrated keys never reach it
+    }
+    const slot = await cluster.beginMigration(key, to, [key, `{${namespace}:job}:term`]);
+    await cluster.finishMigration(slot, from, to);
+    if (!lagging)
+      expect(
+        Number(await admin.set(`{${namespace}:job}:probe`, '1').then(() => admin.wait(1, 2000))),
+      ).toBe(1);
+    admin.disconnect();
+    await to.kill();
+    if (lagging) replica.signal('SIGCONT');
+    await expect
+      .poll(() => cluster.primaryOf(key), { timeout: 15_000, interval: 50 })
+      .toBe(replica);
+    await to.restart(); // rejoins as a replica of the promoted one: WAIT 1 works again
+    await cluster.waitUntilHealthy();
+    await cluster.waitUntilReplicated();
+    const other = await b.tryLock('job', { ttlMs: 30_000 });
+    const result = { granted: other !== null, firstValid: lock.isValid };
+    await other?.release();
+    await lock.release().catch(() => false);
+    return result;
+  }
+
+  it('must fire (assumption S5): a reshard moves a held lease to a shard whose replica never got the keys, and that shard fails over within the lease: a second holder while the first trusts its lease', async () => {
+    expect(await reshardThenFailDestination(true)).toEqual({ granted: true, firstValid: true });
+  }, 60_000);
+
+  it("gate: the same reshard and fail-over after the destination's replica confirmed the migrated keys (a write and WAIT 1 on the destination): nobody else is granted the name", async () => {
+    expect(await reshardThenFailDestination(false)).toEqual({ granted: false, firstValid: true });
+  }, 60_000);
 });
