@@ -23,7 +23,6 @@ const leaseKey = (s: Scenario): string => leaseKeys(s.namespace, 'q').lease;
 /** SIGKILLs the primary of the lease's shard; resolves with it once its replica is promoted. */
 async function killShardPrimary(s: Scenario): Promise<RedisServer> {
   const old = await s.cluster.primaryOf(leaseKey(s));
-  s.mark('sigkill-shard-primary', 'start');
   await old.kill();
   const until = Date.now() + 15_000;
   while ((await s.cluster.primaryOf(leaseKey(s))) === old) {
@@ -57,15 +56,16 @@ describe('fault suite: Redis Cluster (3 primaries, 1 replica each), waitReplicas
     gracefulStop(CLUSTER));
 
   it("CQ3 SIGKILL of the lease shard's primary while the lease is renewed: its replica is promoted, 0 overlaps; the shard has no replica (no leader) until the old primary rejoins as one, then a leader within F_crash", async () => {
-    let promoted = 0n;
+    let killed = 0n;
     let rejoined = 0n;
     await scenario(
       CLUSTER,
       async (s) => {
         await s.leader();
         await sleep(1500);
+        killed = s.mark('sigkill-shard-primary', 'start');
         const old = await killShardPrimary(s);
-        promoted = s.mark('promoted', 'start');
+        s.mark('promoted', 'start');
         await sleep(2500);
         await old.restart();
         await s.cluster.waitUntilHealthy();
@@ -76,7 +76,7 @@ describe('fault suite: Redis Cluster (3 primaries, 1 replica each), waitReplicas
       (r) => {
         // With one replica per shard and waitReplicas 1, the promoted primary has no replica
         // to confirm writes until the old one rejoins: no leader in between (README).
-        const next = evs(r, 'became_leader').find((e) => t(e) > promoted);
+        const next = evs(r, 'became_leader').find((e) => t(e) > killed);
         expect(next, 'a leader after the promotion').toBeDefined();
         expect(msBetween(rejoined, t(next as HistoryEvent))).toBeLessThanOrEqual(F_CRASH);
       },
@@ -85,6 +85,7 @@ describe('fault suite: Redis Cluster (3 primaries, 1 replica each), waitReplicas
 
   it("CQ6 sharded subscriptions follow a fail-over of the lease's shard: once the old primary rejoined as a replica and a leader is back, a graceful stop is handed over by the shard's notification within F_release", () =>
     gracefulStop(CLUSTER, async (s) => {
+      s.mark('sigkill-shard-primary', 'start');
       const old = await killShardPrimary(s);
       await old.restart();
       await s.cluster.waitUntilHealthy();

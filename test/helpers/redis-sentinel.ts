@@ -102,9 +102,9 @@ export class RedisSentinelGroup {
     return client;
   }
 
-  /** The server the sentinels name as primary now. */
-  async primary(): Promise<RedisServer> {
-    const port = this.sentinelPorts[0] ?? 0;
+  /** The server sentinel number `sentinel` names as primary now. */
+  async primary(sentinel = 0): Promise<RedisServer> {
+    const port = this.sentinelPorts[sentinel] ?? 0;
     const s = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
     try {
       await s.connect();
@@ -176,8 +176,11 @@ export class RedisSentinelGroup {
     const start = Date.now();
     let forced = 0;
     for (;;) {
-      const now = await this.primary().catch(() => old);
-      if (now !== old) return now;
+      // Any sentinel: the one that ran the fail-over knows first, the others by its hellos.
+      for (let i = 0; i < this.sentinelPorts.length; i++) {
+        const now = await this.primary(i).catch(() => old);
+        if (now !== old) return now;
+      }
       const waited = Date.now() - start;
       if (waited > timeoutMs) throw new Error('no fail-over');
       if (waited > forceAfterMs && Date.now() - forced > 1000) {
