@@ -4,7 +4,8 @@
 # own private servers on free loopback ports; nothing here starts a service
 # for the tests, though Debian's postgresql package starts its own cluster on
 # 5432, which the tests never use) and libfaketime (the fault suite's
-# wall-clock-jump scenario). Installs Debian's packages with apt-get when they are missing and
+# wall-clock-jump scenario), and promtool (Debian's prometheus package: the alert-rule tests;
+# its service is not started by the tests). Installs Debian's packages with apt-get when they are missing and
 # we are root; otherwise says what to install and fails.
 set -euo pipefail
 bin="${TENURE_REDIS_SERVER:-redis-server}"
@@ -24,6 +25,9 @@ fi
 if [ -z "${TENURE_ETCDCTL:-}" ] && ! command -v etcdctl >/dev/null 2>&1; then
   missing+=(etcd-client)
 fi
+if [ -z "${TENURE_PROMTOOL:-}" ] && ! command -v promtool >/dev/null 2>&1; then
+  missing+=(prometheus)
+fi
 if [ -z "${TENURE_LIBFAKETIME:-}" ] && ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1; then
   missing+=(faketime)
 fi
@@ -35,5 +39,5 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   exit 0
 fi
-echo "the tests need: ${missing[*]} (apt-get install ${missing[*]}), or set TENURE_REDIS_SERVER / TENURE_PG_BIN / TENURE_PGBOUNCER / TENURE_ETCD / TENURE_ETCDCTL / TENURE_LIBFAKETIME" >&2
+echo "the tests need: ${missing[*]} (apt-get install ${missing[*]}), or set TENURE_REDIS_SERVER / TENURE_PG_BIN / TENURE_PGBOUNCER / TENURE_ETCD / TENURE_ETCDCTL / TENURE_PROMTOOL / TENURE_LIBFAKETIME" >&2
 exit 1

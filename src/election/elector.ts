@@ -75,6 +75,7 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
       isLeader: () => this.isLeader,
       term: () => this.term,
       remainingMs: () => this.remainingMs,
+      ttlMs: () => o.timing.ttlMs,
     });
   }
 

@@ -135,6 +135,11 @@ function createFamily(registry: Registry, p: string): Family {
     );
   };
   gauge(
+    'lease_ttl_seconds',
+    'The lease ttl this elector asks for (alert rules compare remaining validity and renewal latency with it).',
+    (e) => (e.ttlMs ? e.ttlMs() / 1000 : null),
+  );
+  gauge(
     'is_leader',
     'Whether this elector leads now (1) or not (0), computed at scrape time from its monotonic deadline.',
     (e) => (e.isLeader() ? 1 : 0),

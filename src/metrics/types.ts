@@ -15,6 +15,8 @@ export interface ElectorProbe {
   term(): number | null;
   /** Lease validity left on the local monotonic clock, in ms (0 when not leading). */
   remainingMs(): number;
+  /** The lease ttl this elector asks for, in ms (for alerts relative to it). */
+  ttlMs?(): number;
 }
 
 /** Per-elector sink; every method should be cheap. A throw is isolated and reported. */

@@ -66,6 +66,7 @@ describe('metrics and HTTP endpoints', () => {
         sample(m, 'tenure_acquire_attempts_total', { identity: 'b', result: 'held' }),
       ).toBeGreaterThanOrEqual(1);
       expect(sample(m, 'tenure_lease_remaining_seconds', { identity: 'a' })).toBeGreaterThan(0.5);
+      expect(sample(m, 'tenure_lease_ttl_seconds', { identity: 'a' })).toBe(1);
       expect(sample(m, 'leader_election_master_status', { name: 'jobs' })).toBe(1);
       expect(
         sample(m, 'tenure_event_loop_delay_seconds', { quantile: '0.99' }),
