@@ -306,7 +306,10 @@ describe('EtcdLeaseStore on a 3-member cluster', () => {
       const carrier = proxies.find((p) => p.connections > 0);
       expect(carrier).toBeDefined();
       carrier?.stall();
-      const held = await grant(writer, 'h', 'writer');
+      // A lease that outlives the wait: a replacement stream that reconnected through the
+      // stalled proxy again takes another heartbeat or more, and a 5 s lease once expired
+      // meanwhile (CI of 7036216: 'acquired' and its expiry arrived together).
+      const held = await grant(writer, 'h', 'writer', 30_000);
       await expect.poll(() => events, { timeout: 10_000 }).toEqual(['acquired']);
       await writer.release(held);
       await expect.poll(() => events, { timeout: 5000 }).toEqual(['acquired', 'released']);
