@@ -3,10 +3,10 @@
  * signals, real redis-servers, a TCP proxy per elector. Every scenario also
  * requires 0 overlaps, 0 containment, fencing and resurrection violations.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { acquireLua } from '../../src/lock/redis/scripts.generated.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { timeToLeader } from './checkers.js';
@@ -378,7 +378,9 @@ describe('fault suite: CI tier', () => {
 
   it('Q17 wall-clock jumps of the electors (+1 h, then back): no leadership change', async () => {
     const lib = process.env['TENURE_LIBFAKETIME'] ?? findLibfaketime();
-    const stampFile = join(mkdtempSync(join(tmpdir(), 'tenure-faketime-')), 'offset');
+    const stampDir = mkdtempSync(join(tmpdir(), 'tenure-faketime-'));
+    onTestFinished(() => rmSync(stampDir, { recursive: true, force: true }));
+    const stampFile = join(stampDir, 'offset');
     writeFileSync(stampFile, '+0\n');
     const env = {
       LD_PRELOAD: lib,
