@@ -1,0 +1,36 @@
+/** What `run` and `lock` hand the command, and how its end becomes an exit code. */
+import { signalExitCode } from './exit-codes.js';
+import type { CommandExit } from './supervised-command.js';
+
+/** The command's environment: tenure's own variables over the inherited ones. */
+export function commandEnv(vars: {
+  readonly TENURE_TERM: number;
+  readonly TENURE_IDENTITY: string;
+  readonly TENURE_ELECTION?: string;
+  readonly TENURE_LOCK?: string;
+}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = String(v);
+  return env;
+}
+
+/** The command's exit status as a shell reports it: its code, or 128 + the signal's number. */
+export function exitStatus(exit: CommandExit): number {
+  if (exit.code !== null) return exit.code;
+  return exit.signal === null ? 1 : signalExitCode(exit.signal);
+}
+
+export function describeExit(exit: CommandExit): string {
+  return exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? 'unknown'}`;
+}
+
+/** `--data`: a JSON value, or taken as a plain string when it is not JSON. */
+export function dataFlag(raw: string | undefined): unknown {
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}

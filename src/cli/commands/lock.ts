@@ -1,0 +1,146 @@
+/**
+ * `tenure lock <name> [--wait-ms N] [options] -- <command> [args…]`: runs the
+ * command once while holding the lock, with TENURE_LOCK and TENURE_TERM (the
+ * fencing token) in its environment. The lock is renewed while the command
+ * runs; if it is lost (or renewals fall so late that the deadline nears),
+ * the command's process group is stopped before the lease deadline, as in
+ * `run`. Releases the lock when the command ends.
+ *
+ * Exit: the command's status (its code, or 128 + signal), 75 when the lock
+ * was not acquired within `--wait-ms`, 76 when the lock was lost and the
+ * command stopped. SIGTERM/SIGINT/SIGHUP while waiting exits 128 + signal;
+ * while the command runs it is stopped, and its status is the exit code.
+ */
+import { Locker } from '../../lock/locker.js';
+import type { Lock } from '../../lock/lock.js';
+import { LockNotAcquiredError } from '../../errors.js';
+import { type Parsed, commandAfterDash, integerFlag, onePositional, stringFlag } from '../args.js';
+import { commandEnv, dataFlag, describeExit, exitStatus } from '../command-env.js';
+import { context, withStore } from '../context.js';
+import { EXIT, signalExitCode } from '../exit-codes.js';
+import { resolveKillTiming } from '../kill-timing.js';
+import { probeStore } from '../probe.js';
+import { type ShutdownSignal, onShutdown } from '../shutdown.js';
+import {
+  CommandStartError,
+  type CommandExit,
+  type RunningCommand,
+  Supervisor,
+} from '../supervised-command.js';
+
+export const LOCK_FLAGS = {
+  'wait-ms': { type: 'string' },
+  'lease-ms': { type: 'string' },
+  'renew-ms': { type: 'string' },
+  'grace-ms': { type: 'string' },
+  'kill-margin-ms': { type: 'string' },
+  identity: { type: 'string' },
+  data: { type: 'string' },
+} as const;
+
+const RETRY_MS = 200;
+const NOT_STARTED = 127;
+
+export async function lock(parsed: Parsed): Promise<number> {
+  const name = onePositional(parsed, 'name');
+  const command = commandAfterDash(parsed);
+  const ctx = context(parsed);
+  const timing = resolveKillTiming(parsed, RETRY_MS);
+  const waitMs =
+    parsed.values['wait-ms'] === undefined ? Infinity : integerFlag(parsed, 'wait-ms', 0, 0);
+  const identity = stringFlag(parsed, 'identity');
+  const options = {
+    ttlMs: timing.lease.ttlMs,
+    renewMs: timing.lease.renewMs,
+    retryMs: RETRY_MS,
+    data: dataFlag(stringFlag(parsed, 'data')),
+  };
+  let shutdown: ShutdownSignal | null = null;
+  let current: RunningCommand | null = null;
+  const interrupt = new AbortController();
+  const off = onShutdown(
+    (signal) => {
+      shutdown = signal;
+      interrupt.abort();
+      current?.stop(timing.graceMs);
+    },
+    () => current?.kill(),
+  );
+  try {
+    return await withStore(ctx, async (open) => {
+      await probeStore(open.store, name, ctx.log, false);
+      const locker = new Locker(open.store, identity === undefined ? {} : { identity });
+      let held: Lock | null;
+      try {
+        held =
+          waitMs === 0
+            ? await locker.tryLock(name, options)
+            : await locker.lock(name, {
+                ...options,
+                signal:
+                  waitMs === Infinity
+                    ? interrupt.signal
+                    : AbortSignal.any([interrupt.signal, AbortSignal.timeout(waitMs)]),
+              });
+      } catch (error) {
+        if (shutdown !== null) return signalExitCode(shutdown);
+        if (error instanceof LockNotAcquiredError || isTimeout(error)) held = null;
+        else throw error;
+      }
+      if (held === null) {
+        ctx.log.event(`not acquired: ${name} is held by someone else`, { waitedMs: waitMs });
+        return EXIT.notAcquired;
+      }
+      const lease = held;
+      ctx.log.event(`acquired ${name}`, { term: lease.term });
+      const supervisor = new Supervisor({
+        graceMs: timing.graceMs,
+        killMarginMs: timing.killMarginMs,
+      });
+      let lost = false;
+      try {
+        let exit: CommandExit;
+        try {
+          current = await supervisor.run(
+            command,
+            commandEnv({
+              TENURE_LOCK: name,
+              TENURE_TERM: lease.term,
+              TENURE_IDENTITY: locker.identity,
+            }),
+            () => lease.remainingMs,
+          );
+          const running = current;
+          const onLost = (): void => {
+            lost = shutdown === null;
+            if (lost) ctx.log.warn({ name, term: lease.term }, 'lock lost: stopping the command');
+            running.stop(timing.graceMs);
+          };
+          lease.signal.addEventListener('abort', onLost, { once: true });
+          if (shutdown !== null) running.stop(timing.graceMs);
+          exit = await running.exited;
+          lease.signal.removeEventListener('abort', onLost);
+        } catch (error) {
+          if (!(error instanceof CommandStartError)) throw error;
+          ctx.log.error({ err: error, command: command[0] }, 'could not start the command');
+          exit = { code: NOT_STARTED, signal: null, cause: null };
+        } finally {
+          current = null;
+        }
+        if (exit.cause === 'deadline') lost = true;
+        ctx.log.event(`command ended: ${describeExit(exit)}`, { term: lease.term });
+        if (exit.cause === 'supervisor-gone') return EXIT.internal;
+        return lost ? EXIT.lost : exitStatus(exit);
+      } finally {
+        await lease.release().catch(() => false);
+        await supervisor.close();
+      }
+    });
+  } finally {
+    off();
+  }
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof DOMException && error.name === 'TimeoutError';
+}

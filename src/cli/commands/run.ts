@@ -1,0 +1,211 @@
+/**
+ * `tenure run <election> [options] -- <command> [args…]`: campaigns for the
+ * election and runs the command only while leading, with TENURE_ELECTION,
+ * TENURE_TERM (the fencing token) and TENURE_IDENTITY in its environment.
+ *
+ * - Leadership ends (any reason): the command's process group gets SIGTERM,
+ *   then SIGKILL after `--grace-ms`, never later than `--kill-margin-ms`
+ *   before the lease deadline. The supervisor process keeps that schedule
+ *   even when this process is paused (see `supervisor.ts`). Then it campaigns
+ *   again; a new term starts the command again with its new TENURE_TERM.
+ * - The command exits on its own: `--restart on-failure` (default) starts it
+ *   again after a non-zero exit, with backoff from `--restart-delay-ms`
+ *   doubling to 30 s, and ends `tenure run` after exit 0; `always` restarts
+ *   after any exit; `never` ends after any exit. Ending releases the lease
+ *   and exits with the command's status.
+ * - SIGTERM/SIGINT/SIGHUP: stops the command (a second signal SIGKILLs it),
+ *   releases the lease so the next `tenure run` is elected at once, exits 0.
+ */
+import type { ElectedEvent } from '../../election/events.js';
+import { Elector } from '../../election/elector.js';
+import { wait } from '../../internal/wait.js';
+import { systemClock } from '../../internal/clock.js';
+import {
+  type Parsed,
+  UsageError,
+  commandAfterDash,
+  integerFlag,
+  onePositional,
+  stringFlag,
+} from '../args.js';
+import { commandEnv, dataFlag, describeExit, exitStatus } from '../command-env.js';
+import { type Context, context, withStore } from '../context.js';
+import { EXIT } from '../exit-codes.js';
+import { resolveKillTiming, type KillTiming } from '../kill-timing.js';
+import { loadMetrics } from '../metrics-server.js';
+import { serveElection } from '../../http/election-server.js';
+import { probeStore } from '../probe.js';
+import { onShutdown } from '../shutdown.js';
+import {
+  CommandStartError,
+  type CommandExit,
+  type RunningCommand,
+  Supervisor,
+} from '../supervised-command.js';
+
+export const RUN_FLAGS = {
+  'lease-ms': { type: 'string' },
+  'renew-ms': { type: 'string' },
+  'grace-ms': { type: 'string' },
+  'kill-margin-ms': { type: 'string' },
+  restart: { type: 'string' },
+  'restart-delay-ms': { type: 'string' },
+  identity: { type: 'string' },
+  data: { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
+} as const;
+
+type Restart = 'always' | 'on-failure' | 'never';
+const MAX_RESTART_DELAY_MS = 30_000;
+/** Exit status reported for a command that could not be started, as shells do. */
+const NOT_STARTED = 127;
+
+interface RunPlan {
+  readonly ctx: Context;
+  readonly election: string;
+  readonly command: readonly [string, ...string[]];
+  readonly timing: KillTiming;
+  readonly restart: Restart;
+  readonly restartDelayMs: number;
+}
+
+export async function run(parsed: Parsed): Promise<number> {
+  const election = onePositional(parsed, 'election');
+  const command = commandAfterDash(parsed);
+  const ctx = context(parsed);
+  const retryMs = 2_000;
+  const timing = resolveKillTiming(parsed, retryMs);
+  const restart = (stringFlag(parsed, 'restart') ?? 'on-failure') as Restart;
+  if (!['always', 'on-failure', 'never'].includes(restart))
+    throw new UsageError(
+      `--restart must be always, on-failure or never, got ${JSON.stringify(restart)}`,
+    );
+  const restartDelayMs = integerFlag(parsed, 'restart-delay-ms', 1_000, 0, MAX_RESTART_DELAY_MS);
+  const metricsPort = integerFlag(parsed, 'metrics-port', -1, 0, 65_535);
+  const plan: RunPlan = { ctx, election, command, timing, restart, restartDelayMs };
+  const metrics = metricsPort >= 0 ? await loadMetrics() : undefined;
+  return withStore(ctx, async (open) => {
+    await probeStore(open.store, election, ctx.log, true);
+    const identity = stringFlag(parsed, 'identity');
+    const elector = new Elector({
+      store: open.store,
+      election,
+      ...(identity === undefined ? {} : { identity }),
+      ttlMs: timing.lease.ttlMs,
+      renewMs: timing.lease.renewMs,
+      retryMs: Math.min(retryMs, timing.lease.renewMs),
+      data: dataFlag(stringFlag(parsed, 'data')),
+      logger: ctx.log,
+      ...(metrics ? { metrics: metrics.provider } : {}),
+    });
+    elector.on('error', (error) => ctx.log.warn({ err: error }, 'elector error'));
+    const server = metrics
+      ? await serveElection({
+          elector,
+          registry: metrics.registry,
+          host: stringFlag(parsed, 'metrics-host') ?? '127.0.0.1',
+          port: metricsPort,
+        })
+      : undefined;
+    if (server) ctx.log.event(`serving /metrics, /healthz and /leader on ${server.url}`);
+    const supervisor = new Supervisor(
+      { graceMs: timing.graceMs, killMarginMs: timing.killMarginMs },
+      (signal) =>
+        ctx.log.warn(
+          { election, signal },
+          'renewals are late: stopping the command before the lease deadline',
+        ),
+    );
+    try {
+      await elector.start();
+      return await lead(plan, elector, supervisor);
+    } finally {
+      await elector.stop(); // releases the lease: the next `tenure run` is woken at once
+      await supervisor.close();
+      await server?.close();
+      metrics?.stop();
+      ctx.log.event('stopped', { election });
+    }
+  });
+}
+
+/** The campaign-and-run loop; returns the exit code. */
+async function lead(plan: RunPlan, elector: Elector, supervisor: Supervisor): Promise<number> {
+  const { ctx, election, timing } = plan;
+  const stopping = new AbortController();
+  let current: RunningCommand | null = null;
+  const off = onShutdown(
+    (signal) => {
+      ctx.log.event(`${signal}: stopping`, { election });
+      stopping.abort();
+      current?.stop(timing.graceMs);
+    },
+    () => current?.kill(),
+  );
+  try {
+    let delayMs = plan.restartDelayMs;
+    while (!stopping.signal.aborted) {
+      let leadership: ElectedEvent;
+      try {
+        leadership = await elector.waitForLeadership({ signal: stopping.signal });
+      } catch {
+        return EXIT.ok; // shutdown while waiting
+      }
+      const { term, signal } = leadership;
+      ctx.log.event(`elected leader of ${election}`, { term, identity: elector.identity });
+      while (!signal.aborted && !stopping.signal.aborted) {
+        const startedAt = systemClock.now();
+        let exit: CommandExit;
+        try {
+          current = await supervisor.run(
+            plan.command,
+            commandEnv({
+              TENURE_ELECTION: election,
+              TENURE_TERM: term,
+              TENURE_IDENTITY: elector.identity,
+            }),
+            () => (elector.term === term ? elector.remainingMs : 0),
+          );
+          ctx.log.event(`started ${plan.command[0]}`, { pid: current.pid, term });
+          const running = current;
+          const onEnd = (): void => {
+            ctx.log.event('leadership ended: stopping the command', { term });
+            running.stop(timing.graceMs);
+          };
+          signal.addEventListener('abort', onEnd, { once: true });
+          if (stopping.signal.aborted) running.stop(timing.graceMs);
+          exit = await running.exited;
+          signal.removeEventListener('abort', onEnd);
+        } catch (error) {
+          if (!(error instanceof CommandStartError)) throw error;
+          ctx.log.error({ err: error, command: plan.command[0] }, 'could not start the command');
+          exit = { code: NOT_STARTED, signal: null, cause: null };
+        } finally {
+          current = null;
+        }
+        ctx.log.event(`command ended: ${describeExit(exit)}`, {
+          term,
+          ...(exit.cause ? { by: exit.cause } : {}),
+        });
+        if (exit.cause === 'supervisor-gone') return EXIT.internal;
+        if (signal.aborted || stopping.signal.aborted) break;
+        if (exit.cause === null) {
+          const ok = exitStatus(exit) === 0;
+          if (plan.restart === 'never' || (plan.restart === 'on-failure' && ok))
+            return exitStatus(exit);
+        }
+        // Restart while still leading; a command killed by the deadline schedule restarts at once.
+        if (systemClock.now() - startedAt > MAX_RESTART_DELAY_MS) delayMs = plan.restartDelayMs;
+        const pause = exit.cause === 'deadline' ? 0 : delayMs;
+        if (exit.cause !== 'deadline')
+          delayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(1, delayMs * 2));
+        if (pause > 0) ctx.log.event(`restarting in ${pause} ms`, { term });
+        await wait(systemClock, pause, AbortSignal.any([signal, stopping.signal])).catch(() => {});
+      }
+    }
+    return EXIT.ok;
+  } finally {
+    off();
+  }
+}

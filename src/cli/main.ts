@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `tenure` command line: `run`, `lock`, `status`, `observe`, `init`.
+ * User mistakes end as one line on stderr and exit 64, store failures as one
+ * line and exit 69; a stack trace only for internal errors with --verbose.
+ */
+import { ConfigurationError, InvalidOptionError, StoreError } from '../errors.js';
+import { UsageError, parse } from './args.js';
+import { StoreFailure } from './context.js';
+import { EXIT } from './exit-codes.js';
+import { HELP } from './help.js';
+import { MissingPackageError } from './open-store.js';
+import { INIT_FLAGS, init } from './commands/init.js';
+import { LOCK_FLAGS, lock } from './commands/lock.js';
+import { OBSERVE_FLAGS, observe } from './commands/observe.js';
+import { RUN_FLAGS, run } from './commands/run.js';
+import { STATUS_FLAGS, status } from './commands/status.js';
+
+const COMMANDS = {
+  run: { flags: RUN_FLAGS, main: run },
+  lock: { flags: LOCK_FLAGS, main: lock },
+  status: { flags: STATUS_FLAGS, main: status },
+  observe: { flags: OBSERVE_FLAGS, main: observe },
+  init: { flags: INIT_FLAGS, main: init },
+} as const;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${HELP['main']}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  if (name === '--version') {
+    const { createRequire } = await import('node:module');
+    const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name as keyof typeof COMMANDS] as
+    (typeof COMMANDS)[keyof typeof COMMANDS] | undefined;
+  if (command === undefined)
+    throw new UsageError(
+      `Unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')}`,
+    );
+  const parsed = parse(rest, command.flags);
+  if (parsed.values['help'] === true) {
+    process.stdout.write(`${HELP[name]}\n`);
+    return EXIT.ok;
+  }
+  return command.main(parsed);
+}
+
+function report(error: unknown, verbose: boolean): number {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof UsageError || error instanceof InvalidOptionError) {
+    process.stderr.write(`tenure: ${message}\n`);
+    return EXIT.usage;
+  }
+  if (
+    error instanceof MissingPackageError ||
+    error instanceof StoreFailure ||
+    error instanceof StoreError ||
+    error instanceof ConfigurationError
+  ) {
+    process.stderr.write(`tenure: ${message}\n`);
+    return EXIT.unavailable;
+  }
+  process.stderr.write(
+    `tenure: internal error: ${verbose && error instanceof Error ? error.stack : message}\n`,
+  );
+  return EXIT.internal;
+}
+
+const argv = process.argv.slice(2);
+main(argv).then(
+  (code) => process.exit(code),
+  (error: unknown) =>
+    process.exit(report(error, argv.includes('--verbose') || argv.includes('-v'))),
+);

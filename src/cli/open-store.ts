@@ -1,0 +1,160 @@
+/**
+ * Opens the store a `--store` URL names, with the clients tenure's README
+ * recommends for each backend (ioredis with `failoverDetector` on Sentinel,
+ * the etcd3 keepalive and breaker settings, a node-postgres pool). The client
+ * packages are optional peers: each is imported only when its scheme is
+ * used, and a missing one is a clear error, not a stack trace.
+ *
+ * `--namespace` maps onto each store's own partition: the Redis namespace,
+ * the etcd key prefix `<namespace>/`, the PostgreSQL table
+ * `<namespace>_leases`. The default, `tenure`, gives each store's default.
+ */
+import type * as Etcd3Package from 'etcd3';
+import type * as IoRedisPackage from 'ioredis';
+import type PgPackage from 'pg';
+import type { LeaseStore } from '../lock/lease-store.js';
+import { UsageError } from './args.js';
+import { integerParam, type StoreUrl } from './store-url.js';
+
+export interface OpenStore {
+  readonly store: LeaseStore;
+  /** PostgreSQL only: creates the lease table (`tenure init`). */
+  readonly createTable?: () => Promise<void>;
+  /** Closes the store and the client tenure opened for it. */
+  close(): Promise<void>;
+}
+
+/** A client package is not installed. Exits 69. */
+export class MissingPackageError extends Error {
+  override readonly name = 'MissingPackageError';
+}
+
+/** Timeout for connecting and for each request of the store's client. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export async function openStore(url: StoreUrl, namespace: string): Promise<OpenStore> {
+  switch (url.kind) {
+    case 'redis':
+    case 'sentinel':
+    case 'cluster':
+      return openRedis(url, namespace);
+    case 'postgres':
+      return openPostgres(url, namespace);
+    case 'etcd':
+      return openEtcd(url, namespace);
+  }
+}
+
+async function load<T>(pkg: string, scheme: string): Promise<T> {
+  try {
+    return (await import(pkg)) as T;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND')
+      throw new MissingPackageError(
+        `The ${scheme} store needs the ${pkg} package: npm install ${pkg}`,
+      );
+    throw error;
+  }
+}
+
+async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
+  const { Redis, Cluster } = await load<typeof IoRedisPackage>('ioredis', url.kind);
+  const { RedisLeaseStore } = await import('../lock/redis/redis-store.js');
+  const auth = {
+    ...(url.username === undefined ? {} : { username: url.username }),
+    ...(url.password === undefined ? {} : { password: url.password }),
+  };
+  const common = { connectTimeout: CONNECT_TIMEOUT_MS, lazyConnect: true };
+  const first = url.hosts[0] as { host: string; port: number };
+  const client =
+    url.kind === 'cluster'
+      ? new Cluster([...url.hosts], { redisOptions: { ...common, ...auth } })
+      : url.kind === 'sentinel'
+        ? new Redis({
+            ...common,
+            ...auth,
+            sentinels: [...url.hosts],
+            name: url.master,
+            db: url.db,
+            failoverDetector: true,
+            ...(url.params['sentinelPassword'] === undefined
+              ? {}
+              : { sentinelPassword: url.params['sentinelPassword'] }),
+          })
+        : new Redis({
+            ...common,
+            ...auth,
+            host: first.host,
+            port: first.port,
+            db: url.db,
+            ...(url.tls ? { tls: { servername: first.host } } : {}),
+          });
+  // Connection failures surface as store errors from the requests; without a
+  // listener ioredis would print each reconnect attempt's error.
+  client.on('error', () => {});
+  const waitReplicas = integerParam(url, 'waitReplicas', 0);
+  const quarantineMs = integerParam(url, 'quarantineMs', 0);
+  const store = new RedisLeaseStore({
+    client,
+    namespace,
+    ...(waitReplicas === undefined ? {} : { waitReplicas }),
+    ...(quarantineMs === undefined ? {} : { quarantineMs }),
+  });
+  await client.connect().catch(() => {
+    // Not fatal here: requests report the store as unavailable, and `run`
+    // keeps campaigning until the server is back.
+  });
+  return {
+    store,
+    async close() {
+      await store.close();
+      client.disconnect();
+    },
+  };
+}
+
+async function openPostgres(url: StoreUrl, namespace: string): Promise<OpenStore> {
+  const pg = await load<{ default: typeof PgPackage }>('pg', 'postgres');
+  const { PostgresLeaseStore } = await import('../lock/postgres/postgres-store.js');
+  const pool = new pg.default.Pool({
+    connectionString: url.raw,
+    max: 4,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
+  pool.on('error', () => {}); // an idle connection broke; the next statement reconnects
+  const store = new PostgresLeaseStore({ pool, table: `${namespace}_leases` });
+  return {
+    store,
+    createTable: () => store.createTable(),
+    async close() {
+      await store.close();
+      await pool.end();
+    },
+  };
+}
+
+async function openEtcd(url: StoreUrl, namespace: string): Promise<OpenStore> {
+  const { Etcd3 } = await load<typeof Etcd3Package>('etcd3', 'etcd');
+  const { EtcdLeaseStore } = await import('../lock/etcd/etcd-store.js');
+  if ((url.username === undefined) !== (url.password === undefined))
+    throw new UsageError('An etcd:// URL needs both a user and a password, or neither');
+  const client = new Etcd3({
+    hosts: url.hosts.map(
+      (h) =>
+        `${url.tls ? 'https' : 'http'}://${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`,
+    ),
+    dialTimeout: CONNECT_TIMEOUT_MS,
+    grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 5_000 },
+    ...(url.username === undefined
+      ? {}
+      : { auth: { username: url.username, password: url.password as string } }),
+  });
+  const store = new EtcdLeaseStore({ client, prefix: `${namespace}/` });
+  return {
+    store,
+    async close() {
+      await store.close();
+      client.close();
+    },
+  };
+}

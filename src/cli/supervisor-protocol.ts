@@ -1,0 +1,50 @@
+/**
+ * Messages between `tenure run`/`tenure lock` (the parent, which holds the
+ * lease) and its supervisor process (which runs the command and kills it on
+ * time). Deadlines are absolute `process.hrtime` readings in nanoseconds as
+ * decimal strings: CLOCK_MONOTONIC on Linux, shared by both processes, so a
+ * message that arrives late still names the right instant.
+ */
+
+/** Parent → supervisor. */
+export type ToSupervisor =
+  /** Run the command in a new process group (session); the group must be dead by `deadline`. */
+  | {
+      readonly t: 'spawn';
+      readonly file: string;
+      readonly args: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      readonly deadline: string;
+    }
+  /** A renewal moved the deadline (never earlier than the last one sent). */
+  | { readonly t: 'deadline'; readonly deadline: string }
+  /** Stop the command: SIGTERM to its group now, SIGKILL after `graceMs` or at the kill point, whichever is first. */
+  | { readonly t: 'stop'; readonly graceMs: number }
+  /** SIGKILL the group now. */
+  | { readonly t: 'kill' };
+
+/** Why the supervisor signalled the group, if it did. */
+export type StopCause = 'deadline' | 'stop' | 'parent-gone' | null;
+
+/** Supervisor → parent. */
+export type FromSupervisor =
+  | { readonly t: 'started'; readonly pid: number }
+  /** The command could not be started (e.g. not found); nothing is running. */
+  | { readonly t: 'failed'; readonly message: string }
+  /** The deadline came near: SIGTERM (or SIGKILL) was sent without being asked. */
+  | { readonly t: 'deadline-signal'; readonly signal: 'SIGTERM' | 'SIGKILL' }
+  /** The command's whole process group is gone. */
+  | {
+      readonly t: 'exited';
+      readonly code: number | null;
+      readonly signal: NodeJS.Signals | null;
+      readonly cause: StopCause;
+    };
+
+/** Settings passed to the supervisor at fork, in its argv as JSON. */
+export interface SupervisorSettings {
+  /** SIGTERM goes out `graceMs + killMarginMs` before the deadline. */
+  readonly graceMs: number;
+  /** SIGKILL goes out this long before the deadline. */
+  readonly killMarginMs: number;
+}
