@@ -66,6 +66,20 @@ function summarize(r: Result, safe: boolean): void {
     faultToNextLeaderMs:
       fault && next ? Number((Number(BigInt(next.t) - BigInt(fault.t)) / 1e6).toFixed(1)) : null,
   };
+  appendSummary(line);
+}
+
+/** One row of the results table (scripts/fault-table.mjs); also used by rows outside the harness. */
+export function appendSummary(line: {
+  name: string;
+  mustFire: boolean;
+  overlaps: number;
+  containment: number;
+  fencing: number;
+  resurrection: number;
+  worstStepDownLateMs: number;
+  faultToNextLeaderMs: number | null;
+}): void {
   mkdirSync('.tmp', { recursive: true });
   appendFileSync('.tmp/fault-summary.jsonl', `${JSON.stringify(line)}\n`);
 }

@@ -6,6 +6,7 @@
  * `stop()` waits for its exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { reapOnExit } from './reaper.js';
 
@@ -28,8 +29,8 @@ export class CliProcess {
   readonly exited: Promise<number | null>;
   readonly #waiters = new Set<() => void>();
 
-  constructor(args: readonly string[], env: Record<string, string> = {}) {
-    this.proc = spawn(process.execPath, [CLI, ...args], {
+  constructor(args: readonly string[], env: Record<string, string> = {}, script = CLI) {
+    this.proc = spawn(process.execPath, [script, ...args], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -52,14 +53,20 @@ export class CliProcess {
   }
 
   /** Resolves when stdout or stderr (`where`) matches; rejects after `timeoutMs` with what was seen. */
-  async waitFor(pattern: RegExp, timeoutMs = 10_000, where: 'stdout' | 'stderr' = 'stderr'): Promise<RegExpMatchArray> {
+  async waitFor(
+    pattern: RegExp,
+    timeoutMs = 10_000,
+    where: 'stdout' | 'stderr' = 'stderr',
+  ): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = this[where].match(pattern);
       if (match) return match;
       const left = deadline - Date.now();
       if (left <= 0)
-        throw new Error(`no ${String(pattern)} on ${where} within ${timeoutMs} ms; stderr:\n${this.stderr}\nstdout:\n${this.stdout}`);
+        throw new Error(
+          `no ${String(pattern)} on ${where} within ${timeoutMs} ms; stderr:\n${this.stderr}\nstdout:\n${this.stdout}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, left);
         function done(): void {
@@ -91,6 +98,19 @@ export class CliProcess {
 
 export function startCli(args: readonly string[], env: Record<string, string> = {}): CliProcess {
   return new CliProcess(args, env);
+}
+
+/** The pids of `pid`'s children (e.g. the supervisor of a `tenure run`). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** Runs `tenure args…` to its end; SIGKILLed (and the test fails on its code) after `timeoutMs`. */
@@ -152,7 +172,12 @@ export function checkLedger(entries: readonly LedgerEntry[]): {
   for (const e of [...entries].sort((a, b) => (a.ns < b.ns ? -1 : a.ns > b.ns ? 1 : 0))) {
     if (e.term < max) stale++;
     max = Math.max(max, e.term);
-    const t = terms.get(e.term) ?? { term: e.term, first: e.ns, last: e.ns, pids: new Set<number>() };
+    const t = terms.get(e.term) ?? {
+      term: e.term,
+      first: e.ns,
+      last: e.ns,
+      pids: new Set<number>(),
+    };
     t.last = e.ns;
     t.pids.add(e.pid);
     terms.set(e.term, t);

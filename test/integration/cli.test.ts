@@ -10,14 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Locker, RedisLeaseStore } from '../../src/index.js';
-import {
-  LEDGER_CHILD,
-  alive,
-  checkLedger,
-  cli,
-  parseLedger,
-  startCli,
-} from '../helpers/cli.js';
+import { LEDGER_CHILD, alive, checkLedger, cli, parseLedger, startCli } from '../helpers/cli.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
 let server: RedisServer;
@@ -57,18 +50,61 @@ describe('usage', () => {
     [[], /Usage: tenure <command>/, 'stdout'],
     [['frob'], /Unknown command "frob"/, 'stderr'],
     [['run', 'e', '--store', 'redis://127.0.0.1:1'], /Missing the command to run/, 'stderr'],
-    [['run', 'e', '--store', 'redis://127.0.0.1:1', '--bogus', '--', 'true'], /Unknown option '--bogus'/, 'stderr'],
+    [
+      ['run', 'e', '--store', 'redis://127.0.0.1:1', '--bogus', '--', 'true'],
+      /Unknown option '--bogus'/,
+      'stderr',
+    ],
     [['status', '--store', 'http://127.0.0.1:1'], /Unsupported store URL/, 'stderr'],
-    [['status', '--store', 'redis://u:hunter2@127.0.0.1:1/x'], /database .* must be a number/, 'stderr'],
-    [['status', '--store', 'redis://127.0.0.1:1?waitReplica=1'], /Unknown store URL parameter "waitReplica"/, 'stderr'],
+    [
+      ['status', '--store', 'redis://u:hunter2@127.0.0.1:1/x'],
+      /database .* must be a number/,
+      'stderr',
+    ],
+    [
+      ['status', '--store', 'redis://127.0.0.1:1?waitReplica=1'],
+      /Unknown store URL parameter "waitReplica"/,
+      'stderr',
+    ],
     [['status', '--store', 'memory://'], /inside one process/, 'stderr'],
     [['status'], /No store: pass --store/, 'stderr'],
     [['observe', '--store', 'redis://127.0.0.1:1'], /Missing <election>/, 'stderr'],
-    [['lock', 'n', '--store', 'redis://127.0.0.1:1', '--lease-ms', 'abc', '--', 'true'], /--lease-ms must be an integer/, 'stderr'],
-    [['run', 'e', '--store', 'redis://127.0.0.1:1', '--grace-ms', '99999', '--', 'true'], /--grace-ms 99999 is too long for --lease-ms 15000/, 'stderr'],
-    [['run', 'e', '--store', 'redis://127.0.0.1:1', '--lease-ms', '3000', '--renew-ms', '2000', '--', 'true'], /--renew-ms ≤ \(--lease-ms − drift\) \/ 2/, 'stderr'],
-    [['run', 'e', '--store', 'redis://127.0.0.1:1', '--restart', 'sometimes', '--', 'true'], /--restart must be always, on-failure or never/, 'stderr'],
-    [['status', '--store', 'redis://127.0.0.1:1', '--namespace', 'a b'], /--namespace must be/, 'stderr'],
+    [
+      ['lock', 'n', '--store', 'redis://127.0.0.1:1', '--lease-ms', 'abc', '--', 'true'],
+      /--lease-ms must be an integer/,
+      'stderr',
+    ],
+    [
+      ['run', 'e', '--store', 'redis://127.0.0.1:1', '--grace-ms', '99999', '--', 'true'],
+      /--grace-ms 99999 is too long for --lease-ms 15000/,
+      'stderr',
+    ],
+    [
+      [
+        'run',
+        'e',
+        '--store',
+        'redis://127.0.0.1:1',
+        '--lease-ms',
+        '3000',
+        '--renew-ms',
+        '2000',
+        '--',
+        'true',
+      ],
+      /--renew-ms ≤ \(--lease-ms − drift\) \/ 2/,
+      'stderr',
+    ],
+    [
+      ['run', 'e', '--store', 'redis://127.0.0.1:1', '--restart', 'sometimes', '--', 'true'],
+      /--restart must be always, on-failure or never/,
+      'stderr',
+    ],
+    [
+      ['status', '--store', 'redis://127.0.0.1:1', '--namespace', 'a b'],
+      /--namespace must be/,
+      'stderr',
+    ],
   ] as const)('tenure %j exits 64 with one line', async (args, message, where) => {
     const r = await cli(args, { TENURE_STORE: '' });
     expect(r.code).toBe(64);
@@ -103,10 +139,15 @@ describe('status and observe', () => {
       expect(table.code).toBe(0);
       const lines = table.stdout.trim().split('\n');
       expect(lines[0]).toMatch(/^NAME\s+HOLDER\s+TERM\s+REMAINING\s+DATA$/);
-      expect(lines[1]).toMatch(new RegExp(`^jobs/a\\s+test-holder\\s+${a?.term}\\s+\\d+\\.\\ds\\s+\\{"host":"x"\\}$`));
+      expect(lines[1]).toMatch(
+        new RegExp(`^jobs/a\\s+test-holder\\s+${a?.term}\\s+\\d+\\.\\ds\\s+\\{"host":"x"\\}$`),
+      );
       expect(lines[2]).toMatch(new RegExp(`^other\\s+test-holder\\s+${b?.term}\\s`));
       const json = await cli(['status', '--json', '--prefix', 'jobs/'], env);
-      const parsed = JSON.parse(json.stdout) as { namespace: string; leases: { name: string; term: number; remainingMs: number }[] };
+      const parsed = JSON.parse(json.stdout) as {
+        namespace: string;
+        leases: { name: string; term: number; remainingMs: number }[];
+      };
       expect(parsed.namespace).toBe(namespace);
       expect(parsed.leases.map((l) => [l.name, l.term])).toEqual([['jobs/a', a?.term]]);
       expect(parsed.leases[0]?.remainingMs).toBeGreaterThan(20_000);
@@ -127,7 +168,13 @@ describe('status and observe', () => {
       await held?.release();
       await watcher.waitFor(/"leader":null[^]*"term"[^]*"leader":null/, 10_000, 'stdout');
       expect(await watcher.stop('SIGINT')).toBe(0);
-      const lines = watcher.stdout.trim().split('\n').map((l) => JSON.parse(l) as { election: string; leader: { term: number; data: unknown } | null });
+      const lines = watcher.stdout
+        .trim()
+        .split('\n')
+        .map(
+          (l) =>
+            JSON.parse(l) as { election: string; leader: { term: number; data: unknown } | null },
+        );
       expect(lines.map((l) => l.leader && [l.leader.term, l.leader.data])).toEqual([
         null,
         [held?.term, 'v1'],
@@ -142,7 +189,10 @@ describe('status and observe', () => {
 
 describe('lock', () => {
   it('runs the command with TENURE_TERM and exits with its code', async () => {
-    const r = await cli(['lock', 'once', '--', 'sh', '-c', 'echo "term=$TENURE_TERM lock=$TENURE_LOCK"; exit 3'], env);
+    const r = await cli(
+      ['lock', 'once', '--', 'sh', '-c', 'echo "term=$TENURE_TERM lock=$TENURE_LOCK"; exit 3'],
+      env,
+    );
     expect(r.code).toBe(3);
     const term = Number(/term=(\d+) lock=once/.exec(r.stdout)?.[1]);
     expect(term).toBeGreaterThan(0);
@@ -157,7 +207,10 @@ describe('lock', () => {
       const started = Date.now();
       expect((await cli(['lock', 'busy', '--wait-ms', '300', '--', 'true'], env)).code).toBe(75);
       expect(Date.now() - started).toBeGreaterThanOrEqual(300);
-      const waiting = startCli(['lock', 'busy', '--wait-ms', '10000', '--', 'sh', '-c', 'echo got "$TENURE_TERM"'], env);
+      const waiting = startCli(
+        ['lock', 'busy', '--wait-ms', '10000', '--', 'sh', '-c', 'echo got "$TENURE_TERM"'],
+        env,
+      );
       await new Promise((r) => setTimeout(r, 200));
       await held?.release();
       expect(await waiting.exited).toBe(0);
@@ -169,7 +222,10 @@ describe('lock', () => {
 
   it('exits 76 when the lock is lost, and the command is dead by then', async () => {
     const file = ledger('lost');
-    const p = startCli(['lock', 'lost', '--lease-ms', '3000', '--', process.execPath, LEDGER_CHILD, file], env);
+    const p = startCli(
+      ['lock', 'lost', '--lease-ms', '3000', '--', process.execPath, LEDGER_CHILD, file],
+      env,
+    );
     const [, term] = await p.waitFor(/acquired lost \(term=(\d+)\)/);
     await p.waitFor(/./); // started
     const admin = server.client();
@@ -206,7 +262,10 @@ describe('run', () => {
     const a = startCli(args, env);
     const b = startCli(args, env);
     try {
-      const first = await Promise.race([a.waitFor(/started /).then(() => a), b.waitFor(/started /).then(() => b)]);
+      const first = await Promise.race([
+        a.waitFor(/started /).then(() => a),
+        b.waitFor(/started /).then(() => b),
+      ]);
       const second = first === a ? b : a;
       await new Promise((r) => setTimeout(r, 1_000));
       expect(second.stderr).not.toMatch(/started /);
@@ -237,7 +296,18 @@ describe('run', () => {
   it('--restart on-failure: restarts a failed command in the same term, with backoff', async () => {
     const file = ledger('again');
     const p = startCli(
-      ['run', 'again', '--restart-delay-ms', '100', '--', process.execPath, LEDGER_CHILD, file, '1', '50'],
+      [
+        'run',
+        'again',
+        '--restart-delay-ms',
+        '100',
+        '--',
+        process.execPath,
+        LEDGER_CHILD,
+        file,
+        '1',
+        '50',
+      ],
       env,
     );
     try {
@@ -255,9 +325,13 @@ describe('run', () => {
   it('--metrics-port serves /leader, /healthz and /metrics', async () => {
     const p = startCli(['run', 'metered', '--metrics-port', '0', '--', 'sleep', '30'], env);
     try {
-      const [, url] = await p.waitFor(/serving \/metrics, \/healthz and \/leader on (http:\/\/127\.0\.0\.1:\d+)/);
+      const [, url] = await p.waitFor(
+        /serving \/metrics, \/healthz and \/leader on (http:\/\/127\.0\.0\.1:\d+)/,
+      );
       await p.waitFor(/started sleep/);
-      const leader = (await (await fetch(`${url}/leader`)).json()) as { self: { isLeader: boolean; term: number } };
+      const leader = (await (await fetch(`${url}/leader`)).json()) as {
+        self: { isLeader: boolean; term: number };
+      };
       expect(leader.self.isLeader).toBe(true);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const metrics = await (await fetch(`${url}/metrics`)).text();
