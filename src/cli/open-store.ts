@@ -68,7 +68,10 @@ async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
   const first = url.hosts[0] as { host: string; port: number };
   const client =
     url.kind === 'cluster'
-      ? new Cluster([...url.hosts], { redisOptions: { ...common, ...auth } })
+      ? new Cluster([...url.hosts], {
+          lazyConnect: true, // connect() below resolves once the slots are known: list() needs them
+          redisOptions: { connectTimeout: CONNECT_TIMEOUT_MS, ...auth },
+        })
       : url.kind === 'sentinel'
         ? new Redis({
             ...common,
@@ -116,6 +119,10 @@ async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
 async function openPostgres(url: StoreUrl, namespace: string): Promise<OpenStore> {
   const pg = await load<{ default: typeof PgPackage }>('pg', 'postgres');
   const { PostgresLeaseStore } = await import('../lock/postgres/postgres-store.js');
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,46}$/.test(namespace))
+    throw new UsageError(
+      `On PostgreSQL the namespace names the table <namespace>_leases: use 1–47 letters, digits and '_' (not starting with a digit), got ${JSON.stringify(namespace)}`,
+    );
   const pool = new pg.default.Pool({
     connectionString: url.raw,
     max: 4,

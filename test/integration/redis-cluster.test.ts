@@ -19,6 +19,18 @@ beforeAll(async () => {
 afterAll(() => cluster.stop());
 
 describe('RedisLeaseStore on a Redis Cluster', () => {
+  it('list() on a Cluster client that has not loaded its slot map yet rejects as unavailable instead of listing nothing', async () => {
+    const client = cluster.client({ lazyConnect: true });
+    const store = new RedisLeaseStore({ client, namespace: 'list-before-ready' });
+    try {
+      await expect(store.list('')).rejects.toMatchObject({ code: 'TENURE_STORE_UNAVAILABLE' });
+      await client.connect();
+      expect(await store.list('')).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('with waitReplicas 1, after its shard fails over and the old primary rejoins as a replica, the name works again: MOVED is routing, never TENURE_CLUSTER_MISCONFIGURED', async () => {
     const store = (): RedisLeaseStore =>
       new RedisLeaseStore({

@@ -313,6 +313,12 @@ export class RedisLeaseStore implements LeaseStore {
       typeof this.#client.nodes === 'function'
         ? this.#client.nodes('master')
         : [this.#client as Required<Pick<RedisClientLike, 'scan'>>];
+    // A Cluster client that has not loaded its slot map yet knows no primaries:
+    // an empty scan would report "nothing held" when it did not look.
+    if (nodes.length === 0)
+      throw new StoreUnavailableError(
+        'list: the Cluster client knows no primaries yet (not connected, or the slot map is not loaded)',
+      );
     const names = new Set<string>();
     try {
       for (const node of nodes) {
