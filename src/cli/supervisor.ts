@@ -21,6 +21,7 @@
  * with TENURE_TERM at the resource covers those.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { groupAlive as isGroupAlive } from './process-group.js';
 import type {
   FromSupervisor,
   StopCause,
@@ -56,13 +57,7 @@ function signalGroup(signal: NodeJS.Signals): void {
 }
 
 function groupAlive(): boolean {
-  if (group === 0) return false;
-  try {
-    process.kill(-group, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return group !== 0 && isGroupAlive(group);
 }
 
 function killPoint(): bigint {

@@ -287,6 +287,21 @@ describe('run', () => {
     }
   });
 
+  it('SIGTERM ends at once when the command leaves orphans behind (zombies do not count as running)', async () => {
+    const p = startCli(['run', 'orphans', '--', 'sh', '-c', 'sleep 30 & sleep 30 & wait'], env);
+    try {
+      await p.waitFor(/started sh/);
+      const before = Date.now();
+      p.proc.kill('SIGTERM');
+      await p.waitFor(/command ended/);
+      // The orphans' zombies wait for PID 1 to reap them: 1.8 s on this VM, forever in a container without an init.
+      expect(Date.now() - before).toBeLessThan(1_000);
+      expect(await p.exited).toBe(0);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  });
+
   it('--restart never: exits with the command status and releases', async () => {
     const r = await cli(['run', 'never', '--restart', 'never', '--', 'sh', '-c', 'exit 5'], env);
     expect(r.code).toBe(5);
