@@ -129,13 +129,18 @@ export async function cli(
   }
 }
 
-/** Whether a process (or, with a negative pid, a process group) exists. */
+/** Whether a process is alive: it exists and is not a zombie waiting to be reaped. */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false; // gone meanwhile
   }
 }
 

@@ -10,7 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Locker, RedisLeaseStore } from '../../src/index.js';
-import { LEDGER_CHILD, alive, checkLedger, cli, parseLedger, startCli } from '../helpers/cli.js';
+import {
+  LEDGER_CHILD,
+  alive,
+  checkLedger,
+  childrenOf,
+  cli,
+  parseLedger,
+  startCli,
+} from '../helpers/cli.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
 let server: RedisServer;
@@ -44,6 +52,7 @@ const readLedger = (file: string): ReturnType<typeof parseLedger> => {
   }
 };
 const NO_STACK = /^\s+at /m;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('usage', () => {
   it.each([
@@ -297,6 +306,24 @@ describe('run', () => {
       // The orphans' zombies wait for PID 1 to reap them: 1.8 s on this VM, forever in a container without an init.
       expect(Date.now() - before).toBeLessThan(1_000);
       expect(await p.exited).toBe(0);
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  });
+
+  it('if the supervisor dies, tenure run kills the command itself, releases and exits 70', async () => {
+    const file = ledger('supervisor');
+    const p = startCli(['run', 'supervisor', '--', process.execPath, LEDGER_CHILD, file], env);
+    try {
+      await p.waitFor(/started /);
+      for (let i = 0; i < 500 && readLedger(file).length === 0; i++) await sleep(10);
+      const [supervisor] = childrenOf(p.pid);
+      process.kill(supervisor as number, 'SIGKILL');
+      expect(await p.exited).toBe(70);
+      const pids = [...new Set(readLedger(file).map((w) => w.pid))];
+      expect(pids).toHaveLength(1);
+      expect(alive(pids[0] as number)).toBe(false);
+      expect(await locker.get('supervisor')).toBeNull();
     } finally {
       await p.stop('SIGKILL');
     }

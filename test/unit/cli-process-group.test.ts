@@ -16,22 +16,23 @@ afterEach(() => {
 it('counts living members only: a zombie left in the group does not keep it alive', async () => {
   // sh forks a subshell that exits at once, then becomes `sleep`, which never reaps it.
   const proc = spawn('sh', ['-c', '(exit 0) & exec sleep 30'], { detached: true, stdio: 'ignore' });
-  leader = proc.pid;
-  let members = groupMembers(leader) ?? [];
+  const pid = proc.pid as number;
+  leader = pid;
+  let members = groupMembers(pid) ?? [];
   for (let i = 0; i < 200 && !members.some((m) => m.state === 'Z'); i++) {
     await new Promise((r) => setTimeout(r, 10));
-    members = groupMembers(leader) ?? [];
+    members = groupMembers(pid) ?? [];
   }
   expect(members.filter((m) => m.state === 'Z')).toHaveLength(1);
-  expect(members.filter((m) => m.state !== 'Z').map((m) => m.pid)).toEqual([leader]);
-  expect(groupAlive(leader)).toBe(true);
+  expect(members.filter((m) => m.state !== 'Z').map((m) => m.pid)).toEqual([pid]);
+  expect(groupAlive(pid)).toBe(true);
 
   // Stop the only living member: what is left is a zombie whose parent will not reap it soon.
-  process.kill(leader, 'SIGSTOP');
-  expect(groupAlive(leader)).toBe(true); // stopped is not gone
-  process.kill(leader, 'SIGKILL');
+  process.kill(pid, 'SIGSTOP');
+  expect(groupAlive(pid)).toBe(true); // stopped is not gone
+  process.kill(pid, 'SIGKILL');
   await new Promise((r) => proc.once('exit', r));
-  const zombies = (groupMembers(leader) ?? []).filter((m) => m.state === 'Z');
-  if (zombies.length > 0) expect(() => process.kill(-(leader as number), 0)).not.toThrow(); // kill() alone would say alive
-  expect(groupAlive(leader)).toBe(false);
+  const zombies = (groupMembers(pid) ?? []).filter((m) => m.state === 'Z');
+  if (zombies.length > 0) expect(() => process.kill(-pid, 0)).not.toThrow(); // kill() alone would say alive
+  expect(groupAlive(pid)).toBe(false);
 });
