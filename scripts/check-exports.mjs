@@ -2,7 +2,7 @@
 // import it (ESM, through the `exports` map) and type-check against it with
 // `moduleResolution: nodenext`. Run after `npm run build`.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -29,6 +29,8 @@ try {
     'dist/postgres/schema.sql',
     'dist/etcd.js',
     'dist/etcd.d.ts',
+    'dist/cli/main.js',
+    'dist/cli/supervisor.js',
     'package.json',
     'README.md',
     'LICENSE',
@@ -110,7 +112,32 @@ console.log(token > 0, record?.term, new TenureError('TENURE_INTERNAL', 'x') ins
   ).trim();
   if (out !== 'function function function true true')
     throw new Error(`unexpected output from the consumer: ${out}`);
-  console.log(`exports ok: ${files.length} files packed, ESM import and nodenext type-check pass`);
+  // The `tenure` command: declared as the package's bin, runnable, and clear about a missing
+  // client package (pg was never linked, etcd3 was just removed).
+  const pkg = JSON.parse(readFileSync(join(modules, 'tenure', 'package.json'), 'utf8'));
+  const bin = join(modules, 'tenure', pkg.bin?.tenure ?? 'missing');
+  if (!readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n'))
+    throw new Error(`the tenure bin (${pkg.bin?.tenure}) lacks its #! line`);
+  const version = execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim();
+  if (version !== pkg.version) throw new Error(`tenure --version printed ${version}`);
+  for (const [url, needs] of [
+    ['postgres://127.0.0.1:1/x', 'pg'],
+    ['etcd://127.0.0.1:1', 'etcd3'],
+  ]) {
+    let failure;
+    try {
+      execFileSync(process.execPath, [bin, 'status', '--store', url], { stdio: 'pipe' });
+    } catch (error) {
+      failure = error;
+    }
+    if (failure?.status !== 69 || !String(failure.stderr).includes(`npm install ${needs}`))
+      throw new Error(
+        `tenure status on ${url} without ${needs}: ${failure?.status} ${failure?.stderr}`,
+      );
+  }
+  console.log(
+    `exports ok: ${files.length} files packed, ESM import and nodenext type-check pass, the tenure bin runs`,
+  );
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
