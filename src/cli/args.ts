@@ -22,6 +22,16 @@ export const COMMON: Spec = {
   help: { type: 'boolean', short: 'h' },
 };
 
+/** Flags of the commands that hold a lease while a command runs (`run`, `lock`). */
+export const HOLDER_FLAGS = {
+  'lease-ms': { type: 'string' },
+  'renew-ms': { type: 'string' },
+  'grace-ms': { type: 'string' },
+  'kill-margin-ms': { type: 'string' },
+  identity: { type: 'string' },
+  data: { type: 'string' },
+} as const;
+
 export interface Parsed {
   readonly values: Record<string, string | boolean | undefined>;
   readonly positionals: string[];

@@ -14,32 +14,29 @@
 import { Locker } from '../../lock/locker.js';
 import type { Lock } from '../../lock/lock.js';
 import { LockNotAcquiredError } from '../../errors.js';
-import { type Parsed, commandAfterDash, integerFlag, onePositional, stringFlag } from '../args.js';
-import { commandEnv, dataFlag, describeExit, exitStatus } from '../command-env.js';
+import {
+  HOLDER_FLAGS,
+  type Parsed,
+  commandAfterDash,
+  integerFlag,
+  onePositional,
+  stringFlag,
+} from '../args.js';
+import { commandEnv, dataFlag, exitStatus } from '../command-env.js';
 import { context, withStore } from '../context.js';
 import { EXIT, signalExitCode } from '../exit-codes.js';
 import { resolveKillTiming } from '../kill-timing.js';
 import { probeStore } from '../probe.js';
 import { type ShutdownSignal, onShutdown } from '../shutdown.js';
-import {
-  CommandStartError,
-  type CommandExit,
-  type RunningCommand,
-  Supervisor,
-} from '../supervised-command.js';
+import { runCommand } from '../run-command.js';
+import { Supervisor } from '../supervised-command.js';
 
 export const LOCK_FLAGS = {
+  ...HOLDER_FLAGS,
   'wait-ms': { type: 'string' },
-  'lease-ms': { type: 'string' },
-  'renew-ms': { type: 'string' },
-  'grace-ms': { type: 'string' },
-  'kill-margin-ms': { type: 'string' },
-  identity: { type: 'string' },
-  data: { type: 'string' },
 } as const;
 
 const RETRY_MS = 200;
-const NOT_STARTED = 127;
 
 export async function lock(parsed: Parsed): Promise<number> {
   const name = onePositional(parsed, 'name');
@@ -56,15 +53,14 @@ export async function lock(parsed: Parsed): Promise<number> {
     data: dataFlag(stringFlag(parsed, 'data')),
   };
   let shutdown: ShutdownSignal | null = null;
-  let current: RunningCommand | null = null;
   const interrupt = new AbortController();
+  const killing = new AbortController();
   const off = onShutdown(
     (signal) => {
       shutdown = signal;
       interrupt.abort();
-      current?.stop(timing.graceMs);
     },
-    () => current?.kill(),
+    () => killing.abort(),
   );
   try {
     return await withStore(ctx, async (open) => {
@@ -97,41 +93,35 @@ export async function lock(parsed: Parsed): Promise<number> {
         graceMs: timing.graceMs,
         killMarginMs: timing.killMarginMs,
       });
-      let lost = false;
+      const onLost = (): void => {
+        if (shutdown === null)
+          ctx.log.warn({ name, term: lease.term }, 'lock lost: stopping the command');
+      };
+      lease.signal.addEventListener('abort', onLost, { once: true });
       try {
-        let exit: CommandExit;
-        try {
-          current = await supervisor.run(
+        const exit = await runCommand(
+          supervisor,
+          {
             command,
-            commandEnv({
+            env: commandEnv({
               TENURE_LOCK: name,
               TENURE_TERM: lease.term,
               TENURE_IDENTITY: locker.identity,
             }),
-            () => lease.remainingMs,
-          );
-          const running = current;
-          const onLost = (): void => {
-            lost = shutdown === null;
-            if (lost) ctx.log.warn({ name, term: lease.term }, 'lock lost: stopping the command');
-            running.stop(timing.graceMs);
-          };
-          lease.signal.addEventListener('abort', onLost, { once: true });
-          if (shutdown !== null) running.stop(timing.graceMs);
-          exit = await running.exited;
-          lease.signal.removeEventListener('abort', onLost);
-        } catch (error) {
-          if (!(error instanceof CommandStartError)) throw error;
-          ctx.log.error({ err: error, command: command[0] }, 'could not start the command');
-          exit = { code: NOT_STARTED, signal: null, cause: null };
-        } finally {
-          current = null;
-        }
-        if (exit.cause === 'deadline') lost = true;
-        ctx.log.event(`command ended: ${describeExit(exit)}`, { term: lease.term });
+            remainingMs: () => lease.remainingMs,
+            graceMs: timing.graceMs,
+            stop: AbortSignal.any([lease.signal, interrupt.signal]),
+            kill: killing.signal,
+            fields: { term: lease.term },
+          },
+          ctx.log,
+        );
         if (exit.cause === 'supervisor-gone') return EXIT.internal;
+        // Lost: the lease ended under the command (before our release), or its deadline neared.
+        const lost = shutdown === null && (lease.signal.aborted || exit.cause === 'deadline');
         return lost ? EXIT.lost : exitStatus(exit);
       } finally {
+        lease.signal.removeEventListener('abort', onLost);
         await lease.release().catch(() => false);
         await supervisor.close();
       }

@@ -21,6 +21,7 @@ import { Elector } from '../../election/elector.js';
 import { wait } from '../../internal/wait.js';
 import { systemClock } from '../../internal/clock.js';
 import {
+  HOLDER_FLAGS,
   type Parsed,
   UsageError,
   commandAfterDash,
@@ -28,7 +29,7 @@ import {
   onePositional,
   stringFlag,
 } from '../args.js';
-import { commandEnv, dataFlag, describeExit, exitStatus } from '../command-env.js';
+import { commandEnv, dataFlag, exitStatus } from '../command-env.js';
 import { type Context, context, withStore } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { resolveKillTiming, type KillTiming } from '../kill-timing.js';
@@ -36,30 +37,19 @@ import { loadMetrics } from '../metrics-server.js';
 import { serveElection } from '../../http/election-server.js';
 import { probeStore } from '../probe.js';
 import { onShutdown } from '../shutdown.js';
-import {
-  CommandStartError,
-  type CommandExit,
-  type RunningCommand,
-  Supervisor,
-} from '../supervised-command.js';
+import { runCommand } from '../run-command.js';
+import { Supervisor } from '../supervised-command.js';
 
 export const RUN_FLAGS = {
-  'lease-ms': { type: 'string' },
-  'renew-ms': { type: 'string' },
-  'grace-ms': { type: 'string' },
-  'kill-margin-ms': { type: 'string' },
+  ...HOLDER_FLAGS,
   restart: { type: 'string' },
   'restart-delay-ms': { type: 'string' },
-  identity: { type: 'string' },
-  data: { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
 } as const;
 
 type Restart = 'always' | 'on-failure' | 'never';
 const MAX_RESTART_DELAY_MS = 30_000;
-/** Exit status reported for a command that could not be started, as shells do. */
-const NOT_STARTED = 127;
 
 interface RunPlan {
   readonly ctx: Context;
@@ -134,14 +124,13 @@ export async function run(parsed: Parsed): Promise<number> {
 async function lead(plan: RunPlan, elector: Elector, supervisor: Supervisor): Promise<number> {
   const { ctx, election, timing } = plan;
   const stopping = new AbortController();
-  let current: RunningCommand | null = null;
+  const killing = new AbortController();
   const off = onShutdown(
     (signal) => {
       ctx.log.event(`${signal}: stopping`, { election });
       stopping.abort();
-      current?.stop(timing.graceMs);
     },
-    () => current?.kill(),
+    () => killing.abort(),
   );
   try {
     let delayMs = plan.restartDelayMs;
@@ -154,40 +143,27 @@ async function lead(plan: RunPlan, elector: Elector, supervisor: Supervisor): Pr
       }
       const { term, signal } = leadership;
       ctx.log.event(`elected leader of ${election}`, { term, identity: elector.identity });
+      const ended = (): void => ctx.log.event('leadership ended: stopping the command', { term });
+      signal.addEventListener('abort', ended, { once: true });
       while (!signal.aborted && !stopping.signal.aborted) {
         const startedAt = systemClock.now();
-        let exit: CommandExit;
-        try {
-          current = await supervisor.run(
-            plan.command,
-            commandEnv({
+        const exit = await runCommand(
+          supervisor,
+          {
+            command: plan.command,
+            env: commandEnv({
               TENURE_ELECTION: election,
               TENURE_TERM: term,
               TENURE_IDENTITY: elector.identity,
             }),
-            () => (elector.term === term ? elector.remainingMs : 0),
-          );
-          ctx.log.event(`started ${plan.command[0]}`, { pid: current.pid, term });
-          const running = current;
-          const onEnd = (): void => {
-            ctx.log.event('leadership ended: stopping the command', { term });
-            running.stop(timing.graceMs);
-          };
-          signal.addEventListener('abort', onEnd, { once: true });
-          if (stopping.signal.aborted) running.stop(timing.graceMs);
-          exit = await running.exited;
-          signal.removeEventListener('abort', onEnd);
-        } catch (error) {
-          if (!(error instanceof CommandStartError)) throw error;
-          ctx.log.error({ err: error, command: plan.command[0] }, 'could not start the command');
-          exit = { code: NOT_STARTED, signal: null, cause: null };
-        } finally {
-          current = null;
-        }
-        ctx.log.event(`command ended: ${describeExit(exit)}`, {
-          term,
-          ...(exit.cause ? { by: exit.cause } : {}),
-        });
+            remainingMs: () => (elector.term === term ? elector.remainingMs : 0),
+            graceMs: timing.graceMs,
+            stop: AbortSignal.any([signal, stopping.signal]),
+            kill: killing.signal,
+            fields: { term },
+          },
+          ctx.log,
+        );
         if (exit.cause === 'supervisor-gone') return EXIT.internal;
         if (signal.aborted || stopping.signal.aborted) break;
         if (exit.cause === null) {
@@ -203,6 +179,7 @@ async function lead(plan: RunPlan, elector: Elector, supervisor: Supervisor): Pr
         if (pause > 0) ctx.log.event(`restarting in ${pause} ms`, { term });
         await wait(systemClock, pause, AbortSignal.any([signal, stopping.signal])).catch(() => {});
       }
+      signal.removeEventListener('abort', ended);
     }
     return EXIT.ok;
   } finally {

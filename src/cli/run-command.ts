@@ -1,0 +1,59 @@
+/**
+ * One run of the command through the supervisor, shared by `run` and
+ * `lock`: start it, stop it (SIGTERM, then SIGKILL after the grace, never
+ * after the kill point) when `stop` aborts, SIGKILL it when `kill` aborts,
+ * and resolve once its whole process group is gone. A command that cannot
+ * be started resolves as exit 127, as shells report it.
+ */
+import { describeExit } from './command-env.js';
+import type { CliLog } from './log.js';
+import { CommandStartError, type CommandExit, type Supervisor } from './supervised-command.js';
+
+export interface CommandRun {
+  readonly command: readonly [string, ...string[]];
+  readonly env: Record<string, string>;
+  /** Validity left on the lease, in ms (0 when over): feeds the kill schedule. */
+  readonly remainingMs: () => number;
+  readonly graceMs: number;
+  /** Aborted: stop the command gracefully. */
+  readonly stop: AbortSignal;
+  /** Aborted: SIGKILL the command now. */
+  readonly kill: AbortSignal;
+  /** Fields for the log lines (the term). */
+  readonly fields: Record<string, unknown>;
+}
+
+const NOT_STARTED = 127;
+
+export async function runCommand(
+  supervisor: Supervisor,
+  run: CommandRun,
+  log: CliLog,
+): Promise<CommandExit> {
+  let exit: CommandExit;
+  try {
+    const running = await supervisor.run(run.command, run.env, run.remainingMs);
+    log.event(`started ${run.command[0]}`, { pid: running.pid, ...run.fields });
+    const stop = (): void => running.stop(run.graceMs);
+    const kill = (): void => running.kill();
+    run.stop.addEventListener('abort', stop, { once: true });
+    run.kill.addEventListener('abort', kill, { once: true });
+    if (run.stop.aborted) stop();
+    if (run.kill.aborted) kill();
+    try {
+      exit = await running.exited;
+    } finally {
+      run.stop.removeEventListener('abort', stop);
+      run.kill.removeEventListener('abort', kill);
+    }
+  } catch (error) {
+    if (!(error instanceof CommandStartError)) throw error;
+    log.error({ err: error, command: run.command[0] }, 'could not start the command');
+    exit = { code: NOT_STARTED, signal: null, cause: null };
+  }
+  log.event(`command ended: ${describeExit(exit)}`, {
+    ...run.fields,
+    ...(exit.cause ? { by: exit.cause } : {}),
+  });
+  return exit;
+}
