@@ -43,23 +43,30 @@ export class SupervisorGoneError extends Error {
   override readonly name = 'SupervisorGoneError';
 }
 
+/** The command in flight: registered before the spawn is sent, so no answer can miss it. */
+interface Current {
+  pid: number;
+  poll: NodeJS.Timeout | undefined;
+  readonly resolve: (exit: CommandExit) => void;
+  readonly started: { resolve: (pid: number) => void; reject: (error: Error) => void };
+}
+
 export class Supervisor {
   readonly #proc: ChildProcess;
   readonly #exited: Promise<void>;
-  #current: {
-    pid: number;
-    resolve: (exit: CommandExit) => void;
-    poll: NodeJS.Timeout;
-  } | null = null;
-  #pending: { resolve: (pid: number) => void; reject: (error: Error) => void } | null = null;
+  #current: Current | null = null;
   #gone: SupervisorGoneError | null = null;
 
-  /** `onDeadlineSignal`: the schedule signalled the command without being asked (for logs). */
+  /**
+   * `onDeadlineSignal`: the schedule signalled the command without being
+   * asked (for logs). `script`: the supervisor's module (tests substitute one).
+   */
   constructor(
     settings: SupervisorSettings,
     readonly onDeadlineSignal: (signal: 'SIGTERM' | 'SIGKILL') => void = () => {},
+    script: URL = new URL('./supervisor.js', import.meta.url),
   ) {
-    this.#proc = fork(new URL('./supervisor.js', import.meta.url), [JSON.stringify(settings)], {
+    this.#proc = fork(script, [JSON.stringify(settings)], {
       detached: true, // its own process group: Ctrl-Z or a group signal to tenure does not stop it
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
@@ -85,24 +92,33 @@ export class Supervisor {
     remainingMs: () => number,
   ): Promise<RunningCommand> {
     if (this.#gone) throw this.#gone;
-    if (this.#current || this.#pending) throw new Error('a command is already running');
+    if (this.#current) throw new Error('a command is already running');
     const [file, ...args] = command;
+    let resolveExit!: (exit: CommandExit) => void;
+    const exited = new Promise<CommandExit>((r) => (resolveExit = r));
+    // 'started' and 'exited' can arrive in one read of the channel, handled before this
+    // function resumes: the exit must find the command registered already.
     const pid = await new Promise<number>((resolve, reject) => {
-      this.#pending = { resolve, reject };
+      this.#current = {
+        pid: 0,
+        poll: undefined,
+        resolve: resolveExit,
+        started: { resolve, reject },
+      };
       this.#send({ t: 'spawn', file, args, env, deadline: deadlineNow(remainingMs) });
     });
-    let resolve!: (exit: CommandExit) => void;
-    const exited = new Promise<CommandExit>((r) => (resolve = r));
-    let sent = 0n;
-    const poll = setInterval(() => {
-      const deadline = BigInt(deadlineNow(remainingMs));
-      if (deadline > sent + 1_000_000n) {
-        sent = deadline;
-        this.#send({ t: 'deadline', deadline: String(deadline) });
-      }
-    }, DEADLINE_POLL_MS);
-    poll.unref();
-    this.#current = { pid, resolve, poll };
+    const current = this.#current as Current | null;
+    if (current?.pid === pid) {
+      let sent = 0n;
+      current.poll = setInterval(() => {
+        const deadline = BigInt(deadlineNow(remainingMs));
+        if (deadline > sent + 1_000_000n) {
+          sent = deadline;
+          this.#send({ t: 'deadline', deadline: String(deadline) });
+        }
+      }, DEADLINE_POLL_MS);
+      current.poll.unref();
+    }
     return {
       pid,
       exited,
@@ -122,14 +138,15 @@ export class Supervisor {
   }
 
   #onMessage(message: FromSupervisor): void {
+    const current = this.#current;
     switch (message.t) {
       case 'started':
-        this.#pending?.resolve(message.pid);
-        this.#pending = null;
+        if (current) current.pid = message.pid;
+        current?.started.resolve(message.pid);
         break;
       case 'failed':
-        this.#pending?.reject(new CommandStartError(message.message));
-        this.#pending = null;
+        this.#current = null;
+        current?.started.reject(new CommandStartError(message.message));
         break;
       case 'deadline-signal':
         this.onDeadlineSignal(message.signal);
@@ -150,14 +167,15 @@ export class Supervisor {
 
   #onGone(): void {
     this.#gone = new SupervisorGoneError('the supervisor process exited');
-    this.#pending?.reject(this.#gone);
-    this.#pending = null;
     const current = this.#current;
     if (!current) return;
-    try {
-      process.kill(-current.pid, 'SIGKILL');
-    } catch {
-      // Gone already.
+    current.started.reject(this.#gone); // no effect once started
+    if (current.pid !== 0) {
+      try {
+        process.kill(-current.pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
     }
     this.#finish({ code: null, signal: 'SIGKILL', cause: 'supervisor-gone' });
   }

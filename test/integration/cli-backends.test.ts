@@ -85,7 +85,7 @@ describe.each(BACKENDS)('tenure on $name', (backend) => {
   it('lock, status and SIGTERM', async () => {
     const once = await cli(['lock', 'once', '--', 'sh', '-c', 'echo "term=$TENURE_TERM"'], env);
     expect(once.stderr).toMatch(/acquired once/);
-    expect(once.code).toBe(0);
+    expect(once.code, once.stderr).toBe(0);
     expect(Number(/term=(\d+)/.exec(once.stdout)?.[1])).toBeGreaterThan(0);
 
     const held = startCli(['lock', 'held', '--data', '{"k":1}', '--', 'sleep', '30'], env);
@@ -100,7 +100,7 @@ describe.each(BACKENDS)('tenure on $name', (backend) => {
       expect(leases).toEqual([
         expect.objectContaining({ name: 'held', term: Number(term), data: { k: 1 } }),
       ]);
-      expect(await held.stop('SIGTERM')).toBe(143); // sleep's status: killed by SIGTERM
+      expect(await held.stop('SIGTERM'), held.stderr).toBe(143); // sleep's status: killed by SIGTERM
       expect(JSON.parse((await cli(['status', '--json'], env)).stdout)).toMatchObject({
         leases: [],
       });

@@ -46,7 +46,6 @@ const SCRIPTS = {
   read: script('read', readLua, 1),
 } as const;
 
-/** The slice of an ioredis `Redis` or `Cluster` client the store needs. */
 /** The slice of a node client `list()` needs: SCAN over the key space. */
 export interface ScanClient {
   scan(
@@ -58,6 +57,7 @@ export interface ScanClient {
   ): Promise<[cursor: string, elements: string[]]>;
 }
 
+/** The slice of an ioredis `Redis` or `Cluster` client the store needs. */
 export interface RedisClientLike extends ScriptClient {
   readonly status: string;
   /** Used by `list()` on a standalone or Sentinel client. */
@@ -74,7 +74,7 @@ export interface RedisClientLike extends ScriptClient {
   /** ioredis sets it: `true` on a `Cluster`. */
   readonly isCluster?: boolean;
   /** Used with `waitReplicas` to send the script and WAIT in one round trip. */
-  pipeline?(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
+  pipeline?: PipelineClient['pipeline'];
   /** Used by `diagnose()`, best effort. */
   info?(section: string): Promise<string>;
   /** An ioredis `Cluster`'s slot-map refresh: a `MOVED` answer to the `WAIT` pipeline triggers it. */
@@ -84,7 +84,12 @@ export interface RedisClientLike extends ScriptClient {
 /** One node connection of an ioredis `Cluster`. */
 export interface ClusterNode {
   readonly options?: { readonly host?: string | undefined; readonly port?: number | undefined };
-  pipeline?(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
+  pipeline?: PipelineClient['pipeline'];
+}
+
+/** A connection that sends several commands in one round trip. */
+interface PipelineClient {
+  pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
 }
 
 export interface RedisLeaseStoreOptions {
@@ -400,24 +405,19 @@ export class RedisLeaseStore implements LeaseStore {
     try {
       let results: [Error | null, unknown][] = [];
       for (let redirects = 0; ; redirects++) {
-        results =
-          (await client.pipeline([['evalsha', s.sha, s.numKeys, ...args], wait]).exec()) ?? [];
-        if (results[0]?.[0]?.message.startsWith('NOSCRIPT')) {
-          this.stats.scriptReloads++;
-          results =
-            (await client.pipeline([['eval', s.source, s.numKeys, ...args], wait]).exec()) ?? [];
+        results = await this.#scriptThenWait(client, [], s, args, wait);
+        // An ASK (the slot is migrating and the key has moved) is followed once on the node
+        // it names: ASKING, then the same script and WAIT, whose replicas hold the key now.
+        const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
+        const node = asked === undefined ? undefined : this.#node(asked);
+        if (node) {
+          results = await this.#scriptThenWait(node, [['asking']], s, args, wait);
+          break;
         }
         // On a Cluster, ioredis redirects a pipeline only when every command in it may be
         // retried, which WAIT is not: a MOVED (the slot's primary changed, as after a fail-over)
         // comes back as the script's answer, and the slot map stays stale. The script did not
         // run there: refresh the map and send the pipeline again.
-        // An ASK (the slot is migrating and the key has moved) is followed once on the node
-        // it names: ASKING, then the same script and WAIT, whose replicas hold the key now.
-        const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
-        if (asked !== undefined) {
-          results = (await this.#ask(asked, s, args, wait)) ?? results;
-          break;
-        }
         const moved = results[0]?.[0]?.message.startsWith('MOVED') === true;
         if (!moved || typeof client.refreshSlotsCache !== 'function' || redirects >= 2) break;
         await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
@@ -447,26 +447,31 @@ export class RedisLeaseStore implements LeaseStore {
    * client has no connection to that node (the `ASK` is then reported as
    * "not now" and retried).
    */
-  async #ask(
-    address: string,
+  /**
+   * `prefix` (e.g. ASKING), the script (EVALSHA, EVAL on NOSCRIPT) and `wait`
+   * in one pipeline on `target`; the replies after the prefix.
+   */
+  async #scriptThenWait(
+    target: PipelineClient,
+    prefix: unknown[][],
     s: Script,
     args: (string | number)[],
     wait: (string | number)[],
-  ): Promise<[Error | null, unknown][] | undefined> {
+  ): Promise<[Error | null, unknown][]> {
+    const send = async (command: unknown[]): Promise<[Error | null, unknown][]> =>
+      ((await target.pipeline([...prefix, command, wait]).exec()) ?? []).slice(prefix.length);
+    const results = await send(['evalsha', s.sha, s.numKeys, ...args]);
+    if (!results[0]?.[0]?.message.startsWith('NOSCRIPT')) return results;
+    this.stats.scriptReloads++;
+    return send(['eval', s.source, s.numKeys, ...args]);
+  }
+
+  /** The Cluster node connection at `host:port`, if the client has one that pipelines. */
+  #node(address: string): PipelineClient | undefined {
     const node = this.#client
       .nodes?.('all')
       .find((n) => `${n.options?.host}:${n.options?.port}` === address);
-    if (!node?.pipeline) return undefined;
-    let results =
-      (await node.pipeline([['asking'], ['evalsha', s.sha, s.numKeys, ...args], wait]).exec()) ??
-      [];
-    if (results[1]?.[0]?.message.startsWith('NOSCRIPT')) {
-      this.stats.scriptReloads++;
-      results =
-        (await node.pipeline([['asking'], ['eval', s.source, s.numKeys, ...args], wait]).exec()) ??
-        [];
-    }
-    return results.slice(1);
+    return node?.pipeline ? (node as PipelineClient) : undefined;
   }
 
   #notReplicated(operation: string, key: string, acks: number): NotEnoughReplicasError {
