@@ -2,7 +2,11 @@
 import { signalExitCode } from './exit-codes.js';
 import type { CommandExit } from './supervised-command.js';
 
-/** The command's environment: tenure's own variables over the inherited ones. */
+/**
+ * The command's environment: tenure's own variables over the inherited ones,
+ * without TENURE_STORE (it may hold the store's password; the command gets
+ * its term, not the store).
+ */
 export function commandEnv(vars: {
   readonly TENURE_TERM: number;
   readonly TENURE_IDENTITY: string;
@@ -10,7 +14,8 @@ export function commandEnv(vars: {
   readonly TENURE_LOCK?: string;
 }): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && k !== 'TENURE_STORE') env[k] = v;
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = String(v);
   return env;
 }

@@ -39,7 +39,8 @@ const FLAGS: Readonly<Record<string, string>> = {
 export function resolveKillTiming(parsed: Parsed, retryMs: number): KillTiming {
   const ttlMs = integerFlag(parsed, 'lease-ms', TIMING_DEFAULTS.leaseMs, 100);
   const renewFlag = parsed.values['renew-ms'];
-  const renewMs = renewFlag === undefined ? undefined : integerFlag(parsed, 'renew-ms', 0, 10);
+  // Also the request timeout: below 100 ms, renewals would time out on an ordinary network.
+  const renewMs = renewFlag === undefined ? undefined : integerFlag(parsed, 'renew-ms', 0, 100);
   let lease: LeaseTiming;
   try {
     lease = resolveLeaseTiming({

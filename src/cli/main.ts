@@ -7,7 +7,8 @@
 import { ConfigurationError, InvalidOptionError, StoreError } from '../errors.js';
 import { UsageError, parse } from './args.js';
 import { StoreFailure } from './context.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT, signalExitCode } from './exit-codes.js';
+import { setSignalExit } from './shutdown.js';
 import { HELP } from './help.js';
 import { MissingPackageError } from './open-store.js';
 import { INIT_FLAGS, init } from './commands/init.js';
@@ -17,8 +18,8 @@ import { RUN_FLAGS, run } from './commands/run.js';
 import { STATUS_FLAGS, status } from './commands/status.js';
 
 const COMMANDS = {
-  run: { flags: RUN_FLAGS, main: run },
-  lock: { flags: LOCK_FLAGS, main: lock },
+  run: { flags: RUN_FLAGS, main: run, takesCommand: true },
+  lock: { flags: LOCK_FLAGS, main: lock, takesCommand: true },
   status: { flags: STATUS_FLAGS, main: status },
   observe: { flags: OBSERVE_FLAGS, main: observe },
   init: { flags: INIT_FLAGS, main: init },
@@ -42,7 +43,14 @@ async function main(argv: readonly string[]): Promise<number> {
     throw new UsageError(
       `Unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')}`,
     );
+  // A signal before the command is under way exits at once: 0 for run and observe (a
+  // shutdown, as later), 128 + n for the others.
+  setSignalExit((signal) =>
+    name === 'run' || name === 'observe' ? EXIT.ok : signalExitCode(signal),
+  );
   const parsed = parse(rest, command.flags);
+  if (parsed.command !== null && !('takesCommand' in command))
+    throw new UsageError(`${name} runs no command: remove everything from \`--\` on`);
   if (parsed.values['help'] === true) {
     process.stdout.write(`${HELP[name]}\n`);
     return EXIT.ok;
@@ -72,8 +80,8 @@ function report(error: unknown, verbose: boolean): number {
 }
 
 const argv = process.argv.slice(2);
+const own = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
 main(argv).then(
   (code) => process.exit(code),
-  (error: unknown) =>
-    process.exit(report(error, argv.includes('--verbose') || argv.includes('-v'))),
+  (error: unknown) => process.exit(report(error, own.includes('--verbose') || own.includes('-v'))),
 );

@@ -103,10 +103,15 @@ async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
     ...(waitReplicas === undefined ? {} : { waitReplicas }),
     ...(quarantineMs === undefined ? {} : { quarantineMs }),
   });
-  await client.connect().catch(() => {
-    // Not fatal here: requests report the store as unavailable, and `run`
-    // keeps campaigning until the server is back.
-  });
+  // Bounded: a server that accepts the connection and never answers (paused) would
+  // otherwise hold connect() forever. Not fatal either way: requests time out and report
+  // the store unavailable, and `run` keeps campaigning until the server is back.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    client.connect().catch(() => {}),
+    new Promise((resolve) => (timer = setTimeout(resolve, CONNECT_TIMEOUT_MS))),
+  ]);
+  clearTimeout(timer);
   return {
     store,
     async close() {

@@ -48,8 +48,14 @@ export async function runCommand(
     }
   } catch (error) {
     if (!(error instanceof CommandStartError)) throw error;
-    log.error({ err: error, command: run.command[0] }, 'could not start the command');
-    exit = { code: NOT_STARTED, signal: null, cause: null };
+    if (error.reason === 'deadline') {
+      // Renewals fell so late that the kill point had passed: as if the schedule killed it.
+      log.warn({ ...run.fields }, 'not started: the lease deadline is too close');
+      exit = { code: null, signal: null, cause: 'deadline' };
+    } else {
+      log.error({ err: error, command: run.command[0] }, 'could not start the command');
+      exit = { code: NOT_STARTED, signal: null, cause: null };
+    }
   }
   log.event(`command ended: ${describeExit(exit)}`, {
     ...run.fields,

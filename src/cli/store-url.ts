@@ -59,25 +59,34 @@ const PARAMS: Readonly<Record<StoreKind, readonly string[]>> = {
   etcd: [],
 };
 
-const SHAPE = /^([a-z][a-z0-9+.-]*:)\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/i;
+const SCHEME = /^([a-z][a-z0-9+.-]*:)\/\//i;
+/** After the scheme and the user info: hosts, path, query. */
+const REST = /^([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/;
 
 export function parseStoreUrl(input: string): StoreUrl {
-  const match = SHAPE.exec(input.trim());
-  const scheme = match?.[1]?.toLowerCase();
+  const text = input.trim();
+  const scheme = SCHEME.exec(text)?.[1]?.toLowerCase();
   if (scheme === 'memory:')
     throw new UsageError(
       'The memory store lives inside one process, so separate `tenure` processes cannot share it; use redis://, postgres:// or etcd://',
     );
   const known = scheme === undefined ? undefined : SCHEMES[scheme];
-  if (!match || !known)
+  if (scheme === undefined || !known)
     throw new UsageError(
-      `Unsupported store URL ${JSON.stringify(redactLoose(input))}: expected redis://, rediss://, redis+sentinel://, redis+cluster://, postgres:// or etcd://`,
+      `Unsupported store URL ${JSON.stringify(redactLoose(text))}: expected redis://, rediss://, redis+sentinel://, redis+cluster://, postgres:// or etcd://`,
     );
-  const [, , userinfo, authority = '', path = '', query = ''] = match;
+  // The user info ends at the last '@': a password with an unencoded '@', '/' or '?' is
+  // still taken whole (and never echoed), not split into hosts and paths.
+  const afterScheme = text.slice(scheme.length + 2);
+  const at = afterScheme.lastIndexOf('@');
+  const userinfo = at < 0 ? undefined : afterScheme.slice(0, at);
+  const rest = REST.exec(at < 0 ? afterScheme : afterScheme.slice(at + 1));
+  if (!rest) throw new UsageError(`Bad store URL ${JSON.stringify(redactLoose(text))}`);
+  const [, authority = '', path = '', query = ''] = rest;
   const { username, password } = splitUserinfo(userinfo);
   const hosts = authority === '' ? [] : authority.split(',').map((h) => hostPort(h, known.port));
   if (hosts.length === 0 && known.kind !== 'postgres')
-    throw new UsageError(`The store URL names no host: ${JSON.stringify(redactLoose(input))}`);
+    throw new UsageError(`The store URL names no host: ${JSON.stringify(redactLoose(text))}`);
   if (hosts.length > 1 && known.kind === 'redis')
     throw new UsageError(
       'A redis:// URL names one server; for several use redis+sentinel:// or redis+cluster://',
@@ -87,14 +96,20 @@ export function parseStoreUrl(input: string): StoreUrl {
   let db = 0;
   let master: string | undefined;
   if (known.kind === 'sentinel') {
-    master = segments[0] === undefined ? undefined : decodeURIComponent(segments[0]);
+    master = segments[0] === undefined ? undefined : decode(segments[0], 'primary name');
     if (master === undefined)
       throw new UsageError(
         'A redis+sentinel:// URL needs the primary’s name as its path: redis+sentinel://host:26379/<master>',
       );
     db = dbNumber(segments[1]);
+    if (segments.length > 2)
+      throw new UsageError(
+        `A redis+sentinel:// URL's path is /<master>[/<db>], got ${JSON.stringify(path)}`,
+      );
   } else if (known.kind === 'redis') {
     db = dbNumber(segments[0]);
+    if (segments.length > 1)
+      throw new UsageError(`A redis:// URL's path is /<db>, got ${JSON.stringify(path)}`);
   } else if (known.kind !== 'postgres' && segments.length > 0) {
     throw new UsageError(`A ${scheme}// URL takes no path, got ${JSON.stringify(path)}`);
   }
@@ -111,7 +126,7 @@ export function parseStoreUrl(input: string): StoreUrl {
     db,
     master,
     params,
-    raw: input.trim(),
+    raw: text,
     display: `${scheme}//${who}${authority}${path}${query === '' ? '' : '?' + redactQuery(query)}`,
   };
 }
@@ -123,12 +138,21 @@ function splitUserinfo(userinfo: string | undefined): {
   if (userinfo === undefined) return { username: undefined, password: undefined };
   const colon = userinfo.indexOf(':');
   const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
-  const password = colon < 0 ? undefined : decodeURIComponent(userinfo.slice(colon + 1));
-  return { username: user === '' ? undefined : decodeURIComponent(user), password };
+  const password = colon < 0 ? undefined : decode(userinfo.slice(colon + 1), 'password');
+  return { username: user === '' ? undefined : decode(user, 'user name'), password };
+}
+
+/** Percent-decoding; a malformed escape is a usage error that does not echo the text. */
+function decode(text: string, what: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new UsageError(`The ${what} in the store URL has a malformed %-escape`);
+  }
 }
 
 function hostPort(text: string, defaultPort: number): HostPort {
-  const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/i.exec(text);
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]@]+)(?::(\d{1,5}))?$/i.exec(text);
   const port = m?.[2] === undefined ? defaultPort : Number(m[2]);
   if (!m || port < 1 || port > 65535)
     throw new UsageError(`Bad host in the store URL: ${JSON.stringify(text)} (expected host:port)`);
@@ -168,11 +192,14 @@ export function integerParam(url: StoreUrl, name: string, min: number): number |
   return Number(raw);
 }
 
+/** Hides the value of every query parameter whose name speaks of a secret (sslpassword, …). */
 function redactQuery(query: string): string {
-  return query.replace(/((?:^|&)(?:sentinelPassword|password)=)[^&]*/gi, '$1***');
+  return query.replace(/((?:^|&)[^=&]*(?:pass|secret|token|key)[^=&]*=)[^&]*/gi, '$1***');
 }
 
-/** Best-effort redaction of something that did not parse: hide anything between `:` and `@`. */
+/** Redaction of something that did not parse: everything up to the last '@' is user info. */
 function redactLoose(input: string): string {
-  return input.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@').replace(/(password=)[^&]*/gi, '$1***');
+  const hidden = input.replace(/^([a-z][a-z0-9+.-]*:\/*)[^]*@/i, '$1***@');
+  const q = hidden.indexOf('?');
+  return q < 0 ? hidden : hidden.slice(0, q + 1) + redactQuery(hidden.slice(q + 1));
 }

@@ -33,9 +33,15 @@ export interface RunningCommand {
   kill(): void;
 }
 
-/** The command could not be started (not found, not executable, deadline too close). */
+/** The command was not started: not found or not executable (`spawn`), or the deadline was too close. */
 export class CommandStartError extends Error {
   override readonly name = 'CommandStartError';
+  constructor(
+    message: string,
+    readonly reason: 'deadline' | 'spawn',
+  ) {
+    super(message);
+  }
 }
 
 /** The supervisor process died; the parent killed the command's group itself. */
@@ -146,7 +152,7 @@ export class Supervisor {
         break;
       case 'failed':
         this.#current = null;
-        current?.started.reject(new CommandStartError(message.message));
+        current?.started.reject(new CommandStartError(message.message, message.reason));
         break;
       case 'deadline-signal':
         this.onDeadlineSignal(message.signal);

@@ -29,8 +29,8 @@ export type StopCause = 'deadline' | 'stop' | 'parent-gone' | null;
 /** Supervisor → parent. */
 export type FromSupervisor =
   | { readonly t: 'started'; readonly pid: number }
-  /** The command could not be started (e.g. not found); nothing is running. */
-  | { readonly t: 'failed'; readonly message: string }
+  /** The command was not started: the deadline was too close, or the spawn failed (not found). */
+  | { readonly t: 'failed'; readonly reason: 'deadline' | 'spawn'; readonly message: string }
   /** The deadline came near: SIGTERM (or SIGKILL) was sent without being asked. */
   | { readonly t: 'deadline-signal'; readonly signal: 'SIGTERM' | 'SIGKILL' }
   /** The command's whole process group is gone. */

@@ -40,6 +40,8 @@ let termTimer: NodeJS.Timeout | undefined;
 let killTimer: NodeJS.Timeout | undefined;
 let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 let exiting = false;
+/** Stopping what a command left in its group after it exited. */
+let cleaning = false;
 
 const send = (message: FromSupervisor): void => {
   if (process.connected) process.send?.(message);
@@ -84,9 +86,10 @@ function arm(): void {
   }, msUntil(kill));
 }
 
+/** SIGTERM now, SIGKILL after `graceMs` or at the kill point; `why` null leaves the exit the command's own. */
 function stop(graceMs: number, why: StopCause): void {
   if (group === 0) return;
-  cause ??= why;
+  if (why !== null) cause ??= why;
   signalGroup('SIGTERM');
   const graceEnd = nowNs() + BigInt(graceMs) * 1_000_000n;
   const kill = graceEnd < killPoint() ? graceEnd : killPoint();
@@ -98,11 +101,16 @@ function stop(graceMs: number, why: StopCause): void {
 /** After the group leader exited: report once every process of the group is gone. */
 function awaitGroup(): void {
   if (groupAlive()) {
-    // Leftovers of a command that exited on its own are stopped like the command.
-    if (cause === null) stop(settings.graceMs, 'stop');
+    // Leftovers of a command that exited on its own are stopped like the command; the exit
+    // stays the command's own (its restart policy applies).
+    if (!cleaning) {
+      cleaning = true;
+      stop(settings.graceMs, null);
+    }
     setTimeout(awaitGroup, POLL_MS);
     return;
   }
+  cleaning = false;
   clearTimeout(termTimer);
   clearTimeout(killTimer);
   const done = exit ?? { code: null, signal: null };
@@ -118,7 +126,11 @@ function start(message: Extract<ToSupervisor, { t: 'spawn' }>): void {
   if (child !== null) throw new Error('spawn while a command is running');
   deadline = BigInt(message.deadline);
   if (msUntil(killPoint() - BigInt(settings.graceMs) * 1_000_000n) <= 0) {
-    send({ t: 'failed', message: 'the lease deadline is too close to start the command' });
+    send({
+      t: 'failed',
+      reason: 'deadline',
+      message: 'the lease deadline is too close to start the command',
+    });
     return;
   }
   const proc = spawn(message.file, [...message.args], {
@@ -131,7 +143,7 @@ function start(message: Extract<ToSupervisor, { t: 'spawn' }>): void {
     // The command could not be started (ENOENT, EACCES): nothing runs.
     if (proc.pid === undefined) {
       child = null;
-      send({ t: 'failed', message: error.message });
+      send({ t: 'failed', reason: 'spawn', message: error.message });
     }
   });
   if (proc.pid === undefined) return;
@@ -176,10 +188,11 @@ process.on('disconnect', () => {
   if (group === 0) process.exit(0);
   stop(settings.graceMs, 'parent-gone');
 });
-// Signals to the supervisor itself end the command first.
+// Signals to the supervisor itself (systemd's KillMode=control-group sends SIGTERM to every
+// process of the unit at once) stop the command with its grace period, then exit.
 for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
   process.on(signal, () => {
     exiting = true;
     if (group === 0) process.exit(0);
-    stop(0, 'stop');
+    stop(settings.graceMs, 'stop');
   });

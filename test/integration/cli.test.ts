@@ -384,3 +384,85 @@ describe('run', () => {
     }
   });
 });
+
+describe('findings of the independent review', () => {
+  it('a Redis that accepts connections but never answers: status exits 69, and SIGTERM during the wait ends run (0) and lock (143) at once', async () => {
+    const paused = await RedisServer.start();
+    process.kill(paused.pid as number, 'SIGSTOP');
+    try {
+      const pausedEnv = { TENURE_STORE: paused.url, TENURE_NAMESPACE: namespace };
+      const started = Date.now();
+      const status = await cli(['status'], pausedEnv, 30_000);
+      expect(status.code, status.stderr).toBe(69);
+      expect(Date.now() - started).toBeLessThan(20_000);
+      for (const [args, code] of [
+        [['run', 'p', '--', 'true'], 0],
+        [['lock', 'p', '--', 'true'], 143],
+      ] as const) {
+        const p = startCli(args, pausedEnv);
+        await sleep(500);
+        const signalled = Date.now();
+        expect(await p.stop('SIGTERM'), p.stderr).toBe(code);
+        expect(Date.now() - signalled).toBeLessThan(2_000);
+      }
+    } finally {
+      process.kill(paused.pid as number, 'SIGCONT');
+      await paused.stop();
+    }
+  });
+
+  it('--restart never ends after a command that exited 0 leaving a background child', async () => {
+    const r = await cli(
+      ['run', 'bg', '--restart', 'never', '--', 'sh', '-c', 'sleep 30 & exit 0'],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/restarting/);
+  });
+
+  it('SIGTERM to tenure run, its supervisor and the command at once (systemd control-group) keeps the grace period', async () => {
+    const file = ledger('cleanup');
+    const script = `trap 'sleep 0.3; echo cleanup-done >> ${file}; exit 0' TERM; while :; do sleep 0.05; done`;
+    const p = startCli(['run', 'unit', '--', 'sh', '-c', script], env);
+    try {
+      const [, pid] = await p.waitFor(/started sh \(pid=(\d+)/);
+      const [supervisor] = childrenOf(p.pid);
+      process.kill(supervisor as number, 'SIGTERM');
+      process.kill(-Number(pid), 'SIGTERM');
+      process.kill(p.pid, 'SIGTERM');
+      expect(await p.exited).toBe(0);
+      expect(readFileSync(file, 'utf8')).toContain('cleanup-done');
+    } finally {
+      await p.stop('SIGKILL');
+    }
+  });
+
+  it('status, observe and init take no command after --', async () => {
+    const r = await cli(['status', '--', 'echo', 'hi'], env);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toMatch(/status runs no command/);
+  });
+
+  it('--metrics-port already in use exits 64 naming the flag', async () => {
+    const holder = startCli(['run', 'm1', '--metrics-port', '0', '--', 'sleep', '30'], env);
+    try {
+      const [, port] = await holder.waitFor(/on http:\/\/127\.0\.0\.1:(\d+)/);
+      const r = await cli(['run', 'm2', '--metrics-port', String(port), '--', 'true'], env);
+      expect(r.code).toBe(64);
+      expect(r.stderr).toMatch(
+        /Cannot serve metrics on 127\.0\.0\.1:\d+ \(--metrics-host, --metrics-port\): EADDRINUSE/,
+      );
+      expect(await holder.stop('SIGTERM')).toBe(0);
+    } finally {
+      await holder.stop('SIGKILL');
+    }
+  });
+
+  it('the command does not see TENURE_STORE (it may hold the password)', async () => {
+    const r = await cli(
+      ['lock', 'env', '--', 'sh', '-c', 'echo "store=${TENURE_STORE-unset} term=$TENURE_TERM"'],
+      env,
+    );
+    expect(r.stdout).toMatch(/^store=unset term=\d+$/m);
+  });
+});

@@ -34,7 +34,11 @@ for (const policy of ['volatile-lru', 'noeviction'] as const) {
       async () => {
         const namespace = uniqueNamespace('evict');
         const store = new RedisLeaseStore({ client: server.client(), namespace });
-        const a = await new Locker(store).lock('report', { ttlMs: 30_000, renewMs: 200 });
+        // With noeviction the holder must renew during the check; with volatile-lru it must
+        // not renew before the check: a renewal would find the lease evicted and end it,
+        // and the window (the fill, then b's attempt) can pass 200 ms on a loaded machine.
+        const renewMs = policy === 'noeviction' ? 200 : 10_000;
+        const a = await new Locker(store).lock('report', { ttlMs: 30_000, renewMs });
         const lease = leaseKeys(namespace, 'report').lease;
         const outcome = await fillMemory(admin, async () => (await admin.exists(lease)) === 0);
         const b = await new Locker(store).tryLock('report', { ttlMs: 30_000 });

@@ -70,6 +70,12 @@ describe('parseStoreUrl', () => {
     ],
     ['postgres://app:hunter2@db/x?password=hunter2', 'postgres://app:***@db/x?password=***'],
     ['etcd://h:1', 'etcd://h:1'],
+    ['redis://user:s3cr@et@h:1', 'redis://user:***@h:1'],
+    ['redis://user:s3cr/et?x@h:1', 'redis://user:***@h:1'],
+    [
+      'postgres://h:1/db?sslpassword=s3cret&sslmode=require',
+      'postgres://h:1/db?sslpassword=***&sslmode=require',
+    ],
   ])('displays %s without its password', (url, display) => {
     expect(parseStoreUrl(url).display).toBe(display);
   });
@@ -86,10 +92,18 @@ describe('parseStoreUrl', () => {
     ['redis+cluster://h:1/x', /takes no path/],
     ['etcd://h:1?x=1', /Unknown store URL parameter "x" for etcd/],
     ['nonsense', /Unsupported store URL/],
-    ['ftp://u:hunter2@h', /Unsupported store URL "ftp:\/\/u:\*\*\*@h"/],
+    ['ftp://u:hunter2@h', /Unsupported store URL "ftp:\/\/\*\*\*@h"/],
+    ['redis:/user:hunter2@h:1', /Unsupported store URL "redis:\/\*\*\*@h:1"/],
+    ['mysql://user:hun/ter2@h', /Unsupported store URL "mysql:\/\/\*\*\*@h"/],
+    ['redis://u:s%zz@h', /malformed %-escape/],
+    ['redis+sentinel://h:1/%zz', /malformed %-escape/],
+    ['redis://h/0/junk/more', /path is \/<db>/],
+    ['redis+sentinel://h:1/m/0/x', /path is \/<master>\[\/<db>\]/],
   ])('rejects %s', (url, message) => {
     expect(() => parseStoreUrl(url)).toThrow(UsageError);
     expect(() => parseStoreUrl(url)).toThrow(message);
+    for (const secret of ['hunter2', 'hun', 'ter2'])
+      expect(() => parseStoreUrl(url)).not.toThrow(secret);
   });
 });
 

@@ -55,16 +55,18 @@ export async function lock(parsed: Parsed): Promise<number> {
   let shutdown: ShutdownSignal | null = null;
   const interrupt = new AbortController();
   const killing = new AbortController();
-  const off = onShutdown(
-    (signal) => {
-      shutdown = signal;
-      interrupt.abort();
-    },
-    () => killing.abort(),
-  );
+  let off = (): void => {};
   try {
     return await withStore(ctx, async (open) => {
       await probeStore(open.store, name, ctx.log, false);
+      // From here a signal is handled (until now it exited at once, 128 + n: nothing held).
+      off = onShutdown(
+        (signal) => {
+          shutdown = signal;
+          interrupt.abort();
+        },
+        () => killing.abort(),
+      );
       const locker = new Locker(open.store, identity === undefined ? {} : { identity });
       let held: Lock | null;
       try {
@@ -89,6 +91,11 @@ export async function lock(parsed: Parsed): Promise<number> {
       }
       const lease = held;
       ctx.log.event(`acquired ${name}`, { term: lease.term });
+      if (shutdown !== null) {
+        // The signal came while the grant was on its way: do not start the command.
+        await lease.release().catch(() => false);
+        return signalExitCode(shutdown);
+      }
       const supervisor = new Supervisor({
         graceMs: timing.graceMs,
         killMarginMs: timing.killMarginMs,

@@ -16,9 +16,10 @@ export async function observe(parsed: Parsed): Promise<number> {
   const election = onePositional(parsed, 'election');
   const ctx = context(parsed);
   const abort = new AbortController();
-  const off = onShutdown(() => abort.abort());
+  let off = (): void => {};
   try {
     await withStore(ctx, async (open) => {
+      off = onShutdown(() => abort.abort());
       const locker = new Locker(open.store);
       const changes = locker.watch(election, {
         signal: abort.signal,

@@ -50,6 +50,7 @@ export const RUN_FLAGS = {
 
 type Restart = 'always' | 'on-failure' | 'never';
 const MAX_RESTART_DELAY_MS = 30_000;
+const DEADLINE_RESTART_MS = 50;
 
 interface RunPlan {
   readonly ctx: Context;
@@ -90,13 +91,15 @@ export async function run(parsed: Parsed): Promise<number> {
       ...(metrics ? { metrics: metrics.provider } : {}),
     });
     elector.on('error', (error) => ctx.log.warn({ err: error }, 'elector error'));
+    const host = stringFlag(parsed, 'metrics-host') ?? '127.0.0.1';
     const server = metrics
-      ? await serveElection({
-          elector,
-          registry: metrics.registry,
-          host: stringFlag(parsed, 'metrics-host') ?? '127.0.0.1',
-          port: metricsPort,
-        })
+      ? await serveElection({ elector, registry: metrics.registry, host, port: metricsPort }).catch(
+          (error: NodeJS.ErrnoException) => {
+            throw new UsageError(
+              `Cannot serve metrics on ${host}:${metricsPort} (--metrics-host, --metrics-port): ${error.code ?? error.message}`,
+            );
+          },
+        )
       : undefined;
     if (server) ctx.log.event(`serving /metrics, /healthz and /leader on ${server.url}`);
     const supervisor = new Supervisor(
@@ -171,9 +174,10 @@ async function lead(plan: RunPlan, elector: Elector, supervisor: Supervisor): Pr
           if (plan.restart === 'never' || (plan.restart === 'on-failure' && ok))
             return exitStatus(exit);
         }
-        // Restart while still leading; a command killed by the deadline schedule restarts at once.
+        // Restart while still leading; a command stopped by the deadline schedule restarts
+        // almost at once (it did not fail: renewals were late).
         if (systemClock.now() - startedAt > MAX_RESTART_DELAY_MS) delayMs = plan.restartDelayMs;
-        const pause = exit.cause === 'deadline' ? 0 : delayMs;
+        const pause = exit.cause === 'deadline' ? DEADLINE_RESTART_MS : delayMs;
         if (exit.cause !== 'deadline')
           delayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(1, delayMs * 2));
         if (pause > 0) ctx.log.event(`restarting in ${pause} ms`, { term });
