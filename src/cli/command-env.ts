@@ -1,6 +1,6 @@
 /** What `run` and `lock` hand the command, and how its end becomes an exit code. */
 import { signalExitCode } from './exit-codes.js';
-import type { CommandExit } from './supervised-command.js';
+import { type CommandExit, withoutStore } from './supervised-command.js';
 
 /**
  * The command's environment: tenure's own variables over the inherited ones,
@@ -13,9 +13,7 @@ export function commandEnv(vars: {
   readonly TENURE_ELECTION?: string;
   readonly TENURE_LOCK?: string;
 }): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env))
-    if (v !== undefined && k !== 'TENURE_STORE') env[k] = v;
+  const env = withoutStore(process.env);
   for (const [k, v] of Object.entries(vars)) if (v !== undefined) env[k] = String(v);
   return env;
 }
@@ -27,7 +25,8 @@ export function exitStatus(exit: CommandExit): number {
 }
 
 export function describeExit(exit: CommandExit): string {
-  return exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? 'unknown'}`;
+  if (exit.code !== null) return `exit code ${exit.code}`;
+  return exit.signal !== null ? `signal ${exit.signal}` : 'not started';
 }
 
 /** `--data`: a JSON value, or taken as a plain string when it is not JSON. */

@@ -3,7 +3,8 @@
  * `lock`: start it, stop it (SIGTERM, then SIGKILL after the grace, never
  * after the kill point) when `stop` aborts, SIGKILL it when `kill` aborts,
  * and resolve once its whole process group is gone. A command that cannot
- * be started resolves as exit 127, as shells report it.
+ * be started resolves as exit 127, as shells report it; `null` when `stop`
+ * aborted before it was started.
  */
 import { describeExit } from './command-env.js';
 import type { CliLog } from './log.js';
@@ -29,7 +30,16 @@ export async function runCommand(
   supervisor: Supervisor,
   run: CommandRun,
   log: CliLog,
-): Promise<CommandExit> {
+): Promise<CommandExit | null> {
+  // Wait until the supervisor listens; a stop meanwhile means the command is never started.
+  const stopped = new Promise<'stopped'>((resolve) => {
+    if (run.stop.aborted) resolve('stopped');
+    run.stop.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
+  if ((await Promise.race([supervisor.ready, stopped])) === 'stopped') {
+    log.event('not started: stopping', { ...run.fields });
+    return null;
+  }
   let exit: CommandExit;
   try {
     const running = await supervisor.run(run.command, run.env, run.remainingMs);

@@ -199,7 +199,9 @@ function redactQuery(query: string): string {
 
 /** Redaction of something that did not parse: everything up to the last '@' is user info. */
 function redactLoose(input: string): string {
-  const hidden = input.replace(/^([a-z][a-z0-9+.-]*:\/*)[^]*@/i, '$1***@');
+  const at = input.lastIndexOf('@');
+  const scheme = /^[^:/@]*:\/*/.exec(input)?.[0] ?? '';
+  const hidden = at < 0 ? input : `${scheme}***@${input.slice(at + 1)}`;
   const q = hidden.indexOf('?');
   return q < 0 ? hidden : hidden.slice(0, q + 1) + redactQuery(hidden.slice(q + 1));
 }

@@ -60,6 +60,9 @@ interface Current {
 export class Supervisor {
   readonly #proc: ChildProcess;
   readonly #exited: Promise<void>;
+  #markReady!: () => void;
+  /** Resolves once the supervisor listens (see `run`'s `abort`). */
+  readonly ready = new Promise<void>((resolve) => (this.#markReady = resolve));
   #current: Current | null = null;
   #gone: SupervisorGoneError | null = null;
 
@@ -76,6 +79,7 @@ export class Supervisor {
       detached: true, // its own process group: Ctrl-Z or a group signal to tenure does not stop it
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
+      env: withoutStore(process.env),
     });
     this.#proc.on('message', (m: FromSupervisor) => this.#onMessage(m));
     this.#exited = new Promise((resolve) => this.#proc.once('exit', () => resolve()));
@@ -146,6 +150,9 @@ export class Supervisor {
   #onMessage(message: FromSupervisor): void {
     const current = this.#current;
     switch (message.t) {
+      case 'ready':
+        this.#markReady();
+        break;
       case 'started':
         if (current) current.pid = message.pid;
         current?.started.resolve(message.pid);
@@ -191,4 +198,11 @@ export class Supervisor {
 function deadlineNow(remainingMs: () => number): string {
   const now = process.hrtime.bigint();
   return String(now + BigInt(Math.floor(remainingMs() * 1e6)));
+}
+
+/** The environment without TENURE_STORE (it may hold the store's password). */
+export function withoutStore(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && k !== 'TENURE_STORE') out[k] = v;
+  return out;
 }

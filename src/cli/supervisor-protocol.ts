@@ -28,6 +28,8 @@ export type StopCause = 'deadline' | 'stop' | 'parent-gone' | null;
 
 /** Supervisor → parent. */
 export type FromSupervisor =
+  /** Booted and listening. */
+  | { readonly t: 'ready' }
   | { readonly t: 'started'; readonly pid: number }
   /** The command was not started: the deadline was too close, or the spawn failed (not found). */
   | { readonly t: 'failed'; readonly reason: 'deadline' | 'spawn'; readonly message: string }

@@ -164,8 +164,9 @@ process.on('message', (message: ToSupervisor) => {
       break;
     case 'deadline': {
       const next = BigInt(message.deadline);
-      // Once the schedule has started (or a stop was asked), the command is ending: keep it.
-      if (group !== 0 && cause === null && next > deadline) {
+      // Once the schedule has started (or a stop was asked, or the command's leftovers are
+      // being stopped), the command is ending: keep its SIGKILL where it is.
+      if (group !== 0 && cause === null && !cleaning && next > deadline) {
         deadline = next;
         arm();
       }
@@ -196,3 +197,7 @@ for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const)
     if (group === 0) process.exit(0);
     stop(settings.graceMs, 'stop');
   });
+
+// Listening: the parent sends the command only now, so a signal to the parent while this
+// process boots can still keep the command from starting.
+send({ t: 'ready' });

@@ -28,5 +28,5 @@ leaseStoreContract(
       },
     };
   },
-  { shortTtlMs: 1000, expiryLagMs: 1000, handoff: false },
+  { shortTtlMs: 1000, expiryLagMs: 1000, handoff: false, contendedGrants: 250 },
 );

@@ -94,6 +94,15 @@ async function pair(naive: boolean): Promise<Pair> {
   return { a, b, file };
 }
 
+/** Waits until the ledger holds writes of `terms` terms (a command's first write comes after its process starts). */
+async function waitForTerms(file: string, terms: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (ledgerOf(file).terms.length >= terms) return;
+    await sleep(20);
+  }
+}
+
 function ledgerOf(file: string): ReturnType<typeof checkLedger> & { pids: number[] } {
   const entries = parseLedger(readFileSync(file, 'utf8'));
   return { ...checkLedger(entries), pids: [...new Set(entries.map((e) => e.pid))] };
@@ -145,7 +154,8 @@ describe('command line under faults', () => {
       const faultAt = nowNs();
       process.kill(p.a.pid, 'SIGSTOP');
       await p.b.waitFor(/started/, TTL_MS + SLACK_MS);
-      await sleep(300);
+      await waitForTerms(p.file, 2, SLACK_MS);
+      await sleep(100);
       process.kill(p.a.pid, 'SIGCONT');
       await sleep(300);
       const v = verdict('XU1 (naive runner SIGSTOPped past its lease)', p.file, faultAt, true);
@@ -163,7 +173,8 @@ describe('command line under faults', () => {
       const faultAt = nowNs();
       process.kill(p.a.pid, 'SIGSTOP');
       await p.b.waitFor(/started/, TTL_MS + SLACK_MS);
-      await sleep(300);
+      await waitForTerms(p.file, 2, SLACK_MS);
+      await sleep(100);
       const v = verdict('XQ1 (tenure run SIGSTOPped past its lease)', p.file, faultAt, false);
       expect(v).toMatchObject({ overlaps: 0, fencing: 0, containment: 0 });
       process.kill(p.a.pid, 'SIGCONT');
@@ -188,7 +199,8 @@ describe('command line under faults', () => {
       const faultAt = nowNs();
       process.kill(p.a.pid, 'SIGKILL');
       await p.b.waitFor(/started/, TTL_MS + SLACK_MS);
-      await sleep(300);
+      await waitForTerms(p.file, 2, SLACK_MS);
+      await sleep(100);
       const v = verdict('XQ2 (tenure run SIGKILLed)', p.file, faultAt, false);
       expect(v).toMatchObject({ overlaps: 0, fencing: 0, containment: 0 });
       const [old] = ledgerOf(p.file).terms;
@@ -212,10 +224,8 @@ describe('command line under faults', () => {
       await sleep(Math.max(0, 2 * TTL_MS - ms(nowNs() - faultAt)));
       process.kill(redis, 'SIGCONT');
       // Either instance may lead next; wait for a second command to start.
-      const started = (): number =>
-        (p.a.stderr.match(/started/g)?.length ?? 0) + (p.b.stderr.match(/started/g)?.length ?? 0);
-      for (let i = 0; i < (TTL_MS + SLACK_MS) / 20 && started() < 2; i++) await sleep(20);
-      await sleep(300);
+      await waitForTerms(p.file, 2, TTL_MS + SLACK_MS);
+      await sleep(100);
       const v = verdict(
         'XQ3 (Redis SIGSTOPped for 2 × ttl under tenure run)',
         p.file,

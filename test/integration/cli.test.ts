@@ -20,6 +20,7 @@ import {
   startCli,
 } from '../helpers/cli.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
+import { FaultProxy } from '../fault/proxy.js';
 
 let server: RedisServer;
 let dir: string;
@@ -464,5 +465,57 @@ describe('findings of the independent review', () => {
       env,
     );
     expect(r.stdout).toMatch(/^store=unset term=\d+$/m);
+  });
+
+  it('leftovers that ignore SIGTERM are SIGKILLed at the end of the grace period', async () => {
+    const started = Date.now();
+    const r = await cli(
+      [
+        'run',
+        'stubborn',
+        '--restart',
+        'never',
+        '--grace-ms',
+        '300',
+        '--',
+        'sh',
+        '-c',
+        "trap '' TERM; sleep 25 & exit 0",
+      ],
+      env,
+      20_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('lock: a signal right after the grant keeps the command from starting and releases', async () => {
+    const file = ledger('not-started');
+    const p = startCli(['lock', 'early', '--', process.execPath, LEDGER_CHILD, file], env);
+    await p.waitFor(/acquired early/);
+    p.proc.kill('SIGTERM');
+    expect(await p.exited, p.stderr).toBe(143);
+    expect(readLedger(file)).toEqual([]);
+    expect(await locker.get('early')).toBeNull();
+  });
+
+  it('run: a signal while the first acquisition is in flight still releases what it granted', async () => {
+    const proxy = await FaultProxy.start(server.port);
+    try {
+      proxy.delay('c2s', 1_000);
+      const p = startCli(['run', 'inflight', '--verbose', '--', 'sleep', '30'], {
+        ...env,
+        TENURE_STORE: `redis://127.0.0.1:${proxy.port}`,
+      });
+      await p.waitFor(/attempt/);
+      await sleep(100);
+      p.proc.kill('SIGTERM');
+      expect(await p.exited, p.stderr).toBe(0);
+      expect(p.stderr).not.toMatch(/started sleep/);
+      await sleep(1_500); // every delayed request has reached the server
+      expect(await locker.get('inflight')).toBeNull();
+    } finally {
+      await proxy.close();
+    }
   });
 });

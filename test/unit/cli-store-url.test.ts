@@ -98,6 +98,11 @@ describe('parseStoreUrl', () => {
     ['redis://u:s%zz@h', /malformed %-escape/],
     ['redis+sentinel://h:1/%zz', /malformed %-escape/],
     ['redis://h/0/junk/more', /path is \/<db>/],
+    [
+      '"redis://u:hunter2@127.0.0.1:1"',
+      /Unsupported store URL "\\"redis:\/\/\*\*\*@127\.0\.0\.1:1\\""/,
+    ],
+    ['//u:hunter2@h', /Unsupported store URL "\*\*\*@h"/],
     ['redis+sentinel://h:1/m/0/x', /path is \/<master>\[\/<db>\]/],
   ])('rejects %s', (url, message) => {
     expect(() => parseStoreUrl(url)).toThrow(UsageError);

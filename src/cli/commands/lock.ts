@@ -123,9 +123,10 @@ export async function lock(parsed: Parsed): Promise<number> {
           },
           ctx.log,
         );
-        if (exit.cause === 'supervisor-gone') return EXIT.internal;
         // Lost: the lease ended under the command (before our release), or its deadline neared.
-        const lost = shutdown === null && (lease.signal.aborted || exit.cause === 'deadline');
+        const lost = shutdown === null && (lease.signal.aborted || exit?.cause === 'deadline');
+        if (exit === null) return lost || shutdown === null ? EXIT.lost : signalExitCode(shutdown);
+        if (exit.cause === 'supervisor-gone') return EXIT.internal;
         return lost ? EXIT.lost : exitStatus(exit);
       } finally {
         lease.signal.removeEventListener('abort', onLost);

@@ -110,83 +110,91 @@ export async function run(parsed: Parsed): Promise<number> {
           'renewals are late: stopping the command before the lease deadline',
         ),
     );
+    // From the first campaign attempt on, a signal is a shutdown that releases what was
+    // granted (until now it exited at once: nothing held); the handlers stay until the end.
+    const stoppingController = new AbortController();
+    const killing = new AbortController();
+    const off = onShutdown(
+      (signal) => {
+        ctx.log.event(`${signal}: stopping`, { election });
+        stoppingController.abort();
+      },
+      () => killing.abort(),
+    );
     try {
       await elector.start();
-      return await lead(plan, elector, supervisor);
+      const stopping = stoppingController.signal;
+      return stopping.aborted
+        ? EXIT.ok
+        : await lead(plan, elector, supervisor, stopping, killing.signal);
     } finally {
       await elector.stop(); // releases the lease: the next `tenure run` is woken at once
       await supervisor.close();
       await server?.close();
       metrics?.stop();
       ctx.log.event('stopped', { election });
+      off();
     }
   });
 }
 
 /** The campaign-and-run loop; returns the exit code. */
-async function lead(plan: RunPlan, elector: Elector, supervisor: Supervisor): Promise<number> {
+async function lead(
+  plan: RunPlan,
+  elector: Elector,
+  supervisor: Supervisor,
+  stopping: AbortSignal,
+  killing: AbortSignal,
+): Promise<number> {
   const { ctx, election, timing } = plan;
-  const stopping = new AbortController();
-  const killing = new AbortController();
-  const off = onShutdown(
-    (signal) => {
-      ctx.log.event(`${signal}: stopping`, { election });
-      stopping.abort();
-    },
-    () => killing.abort(),
-  );
-  try {
-    let delayMs = plan.restartDelayMs;
-    while (!stopping.signal.aborted) {
-      let leadership: ElectedEvent;
-      try {
-        leadership = await elector.waitForLeadership({ signal: stopping.signal });
-      } catch {
-        return EXIT.ok; // shutdown while waiting
-      }
-      const { term, signal } = leadership;
-      ctx.log.event(`elected leader of ${election}`, { term, identity: elector.identity });
-      const ended = (): void => ctx.log.event('leadership ended: stopping the command', { term });
-      signal.addEventListener('abort', ended, { once: true });
-      while (!signal.aborted && !stopping.signal.aborted) {
-        const startedAt = systemClock.now();
-        const exit = await runCommand(
-          supervisor,
-          {
-            command: plan.command,
-            env: commandEnv({
-              TENURE_ELECTION: election,
-              TENURE_TERM: term,
-              TENURE_IDENTITY: elector.identity,
-            }),
-            remainingMs: () => (elector.term === term ? elector.remainingMs : 0),
-            graceMs: timing.graceMs,
-            stop: AbortSignal.any([signal, stopping.signal]),
-            kill: killing.signal,
-            fields: { term },
-          },
-          ctx.log,
-        );
-        if (exit.cause === 'supervisor-gone') return EXIT.internal;
-        if (signal.aborted || stopping.signal.aborted) break;
-        if (exit.cause === null) {
-          const ok = exitStatus(exit) === 0;
-          if (plan.restart === 'never' || (plan.restart === 'on-failure' && ok))
-            return exitStatus(exit);
-        }
-        // Restart while still leading; a command stopped by the deadline schedule restarts
-        // almost at once (it did not fail: renewals were late).
-        if (systemClock.now() - startedAt > MAX_RESTART_DELAY_MS) delayMs = plan.restartDelayMs;
-        const pause = exit.cause === 'deadline' ? DEADLINE_RESTART_MS : delayMs;
-        if (exit.cause !== 'deadline')
-          delayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(1, delayMs * 2));
-        if (pause > 0) ctx.log.event(`restarting in ${pause} ms`, { term });
-        await wait(systemClock, pause, AbortSignal.any([signal, stopping.signal])).catch(() => {});
-      }
-      signal.removeEventListener('abort', ended);
+  let delayMs = plan.restartDelayMs;
+  while (!stopping.aborted) {
+    let leadership: ElectedEvent;
+    try {
+      leadership = await elector.waitForLeadership({ signal: stopping });
+    } catch {
+      return EXIT.ok; // shutdown while waiting
     }
-    return EXIT.ok;
-  } finally {
-    off();
+    const { term, signal } = leadership;
+    ctx.log.event(`elected leader of ${election}`, { term, identity: elector.identity });
+    const ended = (): void => ctx.log.event('leadership ended: stopping the command', { term });
+    signal.addEventListener('abort', ended, { once: true });
+    while (!signal.aborted && !stopping.aborted) {
+      const startedAt = systemClock.now();
+      const exit = await runCommand(
+        supervisor,
+        {
+          command: plan.command,
+          env: commandEnv({
+            TENURE_ELECTION: election,
+            TENURE_TERM: term,
+            TENURE_IDENTITY: elector.identity,
+          }),
+          remainingMs: () => (elector.term === term ? elector.remainingMs : 0),
+          graceMs: timing.graceMs,
+          stop: AbortSignal.any([signal, stopping]),
+          kill: killing,
+          fields: { term },
+        },
+        ctx.log,
+      );
+      if (exit === null || signal.aborted || stopping.aborted) break; // stopped before or while it ran
+      if (exit.cause === 'supervisor-gone') return EXIT.internal;
+      if (exit.cause === null) {
+        const ok = exitStatus(exit) === 0;
+        if (plan.restart === 'never' || (plan.restart === 'on-failure' && ok))
+          return exitStatus(exit);
+      }
+      // Restart while still leading; a command stopped by the deadline schedule restarts
+      // almost at once (it did not fail: renewals were late).
+      if (systemClock.now() - startedAt > MAX_RESTART_DELAY_MS) delayMs = plan.restartDelayMs;
+      const pause = exit.cause === 'deadline' ? DEADLINE_RESTART_MS : delayMs;
+      if (exit.cause !== 'deadline')
+        delayMs = Math.min(MAX_RESTART_DELAY_MS, Math.max(1, delayMs * 2));
+      if (pause > 0) ctx.log.event(`restarting in ${pause} ms`, { term });
+      await wait(systemClock, pause, AbortSignal.any([signal, stopping])).catch(() => {});
+    }
+    signal.removeEventListener('abort', ended);
   }
+  return EXIT.ok;
 }
