@@ -61,6 +61,23 @@ describe('checkers on synthetic histories', () => {
     expect(containment(right, 988)).toEqual([]);
   });
 
+  it('containment pairs replies with their requests by number: a late reply to a timed-out request is not a false violation (CQ6 in one CI run)', () => {
+    const h: HistoryEvent[] = [
+      { t: ms(0), proc: 'a', ev: 'acquire_send', req: 1 }, // times out; its reply comes last
+      { t: ms(250), proc: 'a', ev: 'acquire_send', req: 2 },
+      { t: ms(260), proc: 'a', ev: 'acquire_reply', req: 2, result: 'ok', term: 1 },
+      { t: ms(260), proc: 'a', ev: 'became_leader', term: 1, deadline: ms(1238) },
+      { t: ms(300), proc: 'a', ev: 'acquire_reply', req: 1, result: 'held', term: 1 },
+    ];
+    expect(containment(h, 988)).toEqual([]);
+    // In arrival order (the old pairing) the grant would be paired with the first send.
+    const unnumbered = h.map((e) => {
+      const { req: _req, ...rest } = e as HistoryEvent & { req?: number };
+      return rest;
+    });
+    expect(containment(unnumbered, 988)).toEqual(['a term 1: deadline 250 ms past t_send + T − D']);
+  });
+
   it('fencing fires on a term that does not increase and on acting after belief ended', () => {
     const h: HistoryEvent[] = [
       { t: ms(0), proc: 'a', ev: 'became_leader', term: 5, deadline: ms(1000) },

@@ -90,14 +90,22 @@ export function containment(
   const valid = BigInt(Math.round(validMs * 1e6));
   const epsilon = BigInt(Math.round(epsilonMs * 1e6));
   const sends = new Map<string, bigint[]>();
+  const byReq = new Map<string, bigint>(); // proc/req -> send time
   const lastOk = new Map<string, bigint>(); // proc/term -> send time of the last ok reply
   for (const e of history) {
     if (e.ev === 'acquire_send' || e.ev === 'renew_send') {
+      if (e.req !== undefined) {
+        byReq.set(`${e.proc}/${e.req}`, ns(e));
+        continue;
+      }
       const q = sends.get(e.proc) ?? [];
       q.push(ns(e));
       sends.set(e.proc, q);
     } else if (e.ev === 'acquire_reply' || e.ev === 'renew_reply') {
-      const sent = sends.get(e.proc)?.shift();
+      // Paired by request number when recorded (a timed-out request's reply can come after
+      // a later request's), else in order.
+      const sent =
+        e.req !== undefined ? byReq.get(`${e.proc}/${e.req}`) : sends.get(e.proc)?.shift();
       if (sent !== undefined && e.result === 'ok' && e.term !== undefined)
         lastOk.set(`${e.proc}/${e.term}`, sent);
     } else if (e.ev === 'became_leader' || e.ev === 'deadline') {

@@ -4,12 +4,14 @@
  * axis for all processes on the host), serialized as decimal strings.
  */
 export type HistoryEvent =
-  | { t: string; proc: string; ev: 'acquire_send'; term?: number }
-  | { t: string; proc: string; ev: 'renew_send'; term?: number }
+  /** `req`: numbers a request within its process; its reply carries the same (replies to requests that timed out can arrive out of order). */
+  | { t: string; proc: string; ev: 'acquire_send'; term?: number; req?: number }
+  | { t: string; proc: string; ev: 'renew_send'; term?: number; req?: number }
   | {
       t: string;
       proc: string;
       ev: 'acquire_reply';
+      req?: number;
       result: 'ok' | 'held' | 'error';
       term?: number;
       err?: string;
@@ -18,6 +20,7 @@ export type HistoryEvent =
       t: string;
       proc: string;
       ev: 'renew_reply';
+      req?: number;
       term: number;
       result: 'ok' | 'lost' | 'error';
       err?: string;

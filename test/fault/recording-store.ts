@@ -13,6 +13,7 @@ export class RecordingStore implements LeaseStore {
   readonly announcesExpiry: boolean;
   readonly #inner: LeaseStore;
   readonly #rec: Recorder;
+  #requests = 0;
   /** Called after each confirmed renewal has been processed (to record the new deadline). */
   onRenewed: (term: number) => void = () => undefined;
 
@@ -24,18 +25,20 @@ export class RecordingStore implements LeaseStore {
   }
 
   async acquire(request: AcquireRequest) {
-    this.#rec.write({ ev: 'acquire_send' });
+    const req = ++this.#requests;
+    this.#rec.write({ ev: 'acquire_send', req });
     try {
       const r = await this.#inner.acquire(request);
       this.#rec.write(
         r.acquired
-          ? { ev: 'acquire_reply', result: 'ok', term: r.term }
-          : { ev: 'acquire_reply', result: 'held', term: r.holder?.term ?? null },
+          ? { ev: 'acquire_reply', req, result: 'ok', term: r.term }
+          : { ev: 'acquire_reply', req, result: 'held', term: r.holder?.term ?? null },
       );
       return r;
     } catch (error) {
       this.#rec.write({
         ev: 'acquire_reply',
+        req,
         result: 'error',
         err: (error as { code?: string }).code ?? String(error),
       });
@@ -44,11 +47,13 @@ export class RecordingStore implements LeaseStore {
   }
 
   async renew(lease: LeaseRef, ttlMs: number) {
-    this.#rec.write({ ev: 'renew_send', term: lease.term });
+    const req = ++this.#requests;
+    this.#rec.write({ ev: 'renew_send', req, term: lease.term });
     try {
       const r = await this.#inner.renew(lease, ttlMs);
       this.#rec.write({
         ev: 'renew_reply',
+        req,
         term: lease.term,
         result: r === 'renewed' ? 'ok' : 'lost',
       });
@@ -57,6 +62,7 @@ export class RecordingStore implements LeaseStore {
     } catch (error) {
       this.#rec.write({
         ev: 'renew_reply',
+        req,
         term: lease.term,
         result: 'error',
         err: (error as { code?: string }).code ?? String(error),
