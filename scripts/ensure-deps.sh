@@ -5,7 +5,8 @@
 # for the tests, though Debian's postgresql package starts its own cluster on
 # 5432, which the tests never use) and libfaketime (the fault suite's
 # wall-clock-jump scenario), and promtool (Debian's prometheus package: the alert-rule tests;
-# its service is not started by the tests). Installs Debian's packages with apt-get when they are missing and
+# its service is not started by the tests), and gcc with the C library headers (the CLI
+# tests build a small C helper). Installs Debian's packages with apt-get when they are missing and
 # we are root; otherwise says what to install and fails.
 set -euo pipefail
 bin="${TENURE_REDIS_SERVER:-redis-server}"
@@ -31,6 +32,10 @@ fi
 if [ -z "${TENURE_LIBFAKETIME:-}" ] && ! ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1; then
   missing+=(faketime)
 fi
+# gcc and the C library headers: the CLI tests build test/helpers/mt-writer.c (a command
+# whose main thread exits while another thread runs).
+command -v "${CC:-gcc}" >/dev/null 2>&1 || missing+=(gcc)
+[ -f /usr/include/pthread.h ] || missing+=(libc6-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} with apt-get" >&2

@@ -3,7 +3,13 @@
  * succeeds while only zombies are left, and a command's orphans are reaped
  * by whatever runs as PID 1: slowly on some VMs (1.8 s seen here), never
  * in a container without an init. So on Linux the members are read from
- * /proc, and zombies do not count; elsewhere `kill` decides.
+ * /proc, and finished zombies do not count; elsewhere `kill` decides.
+ *
+ * A process whose main thread exited (`pthread_exit`) while other threads
+ * run shows as a zombie in /proc/<pid>/stat (`ps` stat `Zl`) yet still
+ * runs: a member is dead only when every task under /proc/<pid>/task is.
+ * This is a liveness guess for reporting the command's end; the kill
+ * schedule never depends on it (SIGKILL to a group that is gone is harmless).
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -24,25 +30,51 @@ export function groupMembers(pgid: number): Member[] | null {
   const members: Member[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid) members.push({ pid: Number(entry), state: fields[0] ?? '?' });
+    const fields = statFields(`/proc/${entry}/stat`);
+    if (fields !== null && Number(fields[2]) === pgid)
+      members.push({ pid: Number(entry), state: fields[0] ?? '?' });
   }
   return members;
 }
 
-export function groupAlive(pgid: number): boolean {
+/** Whether `member` runs: not a zombie, or a zombie leader some of whose threads still run. */
+export function memberAlive(member: Member): boolean {
+  if (!finished(member.state)) return true;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${member.pid}/task`);
+  } catch {
+    return false; // reaped meanwhile
+  }
+  return tasks.some((tid) => {
+    const state = statFields(`/proc/${member.pid}/task/${tid}/stat`)?.[0];
+    return state !== undefined && !finished(state);
+  });
+}
+
+/** `threads: false` is the check before issue 21 (a zombie leader is dead), for a must-fire row only. */
+export function groupAlive(pgid: number, { threads = true } = {}): boolean {
   try {
     process.kill(-pgid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
   const members = groupMembers(pgid);
-  return members === null || members.some((m) => m.state !== 'Z' && m.state !== 'X');
+  return members === null || members.some((m) => (threads ? memberAlive(m) : !finished(m.state)));
+}
+
+function finished(state: string): boolean {
+  return state === 'Z' || state === 'X';
+}
+
+/** The fields of a /proc stat file after "pid (comm) ", or null if it is gone. */
+function statFields(path: string): string[] | null {
+  let stat: string;
+  try {
+    stat = readFileSync(path, 'utf8');
+  } catch {
+    return null; // exited meanwhile
+  }
+  // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses.
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }

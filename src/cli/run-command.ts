@@ -73,3 +73,20 @@ export async function runCommand(
   });
   return exit;
 }
+
+/** The log line for a signal the kill schedule sent without being asked (`Supervisor`'s callback). */
+export function logDeadlineSignal(
+  log: CliLog,
+  fields: Record<string, unknown>,
+): (signal: 'SIGTERM' | 'SIGKILL', source: 'supervisor' | 'backstop') => void {
+  return (signal, source) =>
+    source === 'backstop'
+      ? log.warn(
+          { ...fields, signal },
+          "the supervisor did not report the command's end by the kill point: SIGKILLed the command's process group",
+        )
+      : log.warn(
+          { ...fields, signal },
+          'renewals are late: stopping the command before the lease deadline',
+        );
+}

@@ -6,11 +6,12 @@
  * own deadline; it is sent every {@link DEADLINE_POLL_MS} while it moves.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import type {
-  FromSupervisor,
-  StopCause,
-  SupervisorSettings,
-  ToSupervisor,
+import {
+  type FromSupervisor,
+  type StopCause,
+  type SupervisorSettings,
+  type ToSupervisor,
+  withoutFixes,
 } from './supervisor-protocol.js';
 
 /** How often a moved deadline is passed on. A late update only makes the schedule earlier. */
@@ -53,6 +54,8 @@ export class SupervisorGoneError extends Error {
 interface Current {
   pid: number;
   poll: NodeJS.Timeout | undefined;
+  /** This process's own SIGKILL at the kill point, should the supervisor not report by then. */
+  backstop: NodeJS.Timeout | undefined;
   readonly resolve: (exit: CommandExit) => void;
   readonly started: { resolve: (pid: number) => void; reject: (error: Error) => void };
 }
@@ -66,21 +69,33 @@ export class Supervisor {
   #current: Current | null = null;
   #gone: SupervisorGoneError | null = null;
 
+  readonly #killMarginNs: bigint;
+
   /**
    * `onDeadlineSignal`: the schedule signalled the command without being
-   * asked (for logs). `script`: the supervisor's module (tests substitute one).
+   * asked (for logs); `source` is `backstop` when this process did, because
+   * the supervisor had not reported the command's end by the kill point
+   * (paused, starved). `script`: the supervisor's module (tests substitute one).
    */
   constructor(
     settings: SupervisorSettings,
-    readonly onDeadlineSignal: (signal: 'SIGTERM' | 'SIGKILL') => void = () => {},
+    readonly onDeadlineSignal: (
+      signal: 'SIGTERM' | 'SIGKILL',
+      source: 'supervisor' | 'backstop',
+    ) => void = () => {},
     script: URL = new URL('./supervisor.js', import.meta.url),
   ) {
-    this.#proc = fork(script, [JSON.stringify(settings)], {
-      detached: true, // its own process group: Ctrl-Z or a group signal to tenure does not stop it
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      serialization: 'json',
-      env: withoutStore(process.env),
-    });
+    this.#killMarginNs = BigInt(settings.killMarginMs) * 1_000_000n;
+    this.#proc = fork(
+      script,
+      [JSON.stringify({ ...settings, withoutFixes: { ...withoutFixes } })],
+      {
+        detached: true, // its own process group: Ctrl-Z or a group signal to tenure does not stop it
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'json',
+        env: withoutStore(process.env),
+      },
+    );
     this.#proc.on('message', (m: FromSupervisor) => this.#onMessage(m));
     this.#exited = new Promise((resolve) => this.#proc.once('exit', () => resolve()));
     void this.#exited.then(() => this.#onGone());
@@ -106,25 +121,31 @@ export class Supervisor {
     const [file, ...args] = command;
     let resolveExit!: (exit: CommandExit) => void;
     const exited = new Promise<CommandExit>((r) => (resolveExit = r));
+    const first = deadlineNow(remainingMs);
     // 'started' and 'exited' can arrive in one read of the channel, handled before this
     // function resumes: the exit must find the command registered already.
     const pid = await new Promise<number>((resolve, reject) => {
       this.#current = {
         pid: 0,
         poll: undefined,
+        backstop: undefined,
         resolve: resolveExit,
         started: { resolve, reject },
       };
-      this.#send({ t: 'spawn', file, args, env, deadline: deadlineNow(remainingMs) });
+      this.#send({ t: 'spawn', file, args, env, deadline: first });
     });
     const current = this.#current as Current | null;
     if (current?.pid === pid) {
-      let sent = 0n;
+      // The latest deadline the supervisor was given (it ignores earlier ones): its kill point
+      // is the backstop's too.
+      let sent = BigInt(first);
+      this.#armBackstop(current, sent);
       current.poll = setInterval(() => {
         const deadline = BigInt(deadlineNow(remainingMs));
         if (deadline > sent + 1_000_000n) {
           sent = deadline;
           this.#send({ t: 'deadline', deadline: String(deadline) });
+          this.#armBackstop(current, sent);
         }
       }, DEADLINE_POLL_MS);
       current.poll.unref();
@@ -162,7 +183,7 @@ export class Supervisor {
         current?.started.reject(new CommandStartError(message.message, message.reason));
         break;
       case 'deadline-signal':
-        this.onDeadlineSignal(message.signal);
+        this.onDeadlineSignal(message.signal, 'supervisor');
         break;
       case 'exited':
         this.#finish({ code: message.code, signal: message.signal, cause: message.cause });
@@ -170,11 +191,36 @@ export class Supervisor {
     }
   }
 
+  /**
+   * The backstop: at the kill point of `deadline`, if the supervisor has not
+   * reported the command's end, this process SIGKILLs the command's group
+   * itself (it knows the group: the command leads it). A supervisor that is
+   * paused or starved past the kill point then leaves no command running;
+   * only both processes stopped at once defeat the schedule (safety
+   * assumption C2). SIGKILL to a group that is gone already is harmless.
+   */
+  #armBackstop(current: Current, deadline: bigint): void {
+    clearTimeout(current.backstop);
+    if (withoutFixes.backstop) return;
+    const ms = Math.max(0, Number(deadline - this.#killMarginNs - process.hrtime.bigint()) / 1e6);
+    current.backstop = setTimeout(() => {
+      if (this.#current !== current) return;
+      try {
+        process.kill(-current.pid, 'SIGKILL');
+      } catch {
+        return; // ESRCH: the group is gone
+      }
+      this.onDeadlineSignal('SIGKILL', 'backstop');
+    }, ms);
+    current.backstop.unref();
+  }
+
   #finish(exit: CommandExit): void {
     const current = this.#current;
     if (!current) return;
     this.#current = null;
     clearInterval(current.poll);
+    clearTimeout(current.backstop);
     current.resolve(exit);
   }
 

@@ -43,8 +43,23 @@ export type FromSupervisor =
       readonly cause: StopCause;
     };
 
+/**
+ * Test-only: the fault suite's must-fire rows (docs/safety.md, XU2 and XU3)
+ * turn a fix off to show the hazard it closes, through
+ * test/fault/legacy-cli.ts, which sets these before it loads the command
+ * line. The shipped commands never change them.
+ */
+export const withoutFixes = {
+  /** Count a zombie leader as dead even while its other threads run (before issue 21). */
+  threads: false,
+  /** No SIGKILL from `tenure run`/`lock` when the supervisor misses the kill point. */
+  backstop: false,
+};
+
 /** Settings passed to the supervisor at fork, in its argv as JSON. */
 export interface SupervisorSettings {
+  /** See {@link withoutFixes}: set by the Supervisor class from it, never by a caller. */
+  readonly withoutFixes?: Readonly<typeof withoutFixes>;
   /** SIGTERM goes out `graceMs + killMarginMs` before the deadline. */
   readonly graceMs: number;
   /** SIGKILL goes out this long before the deadline. */

@@ -68,6 +68,11 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
       commit: <T>(fn: () => T): T => this.commit(fn),
       emit: <E extends keyof ElectorEvents>(e: E, ...a: Parameters<ElectorEvents[E]>): void =>
         this.emitSafely(e, ...a),
+      emitWhile: <E extends keyof ElectorEvents>(
+        guard: () => boolean,
+        e: E,
+        ...a: Parameters<ElectorEvents[E]>
+      ): void => this.emitWhile(guard, e, ...a),
       defer: (fn: () => void): void => this.defer(fn),
       hasErrorListener: (): boolean => this.listenerCount('error') > 0,
     };
@@ -79,9 +84,14 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
     });
   }
 
-  /** The last transition. `isLeader` is the authoritative, computed answer. */
+  /**
+   * The last transition, except that `leader` is reported only while
+   * `isLeader` holds: a term whose deadline passed is `follower` at once,
+   * before the timer that ends it (and emits the `state` event) has run.
+   */
   get state(): ElectorState {
-    return this.#m.state;
+    const state = this.#m.state;
+    return state === 'leader' && this.#m.current?.valid !== true ? 'follower' : state;
   }
 
   /** Computed now from the monotonic clock: leading and the deadline has not passed. */
@@ -224,7 +234,8 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   waitForLeadership(options?: { signal?: AbortSignal }): Promise<ElectedEvent> {
     const signal = abortSignal('signal', ownOptions('options', options, ['signal'])['signal']);
     const current = this.#m.current;
-    if (current?.valid) return Promise.resolve({ term: current.term, signal: current.signal });
+    if (current && this.#m.live(current))
+      return Promise.resolve({ term: current.term, signal: current.signal });
     if (this.#m.stopped) return Promise.reject(new StoppedError('Elector is stopped'));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return nextElection(this, signal);

@@ -39,6 +39,12 @@ export type LeaderTask = (signal: AbortSignal, term: number) => unknown;
 export interface Outbox {
   commit<T>(fn: () => T): T;
   emit<E extends keyof ElectorEvents>(event: E, ...args: Parameters<ElectorEvents[E]>): void;
+  /** `emit`, each listener delivered only while `guard()` holds (see SafeEmitter). */
+  emitWhile<E extends keyof ElectorEvents>(
+    guard: () => boolean,
+    event: E,
+    ...args: Parameters<ElectorEvents[E]>
+  ): void;
   defer(fn: () => void): void;
   hasErrorListener(): boolean;
 }
@@ -137,7 +143,12 @@ export class ElectorMachine {
         { event: 'elected', term: term.term, validMs: Math.round(keeper.remainingMs) },
         'elected leader',
       );
-      this.#out.emit('elected', { term: term.term, signal: term.signal });
+      // Each listener (and each task below) starts only while the term is valid on the clock:
+      // one that stalls the event loop past the deadline ends the term for those after it.
+      this.#out.emitWhile(() => this.inTime(term), 'elected', {
+        term: term.term,
+        signal: term.signal,
+      });
       this.setLeader(
         { identity: this.o.identity, term: term.term, data: decodeData(data), isSelf: true },
         data,
@@ -167,6 +178,25 @@ export class ElectorMachine {
       this.#history.end(reason);
       this.setLeader(null);
     });
+  }
+
+  /**
+   * Whether `term` is still on, checked on the clock now; a term whose
+   * deadline passed unseen (its timer not run yet) ends here, reason
+   * `deadline`, its signal aborted, before the caller starts any of its work.
+   */
+  live(term: LeaderTerm): boolean {
+    return term.reason === undefined && term.keeper.confirm();
+  }
+
+  /**
+   * The guard of a term's own events: false once its deadline has passed
+   * (ending it now if that went unseen, as `live`). A term ended otherwise
+   * (resigned, stopped, lost) keeps its events, its signal aborted: every
+   * listener sees `elected` before `revoked` unless the deadline came between.
+   */
+  inTime(term: LeaderTerm): boolean {
+    return term.reason === undefined ? term.keeper.confirm() : term.reason !== 'deadline';
   }
 
   /** Aborts the term's signal, ends it, then waits for the compare-and-delete. */
@@ -223,7 +253,11 @@ export class ElectorMachine {
       this.leader = leader;
       this.#leaderData = encodedData;
       this.metrics.leaderChanged();
-      this.#out.emit('leader', leader);
+      // This elector as leader: delivered only while its term is on (see `elect`).
+      const own = leader?.isSelf === true ? this.current : undefined;
+      if (own && own.term === leader?.term)
+        this.#out.emitWhile(() => this.inTime(own), 'leader', leader);
+      else this.#out.emit('leader', leader);
     });
   }
 
@@ -231,7 +265,7 @@ export class ElectorMachine {
   startTask(task: LeaderTask, term: LeaderTerm): void {
     this.#out.defer(() => {
       const { signal } = term;
-      if (signal.aborted || !this.tasks.has(task)) return; // over, or unregistered meanwhile
+      if (!this.tasks.has(task) || !this.live(term)) return; // unregistered meanwhile, or over
       const failed = (error: unknown): void => {
         // A task that stops because leadership ended is not a failure.
         const aborted = error === signal.reason || (error as Error | null)?.name === 'AbortError';

@@ -1,8 +1,10 @@
 /**
  * The wait behind `Elector.waitForLeadership()` when the elector does not
- * lead now: resolves with the next `elected` event whose term is still on
- * when the event is delivered (a term that a listener already ended is
- * skipped), rejects with `StoppedError` on `stop()` or with the signal's
+ * lead now: resolves with the next `elected` event whose term is still on,
+ * on the clock, when the promise settles: the check runs in a microtask
+ * after the event's delivery, so listeners that stalled the event loop
+ * after this one are seen (a term that ended meanwhile is skipped, and the
+ * wait goes on). Rejects with `StoppedError` on `stop()` or with the signal's
  * reason on abort. It always removes its listeners, so repeated aborted
  * waits leave nothing behind.
  */
@@ -11,6 +13,8 @@ import type { ElectedEvent, ElectorState, StateEvent } from './events.js';
 
 /** The slice of the Elector this needs. */
 export interface ElectionEvents {
+  /** This elector's term while it leads, computed on the clock. */
+  readonly term: number | null;
   on(event: 'elected', listener: (e: ElectedEvent) => void): unknown;
   on(event: 'state', listener: (e: StateEvent) => void): unknown;
   off(event: 'elected', listener: (e: ElectedEvent) => void): unknown;
@@ -22,15 +26,21 @@ export function nextElection(
   signal: AbortSignal | undefined,
 ): Promise<ElectedEvent> {
   return new Promise((resolve, reject) => {
+    let settled = false;
     const done = (): void => {
+      settled = true;
       elector.off('elected', onElected);
       elector.off('state', onState);
       signal?.removeEventListener('abort', onAbort);
     };
     const onElected = (event: ElectedEvent): void => {
       if (event.signal.aborted) return; // that term is already over: keep waiting
-      done();
-      resolve(event);
+      queueMicrotask(() => {
+        if (settled) return;
+        if (event.signal.aborted || elector.term !== event.term) return; // over meanwhile: wait on
+        done();
+        resolve(event);
+      });
     };
     const onState = ({ to }: { to: ElectorState }): void => {
       if (to !== 'stopped') return;

@@ -13,6 +13,11 @@
  *   commit to the end; the events it causes are appended and delivered after
  *   the ones already queued, so every listener sees the events in the order
  *   the transitions happened.
+ * - An event may carry a guard (`emitWhile`), checked before each listener:
+ *   once it says no, the remaining listeners are skipped. The elector's guard
+ *   checks a term's validity on the clock, so a listener that stalls the
+ *   event loop past the deadline keeps the next ones from starting the
+ *   term's work. A `once` listener skipped this way stays registered.
  * - `off` forgets its wrapper, so adding and removing listeners in a loop
  *   does not grow memory.
  */
@@ -26,6 +31,8 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
   readonly #wrapped = new Map<Listener, Map<keyof Events, Listener[]>>();
   readonly #onListenerError: (error: unknown, event: keyof Events | 'task') => void;
   readonly #outbox: (() => void)[] = [];
+  /** The guard of the event being delivered, if it has one. */
+  #guard: (() => boolean) | undefined;
   #depth = 0;
   #draining = false;
 
@@ -39,7 +46,8 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
   }
 
   once<E extends keyof Events>(event: E, listener: Events[E]): this {
-    this.#emitter.once(event as string, this.#wrap(event, listener, true));
+    // Registered with on(): the wrapper removes itself when it is delivered, not when skipped.
+    this.#emitter.on(event as string, this.#wrap(event, listener, true));
     return this;
   }
 
@@ -70,6 +78,23 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
   /** Queues an event; delivered at once unless a commit is open. */
   protected emitSafely<E extends keyof Events>(event: E, ...args: Parameters<Events[E]>): void {
     this.#outbox.push(() => this.#emitter.emit(event as string, ...args));
+    this.#drain();
+  }
+
+  /** Queues an event whose listeners each run only while `guard()` says yes (checked before each). */
+  protected emitWhile<E extends keyof Events>(
+    guard: () => boolean,
+    event: E,
+    ...args: Parameters<Events[E]>
+  ): void {
+    this.#outbox.push(() => {
+      this.#guard = guard;
+      try {
+        this.#emitter.emit(event as string, ...args);
+      } finally {
+        this.#guard = undefined;
+      }
+    });
     this.#drain();
   }
 
@@ -110,7 +135,12 @@ export class SafeEmitter<Events extends { [E in keyof Events]: Listener }> {
     if (typeof listener !== 'function')
       throw new TypeError(`Expected the \`${String(event)}\` listener to be a function`);
     const wrapped = (...args: unknown[]): void => {
-      if (once) this.#forget(event, listener, wrapped);
+      const guard = this.#guard;
+      if (guard !== undefined && !guard()) return;
+      if (once) {
+        this.#emitter.off(event as string, wrapped);
+        this.#forget(event, listener, wrapped);
+      }
       try {
         const result = (listener as Listener)(...args);
         if (result && typeof (result as Promise<unknown>).then === 'function') {

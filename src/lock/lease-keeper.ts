@@ -134,6 +134,20 @@ export class LeaseKeeper {
     return !this.#ended && this.#clock.now() < this.#deadline;
   }
 
+  /**
+   * `valid`, and if the deadline has passed without the keeper having seen it
+   * yet (its timer has not run: a stalled event loop), the loss now, reason
+   * `deadline`: `signal` aborts and `onLost` runs before this returns. Called
+   * before work of the lease starts (an event delivered, a task started), so
+   * no work starts after the deadline with a signal that is not aborted.
+   */
+  confirm(): boolean {
+    if (this.#ended) return false;
+    if (this.#clock.now() < this.#deadline) return true;
+    this.#lose('deadline');
+    return false;
+  }
+
   /** Milliseconds of validity left, computed now; 0 once invalid. */
   get remainingMs(): number {
     return this.valid ? this.#deadline - this.#clock.now() : 0;

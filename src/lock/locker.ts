@@ -148,13 +148,21 @@ export class Locker {
               void late.lock?.release().catch(() => false);
             },
           );
-          if (result.lock) return result.lock;
+          if (result.lock) {
+            // Handed out only while valid on the clock: a stall between the grant and here (an
+            // event loop blocked by other code) can use up its validity, and its signal aborts
+            // only when a timer runs. Such a grant is given back and the attempt counts as failed.
+            if (result.lock.isValid) return result.lock;
+            void result.lock.release().catch(() => false);
+            throw new LockLostError(name, 'deadline');
+          }
           holder = result.holder;
           reservedMs = result.reservedMs;
           waiting = true;
           lastError = undefined;
         } catch (error) {
-          if (!(error instanceof StoreError) || isPermanent(error)) throw error;
+          const expired = error instanceof LockLostError && error.reason === 'deadline';
+          if (!expired && (!(error instanceof StoreError) || isPermanent(error))) throw error;
           lastError = error;
         }
         if (attempt >= opts.retryLimit)

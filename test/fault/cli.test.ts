@@ -20,6 +20,16 @@
  *   and the other instance starts it after the lease expires.
  * XQ3: the Redis server SIGSTOPped for twice the lease: the leader's command
  *   is dead before its deadline; a command runs again once Redis is back.
+ * XU2 (must fire) / XQ4 (gate): the command's main thread exits while a
+ *   thread keeps writing (a zombie leader that runs, `ps` stat Zl) and
+ *   ignores SIGTERM; `tenure run` SIGSTOPped past its lease. With the
+ *   liveness check that took such a process for dead, the supervisor skips
+ *   its SIGKILL and the thread outlives the lease; with the fix it is
+ *   killed at the kill point.
+ * XU3 (must fire) / XQ5 (gate): only the supervisor is SIGSTOPped, then the
+ *   leader's link to Redis stalls, so its lease runs out: without the
+ *   backstop nothing stops the command; with it, `tenure run` SIGKILLs the
+ *   command's group itself at the kill point.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,18 +37,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CLI,
   CliProcess,
   LEDGER_CHILD,
   alive,
   checkLedger,
   childrenOf,
   parseLedger,
-  startCli,
 } from '../helpers/cli.js';
+import { mtWriter } from '../helpers/mt-writer.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
+import { FaultProxy } from './proxy.js';
 import { appendSummary } from './scenario-runner.js';
 
 const NAIVE_RUN = fileURLToPath(new URL('../../.build/test/fault/naive-run.js', import.meta.url));
+const LEGACY_CLI = fileURLToPath(new URL('../../.build/test/fault/legacy-cli.js', import.meta.url));
 const TTL_MS = 2_000;
 const DRIFT_MS = Math.ceil(0.01 * TTL_MS) + 2;
 /** Liveness slack on a loaded 2-core machine (FAULT-PLAN S). */
@@ -74,19 +87,32 @@ interface Pair {
   readonly file: string;
 }
 
+interface PairOptions {
+  /** The command before the ledger file's path. @default [node, ledger-child] */
+  readonly command?: readonly string[];
+  /** A's store URL (e.g. through a proxy). @default the server's */
+  readonly storeA?: string;
+  /** Fixes A's `tenure run` runs without (test/fault/legacy-cli.ts): a must-fire row. */
+  readonly withoutFixes?: 'threads' | 'backstop';
+}
+
 /** Starts A, waits until its command runs, then starts B (a follower). */
-async function pair(naive: boolean): Promise<Pair> {
+async function pair(naive: boolean, options: PairOptions = {}): Promise<Pair> {
   const namespace = uniqueNamespace('xq');
   const file = join(dir, `${namespace}.ledger`);
-  const command = [process.execPath, LEDGER_CHILD, file];
-  const spawnOne = (): CliProcess =>
+  const command = [...(options.command ?? [process.execPath, LEDGER_CHILD]), file];
+  const spawnOne = (store = server.url, withoutFixes?: string): CliProcess =>
     naive
       ? new CliProcess([server.url, namespace, 'job', String(TTL_MS), ...command], {}, NAIVE_RUN)
-      : startCli(['run', 'job', '--lease-ms', String(TTL_MS), '--', ...command], {
-          TENURE_STORE: server.url,
-          TENURE_NAMESPACE: namespace,
-        });
-  const a = spawnOne();
+      : new CliProcess(
+          [
+            ...(withoutFixes ? [withoutFixes] : []),
+            ...['run', 'job', '--lease-ms', String(TTL_MS), '--', ...command],
+          ],
+          { TENURE_STORE: store, TENURE_NAMESPACE: namespace },
+          withoutFixes ? LEGACY_CLI : CLI,
+        );
+  const a = spawnOne(options.storeA, options.withoutFixes);
   await a.waitFor(/started/);
   const b = spawnOne();
   await sleep(500);
@@ -241,4 +267,99 @@ describe('command line under faults', () => {
       await cleanup(p);
     }
   });
+
+  it('XU2 (must fire): a command whose main thread exited while a thread writes, taken for dead: the thread outlives the lease', () =>
+    pausedThreadRow('XU2 (main thread exited, taken for dead; tenure run SIGSTOPped)', true));
+
+  it('XQ4 (gate): the same command under tenure run SIGSTOPped past its lease: its live thread is killed before the deadline', () =>
+    pausedThreadRow('XQ4 (main thread exited, a thread writes; tenure run SIGSTOPped)', false));
+
+  it('XU3 (must fire): only the supervisor paused, then the lease lost: without the backstop the command outlives it', () =>
+    pausedSupervisorRow('XU3 (supervisor SIGSTOPped, lease lost, no backstop)', true));
+
+  it('XQ5 (gate): only the supervisor paused, then the lease lost: tenure run SIGKILLs the group at the kill point', () =>
+    pausedSupervisorRow('XQ5 (supervisor SIGSTOPped, lease lost)', false));
 });
+
+/** XU2/XQ4: mt-writer (SIGTERM ignored, main thread gone) as the command; `tenure run` A SIGSTOPped. */
+async function pausedThreadRow(row: string, mustFire: boolean): Promise<void> {
+  const p = await pair(false, {
+    command: [mtWriter()],
+    ...(mustFire ? { withoutFixes: 'threads' as const } : {}),
+  });
+  const supervisors = childrenOf(p.a.pid);
+  try {
+    const faultAt = nowNs();
+    process.kill(p.a.pid, 'SIGSTOP');
+    await p.b.waitFor(/started/, TTL_MS + SLACK_MS);
+    await waitForTerms(p.file, 2, SLACK_MS);
+    await sleep(100);
+    const v = verdict(row, p.file, faultAt, mustFire);
+    if (mustFire) {
+      expect(v.overlaps + v.fencing + v.containment, 'the hazard shows').toBeGreaterThan(0);
+    } else {
+      expect(v).toMatchObject({ overlaps: 0, fencing: 0, containment: 0 });
+      process.kill(p.a.pid, 'SIGCONT');
+      await p.a.waitFor(/command ended: signal SIGKILL \(term=\d+ by=deadline\)/);
+      expect(await p.a.stop('SIGTERM')).toBe(0);
+      expect(await p.b.stop('SIGTERM')).toBe(0);
+      await expectNothingLeft(p.file, supervisors);
+    }
+  } finally {
+    resume(p.a.pid);
+    await cleanup(p);
+    killLeftovers(p.file);
+  }
+}
+
+/**
+ * XU3/XQ5: A reaches Redis through a proxy; its supervisor is SIGSTOPped, then A's link
+ * stalls, so A's lease runs out while the stop it asks for cannot reach the supervisor.
+ * B (direct) takes over after the lease expires.
+ */
+async function pausedSupervisorRow(row: string, mustFire: boolean): Promise<void> {
+  const proxy = await FaultProxy.start(server.port);
+  const p = await pair(false, {
+    storeA: `redis://127.0.0.1:${proxy.port}`,
+    ...(mustFire ? { withoutFixes: 'backstop' as const } : {}),
+  });
+  const supervisors = childrenOf(p.a.pid);
+  expect(supervisors).toHaveLength(1);
+  const supervisor = supervisors[0] as number;
+  try {
+    process.kill(supervisor, 'SIGSTOP');
+    const faultAt = nowNs();
+    proxy.stall();
+    await p.b.waitFor(/started/, TTL_MS + SLACK_MS);
+    await waitForTerms(p.file, 2, SLACK_MS);
+    await sleep(100);
+    const v = verdict(row, p.file, faultAt, mustFire);
+    if (mustFire) {
+      expect(v.overlaps + v.fencing + v.containment, 'the hazard shows').toBeGreaterThan(0);
+    } else {
+      expect(v).toMatchObject({ overlaps: 0, fencing: 0, containment: 0 });
+      expect(p.a.stderr).toMatch(/SIGKILLed the command's process group/);
+      resume(supervisor);
+      await p.a.waitFor(/command ended/);
+      expect(await p.a.stop('SIGTERM')).toBe(0);
+      expect(await p.b.stop('SIGTERM')).toBe(0);
+      await expectNothingLeft(p.file, supervisors);
+    }
+  } finally {
+    resume(supervisor);
+    await cleanup(p);
+    await proxy.close();
+    killLeftovers(p.file);
+  }
+}
+
+/** SIGKILL for every writer of `file` still running (a must-fire row's leftover). */
+function killLeftovers(file: string): void {
+  for (const pid of ledgerOf(file).pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // ESRCH: gone.
+    }
+  }
+}

@@ -31,7 +31,7 @@ export type HistoryEvent =
   | { t: string; proc: string; ev: 'probe'; value: boolean; term: number | null }
   /** `t` is when the resource answered; `sent` when the elector decided to act (after its isLeader check). */
   | { t: string; proc: string; ev: 'action'; term: number; accepted: boolean; sent?: string }
-  | { t: string; proc: string; ev: 'error'; code: string }
+  | { t: string; proc: string; ev: 'error'; code: string; message?: string }
   | { t: string; proc: string; ev: 'mem'; rss: number }
   | { t: string; proc: string; ev: 'start' }
   | { t: string; proc: string; ev: 'exit' }

@@ -211,7 +211,7 @@ if (c.naive) {
     send({ ev: 'revoked', term, reason });
   });
   elector.on('error', (e) =>
-    rec.write({ ev: 'error', code: (e as { code?: string }).code ?? e.name }),
+    rec.write({ ev: 'error', code: (e as { code?: string }).code ?? e.name, message: e.message }),
   );
   store.onRenewed = (term) => {
     if (elector.term === term)

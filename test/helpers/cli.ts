@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { memberAlive } from '../../src/cli/process-group.js';
 import { reapOnExit } from './reaper.js';
 
 export const CLI = fileURLToPath(new URL('../../.build/src/cli/main.js', import.meta.url));
@@ -129,7 +130,7 @@ export async function cli(
   }
 }
 
-/** Whether a process is alive: it exists and is not a zombie waiting to be reaped. */
+/** Whether a process is alive: it exists and is not a zombie waiting to be reaped (one whose threads run is alive). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -138,7 +139,10 @@ export function alive(pid: number): boolean {
   }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+    return memberAlive({
+      pid,
+      state: stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3),
+    });
   } catch {
     return false; // gone meanwhile
   }

@@ -19,6 +19,7 @@ import {
   parseLedger,
   startCli,
 } from '../helpers/cli.js';
+import { mtWriter } from '../helpers/mt-writer.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 import { FaultProxy } from '../fault/proxy.js';
 
@@ -423,10 +424,14 @@ describe('findings of the independent review', () => {
 
   it('SIGTERM to tenure run, its supervisor and the command at once (systemd control-group) keeps the grace period', async () => {
     const file = ledger('cleanup');
-    const script = `trap 'sleep 0.3; echo cleanup-done >> ${file}; exit 0' TERM; while :; do sleep 0.05; done`;
+    // The shell says `trap-set` once its handler is installed: a SIGTERM before that (the
+    // command was spawned, `started` logged, but the shell not yet scheduled, as under load)
+    // would kill it by the default action, and there would be no cleanup to wait for.
+    const script = `trap 'sleep 0.3; echo cleanup-done >> ${file}; exit 0' TERM; echo trap-set; while :; do sleep 0.05; done`;
     const p = startCli(['run', 'unit', '--', 'sh', '-c', script], env);
     try {
       const [, pid] = await p.waitFor(/started sh \(pid=(\d+)/);
+      await p.waitFor(/^trap-set$/m, 10_000, 'stdout');
       const [supervisor] = childrenOf(p.pid);
       process.kill(supervisor as number, 'SIGTERM');
       process.kill(-Number(pid), 'SIGTERM');
@@ -487,6 +492,35 @@ describe('findings of the independent review', () => {
     );
     expect(r.code, r.stderr).toBe(0);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('lock: a leftover whose main thread exited while a thread writes (ps stat Zl) is killed before the release', async () => {
+    const file = ledger('threads');
+    const r = await cli(
+      [
+        'lock',
+        'threads',
+        '--grace-ms',
+        '300',
+        '--',
+        'sh',
+        '-c',
+        `"${mtWriter()}" "${file}" & exit 0`,
+      ],
+      env,
+      20_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    // The lock is free again: nothing of the command may still write.
+    const writes = readLedger(file).length;
+    expect(writes, 'the leftover wrote while it ran').toBeGreaterThan(0);
+    await sleep(200);
+    expect(readLedger(file).length, 'writes after the release').toBe(writes);
+    expect(
+      readLedger(file)
+        .map((e) => e.pid)
+        .filter(alive),
+    ).toEqual([]);
   });
 
   it('lock: a signal right after the grant keeps the command from starting and releases', async () => {

@@ -1,7 +1,11 @@
-/** The supervisor's "is the command's process group gone?" looks past zombies. */
+/** The supervisor's "is the command's process group gone?" looks past zombies, not past live threads. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { groupAlive, groupMembers } from '../../src/cli/process-group.js';
+import { mtWriter } from '../helpers/mt-writer.js';
 
 let leader: number | undefined;
 afterEach(() => {
@@ -34,5 +38,26 @@ it('counts living members only: a zombie left in the group does not keep it aliv
   await new Promise((r) => proc.once('exit', r));
   const zombies = (groupMembers(pid) ?? []).filter((m) => m.state === 'Z');
   if (zombies.length > 0) expect(() => process.kill(-pid, 0)).not.toThrow(); // kill() alone would say alive
+  expect(groupAlive(pid)).toBe(false);
+});
+
+it('a member whose main thread exited while another thread runs (ps stat Zl) is alive', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'tenure-mt-')), 'mt.ledger');
+  const proc = spawn(mtWriter(), [file], { detached: true, stdio: 'ignore' });
+  const pid = proc.pid as number;
+  leader = pid;
+  // The main thread has exited once /proc shows the leader as a zombie.
+  let state = '';
+  for (let i = 0; i < 500 && state !== 'Z'; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    state = (groupMembers(pid) ?? []).find((m) => m.pid === pid)?.state ?? '';
+  }
+  expect(state).toBe('Z');
+  const before = readFileSync(file, 'utf8').split('\n').length;
+  await new Promise((r) => setTimeout(r, 100));
+  expect(readFileSync(file, 'utf8').split('\n').length).toBeGreaterThan(before); // it runs
+  expect(groupAlive(pid)).toBe(true);
+  process.kill(-pid, 'SIGKILL');
+  await new Promise((r) => proc.once('exit', r));
   expect(groupAlive(pid)).toBe(false);
 });

@@ -28,7 +28,7 @@ import { EXIT, signalExitCode } from '../exit-codes.js';
 import { resolveKillTiming } from '../kill-timing.js';
 import { probeStore } from '../probe.js';
 import { type ShutdownSignal, onShutdown } from '../shutdown.js';
-import { runCommand } from '../run-command.js';
+import { logDeadlineSignal, runCommand } from '../run-command.js';
 import { Supervisor } from '../supervised-command.js';
 
 export const LOCK_FLAGS = {
@@ -96,10 +96,10 @@ export async function lock(parsed: Parsed): Promise<number> {
         await lease.release().catch(() => false);
         return signalExitCode(shutdown);
       }
-      const supervisor = new Supervisor({
-        graceMs: timing.graceMs,
-        killMarginMs: timing.killMarginMs,
-      });
+      const supervisor = new Supervisor(
+        { graceMs: timing.graceMs, killMarginMs: timing.killMarginMs },
+        logDeadlineSignal(ctx.log, { name, term: lease.term }),
+      );
       const onLost = (): void => {
         if (shutdown === null)
           ctx.log.warn({ name, term: lease.term }, 'lock lost: stopping the command');

@@ -37,7 +37,7 @@ import { loadMetrics } from '../metrics-server.js';
 import { serveElection } from '../../http/election-server.js';
 import { probeStore } from '../probe.js';
 import { onShutdown } from '../shutdown.js';
-import { runCommand } from '../run-command.js';
+import { logDeadlineSignal, runCommand } from '../run-command.js';
 import { Supervisor } from '../supervised-command.js';
 
 export const RUN_FLAGS = {
@@ -104,11 +104,7 @@ export async function run(parsed: Parsed): Promise<number> {
     if (server) ctx.log.event(`serving /metrics, /healthz and /leader on ${server.url}`);
     const supervisor = new Supervisor(
       { graceMs: timing.graceMs, killMarginMs: timing.killMarginMs },
-      (signal) =>
-        ctx.log.warn(
-          { election, signal },
-          'renewals are late: stopping the command before the lease deadline',
-        ),
+      logDeadlineSignal(ctx.log, { election }),
     );
     // From the first campaign attempt on, a signal is a shutdown that releases what was
     // granted (until now it exited at once: nothing held); the handlers stay until the end.

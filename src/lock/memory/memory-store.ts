@@ -4,8 +4,11 @@
  * shared across processes, so it elects among electors of one process only.
  * Expiry is measured on the injected monotonic clock. Terms follow the Redis
  * store's rule: issued term = max(last term + 1, wall clock in microseconds),
- * so they keep increasing also after `clear()` (the counter lost), provided
- * the wall clock advanced since the last term was issued and did not step back.
+ * and, unlike a server that restarts, the store object remembers the highest
+ * term it ever issued: `clear()` (the counters lost) does not reset that
+ * floor, so terms keep increasing after it whatever the wall clock does (a
+ * tight loop issues grants faster than one a microsecond, running the
+ * counter ahead of the clock).
  */
 import { StoreClosedError } from '../../errors.js';
 import { type Clock, systemClock } from '../../internal/clock.js';
@@ -50,6 +53,8 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #handoffMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #fences = new Map<string, number>();
+  /** The highest term this object ever issued, on any name: `clear()` keeps it (see the module comment). */
+  #highest = 0;
   readonly #listeners = new Map<
     string,
     Set<(event: LeaseEvent, detail?: LeaseEventDetail) => void>
@@ -200,11 +205,12 @@ export class MemoryLeaseStore implements LeaseStore {
     return Math.max(0, Math.ceil(entry.expiresAt - this.#clock.now()));
   }
 
-  /** max(last + 1, wall-clock µs): never repeats, also after the counter was lost. */
+  /** max(last + 1, wall-clock µs, highest ever issued + 1): never repeats, also after `clear()`. */
   #nextTerm(name: string): number {
-    const last = this.#fences.get(name) ?? 0;
+    const last = Math.max(this.#fences.get(name) ?? 0, this.#highest);
     const term = Math.max(last + 1, Math.floor(this.#wallClock() * 1000));
     this.#fences.set(name, term);
+    this.#highest = Math.max(this.#highest, term);
     return term;
   }
 

@@ -36,6 +36,7 @@ import { toArray, toInt, toStr } from './reply.js';
 import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
 import { acquireLua, readLua, releaseLua, renewLua, updateLua } from './scripts.generated.js';
 import { ChannelSubscriptions, type SubscriberConnection } from '../channel-subscriptions.js';
+import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 import { RECONNECTED, redisSubscriber } from './subscriber.js';
 
 const SCRIPTS = {
@@ -139,6 +140,12 @@ export interface RedisLeaseStoreOptions {
 export interface RedisStoreStats {
   /** Times a script was resent with EVAL after NOSCRIPT. */
   scriptReloads: number;
+  /**
+   * Times a Sentinel connection (the client or the store's subscriber) that
+   * ioredis had ended on its own during a fail-over was reconnected (see
+   * sentinel-guard.ts).
+   */
+  clientRevivals: number;
 }
 
 const OPTIONS = [
@@ -153,7 +160,7 @@ const OPTIONS = [
 export class RedisLeaseStore implements LeaseStore {
   readonly kind = 'redis';
   readonly namespace: string;
-  readonly stats: RedisStoreStats = { scriptReloads: 0 };
+  readonly stats: RedisStoreStats = { scriptReloads: 0, clientRevivals: 0 };
   readonly #client: RedisClientLike;
   readonly #subscriptions: ChannelSubscriptions;
   readonly #sharded: boolean;
@@ -162,6 +169,7 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #quarantineMs: number;
   readonly #handoffMs: number;
   #closed = false;
+  readonly #unguard: () => void;
 
   constructor(options: RedisLeaseStoreOptions) {
     const o = ownOptions('options', options, OPTIONS);
@@ -171,7 +179,8 @@ export class RedisLeaseStore implements LeaseStore {
     // On a Cluster, notifications use sharded pub/sub (Redis 7): a channel lives on its key's
     // shard, and its subscriber counts are right wherever the subscribers connect.
     this.#sharded = this.#client.isCluster === true;
-    this.#subscriptions = new ChannelSubscriptions(() => redisSubscriber(this.#client));
+    const revived = (): void => void this.stats.clientRevivals++;
+    this.#subscriptions = new ChannelSubscriptions(() => redisSubscriber(this.#client, revived));
     this.#waitReplicas = integer('waitReplicas', o['waitReplicas'] ?? 0, 0, 100);
     this.#waitTimeoutMs = integer('waitTimeoutMs', o['waitTimeoutMs'] ?? 50, 1, 60_000);
     this.#quarantineMs = integer('quarantineMs', o['quarantineMs'] ?? 0, 0, 2_147_483_647);
@@ -182,6 +191,7 @@ export class RedisLeaseStore implements LeaseStore {
         'Expected a `client` with pipeline() (ioredis Redis) when `waitReplicas` > 0',
       );
     }
+    this.#unguard = guardSentinelClient(this.#client as GuardableClient, revived);
   }
 
   /**
@@ -368,6 +378,7 @@ export class RedisLeaseStore implements LeaseStore {
 
   close(): Promise<void> {
     this.#closed = true;
+    this.#unguard();
     this.#subscriptions.close();
     return Promise.resolve();
   }

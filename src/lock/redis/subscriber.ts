@@ -11,6 +11,7 @@
  * On an ioredis `Cluster` it is a sharded subscriber (see `shardedSubscriber`).
  */
 import type { SubscriberConnection } from '../channel-subscriptions.js';
+import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 
 export const RECONNECTED = 'tenure:reconnected';
 
@@ -29,11 +30,16 @@ export interface DuplicableClient {
   duplicate(...args: unknown[]): SubscriberConnection;
 }
 
-export function redisSubscriber(client: DuplicableClient): SubscriberConnection {
+/** `onRevive`: the Sentinel guard reconnected the connection (see sentinel-guard.ts). */
+export function redisSubscriber(
+  client: DuplicableClient,
+  onRevive: () => void = () => {},
+): SubscriberConnection {
   if (client.isCluster === true) return shardedSubscriber(client);
   const connection = client.duplicate({
     autoResubscribe: false,
   }) as unknown as DuplicatedConnection;
+  const unguard = guardSentinelClient(connection as unknown as GuardableClient, onRevive);
   const channels = new Set<string>();
   const listeners: ((channel: string, message: string) => void)[] = [];
   let readyBefore = false;
@@ -70,7 +76,10 @@ export function redisSubscriber(client: DuplicableClient): SubscriberConnection 
       else connection.on('error', listener as (error: Error) => void);
       return undefined;
     },
-    disconnect: () => connection.disconnect(),
+    disconnect: () => {
+      unguard();
+      connection.disconnect();
+    },
   };
 }
 
