@@ -63,6 +63,27 @@ export function groupAlive(pgid: number, { threads = true } = {}): boolean {
   return members === null || members.some((m) => (threads ? memberAlive(m) : !finished(m.state)));
 }
 
+/** When process `pid` started (/proc/<pid>/stat field 22, clock ticks since boot), or null. */
+export function startTime(pid: number): string | null {
+  return statFields(`/proc/${pid}/stat`)?.[19] ?? null;
+}
+
+/**
+ * Whether a signal to group `pgid` can reach only the group whose leader
+ * started at `leaderStart`, not another group that reuses the id. Linux does
+ * not hand out a pid that is still in use as a group id, so the id can be
+ * reused only once every member of the group is gone; a process with pid
+ * `pgid` that started at another time is then not ours. Left open: a reused
+ * id whose new leader has exited too while its group lives on (a pid wrap
+ * within the lease's ttl, then that sequence). True without /proc or without
+ * a recorded start.
+ */
+export function sameGroup(pgid: number, leaderStart: string | null): boolean {
+  if (leaderStart === null) return true;
+  const start = startTime(pgid);
+  return start === null || start === leaderStart;
+}
+
 function finished(state: string): boolean {
   return state === 'Z' || state === 'X';
 }

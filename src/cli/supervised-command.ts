@@ -6,6 +6,7 @@
  * own deadline; it is sent every {@link DEADLINE_POLL_MS} while it moves.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { sameGroup } from './process-group.js';
 import {
   type FromSupervisor,
   type StopCause,
@@ -53,6 +54,8 @@ export class SupervisorGoneError extends Error {
 /** The command in flight: registered before the spawn is sent, so no answer can miss it. */
 interface Current {
   pid: number;
+  /** The command's start time as the supervisor read it (see `sameGroup`). */
+  start: string | null;
   poll: NodeJS.Timeout | undefined;
   /** This process's own SIGKILL at the kill point, should the supervisor not report by then. */
   backstop: NodeJS.Timeout | undefined;
@@ -127,6 +130,7 @@ export class Supervisor {
     const pid = await new Promise<number>((resolve, reject) => {
       this.#current = {
         pid: 0,
+        start: null,
         poll: undefined,
         backstop: undefined,
         resolve: resolveExit,
@@ -175,7 +179,10 @@ export class Supervisor {
         this.#markReady();
         break;
       case 'started':
-        if (current) current.pid = message.pid;
+        if (current) {
+          current.pid = message.pid;
+          current.start = message.start ?? null;
+        }
         current?.started.resolve(message.pid);
         break;
       case 'failed':
@@ -192,19 +199,24 @@ export class Supervisor {
   }
 
   /**
-   * The backstop: at the kill point of `deadline`, if the supervisor has not
+   * The backstop: half the kill margin after the kill point of `deadline`
+   * (still half the margin before the deadline), if the supervisor has not
    * reported the command's end, this process SIGKILLs the command's group
-   * itself (it knows the group: the command leads it). A supervisor that is
-   * paused or starved past the kill point then leaves no command running;
-   * only both processes stopped at once defeat the schedule (safety
-   * assumption C2). SIGKILL to a group that is gone already is harmless.
+   * itself (it knows the group: the command leads it), unless the group id
+   * now belongs to another group (`sameGroup`). A supervisor that is paused
+   * or starved past the kill point then leaves no command running; only both
+   * processes stopped at once defeat the schedule (safety assumption C2).
    */
   #armBackstop(current: Current, deadline: bigint): void {
     clearTimeout(current.backstop);
     if (withoutFixes.backstop) return;
-    const ms = Math.max(0, Number(deadline - this.#killMarginNs - process.hrtime.bigint()) / 1e6);
+    // Half the margin after the supervisor's SIGKILL, so a supervisor that runs reports first
+    // (a backstop at the same instant raced it on every deadline kill and logged a false
+    // alarm); still half the margin before the deadline.
+    const at = deadline - this.#killMarginNs / 2n;
+    const ms = Math.max(0, Number(at - process.hrtime.bigint()) / 1e6);
     current.backstop = setTimeout(() => {
-      if (this.#current !== current) return;
+      if (this.#current !== current || !sameGroup(current.pid, current.start)) return;
       try {
         process.kill(-current.pid, 'SIGKILL');
       } catch {
@@ -229,7 +241,7 @@ export class Supervisor {
     const current = this.#current;
     if (!current) return;
     current.started.reject(this.#gone); // no effect once started
-    if (current.pid !== 0) {
+    if (current.pid !== 0 && sameGroup(current.pid, current.start)) {
       try {
         process.kill(-current.pid, 'SIGKILL');
       } catch {

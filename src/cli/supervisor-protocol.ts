@@ -30,7 +30,8 @@ export type StopCause = 'deadline' | 'stop' | 'parent-gone' | null;
 export type FromSupervisor =
   /** Booted and listening. */
   | { readonly t: 'ready' }
-  | { readonly t: 'started'; readonly pid: number }
+  /** `start`: the command's start time (/proc, see `startTime`), to tell its group from a reuse of its id. */
+  | { readonly t: 'started'; readonly pid: number; readonly start: string | null }
   /** The command was not started: the deadline was too close, or the spawn failed (not found). */
   | { readonly t: 'failed'; readonly reason: 'deadline' | 'spawn'; readonly message: string }
   /** The deadline came near: SIGTERM (or SIGKILL) was sent without being asked. */

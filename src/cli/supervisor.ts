@@ -17,11 +17,13 @@
  *
  * Not covered: processes that leave the group (setsid, daemons), a process
  * in uninterruptible sleep, which dies when its system call returns, and a
- * supervisor that is itself paused or starved past the kill point. Fencing
- * with TENURE_TERM at the resource covers those.
+ * supervisor paused or starved past the kill point together with its parent
+ * (if only the supervisor is, the parent's backstop SIGKILLs the group half
+ * the kill margin later: supervised-command.ts). Fencing with TENURE_TERM at
+ * the resource covers those.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { groupAlive as isGroupAlive } from './process-group.js';
+import { groupAlive as isGroupAlive, sameGroup, startTime } from './process-group.js';
 import type {
   FromSupervisor,
   StopCause,
@@ -34,6 +36,8 @@ const POLL_MS = 10;
 
 let child: ChildProcess | null = null;
 let group = 0;
+/** When the command (the group's leader) started: a group whose id was reused is not signalled. */
+let leaderStart: string | null = null;
 let deadline = 0n;
 let cause: StopCause = null;
 let termTimer: NodeJS.Timeout | undefined;
@@ -50,7 +54,7 @@ const nowNs = (): bigint => process.hrtime.bigint();
 const msUntil = (at: bigint): number => Math.max(0, Number(at - nowNs()) / 1e6);
 
 function signalGroup(signal: NodeJS.Signals): void {
-  if (group === 0) return;
+  if (group === 0 || !sameGroup(group, leaderStart)) return;
   try {
     process.kill(-group, signal);
   } catch {
@@ -121,6 +125,7 @@ function awaitGroup(): void {
   send({ t: 'exited', code: done.code, signal: done.signal, cause });
   child = null;
   group = 0;
+  leaderStart = null;
   cause = null;
   exit = null;
   if (exiting || !process.connected) process.exit(0);
@@ -152,9 +157,10 @@ function start(message: Extract<ToSupervisor, { t: 'spawn' }>): void {
   });
   if (proc.pid === undefined) return;
   group = proc.pid;
+  leaderStart = startTime(proc.pid);
   cause = null;
   arm();
-  send({ t: 'started', pid: proc.pid });
+  send({ t: 'started', pid: proc.pid, start: leaderStart });
   proc.once('exit', (code, signal) => {
     exit = { code, signal };
     awaitGroup();

@@ -234,8 +234,9 @@ export class Elector extends SafeEmitter<ElectorEvents> implements AsyncDisposab
   waitForLeadership(options?: { signal?: AbortSignal }): Promise<ElectedEvent> {
     const signal = abortSignal('signal', ownOptions('options', options, ['signal'])['signal']);
     const current = this.#m.current;
-    if (current && this.#m.live(current))
-      return Promise.resolve({ term: current.term, signal: current.signal });
+    // Computed on the clock, without ending a term here (its timer does, then the next term
+    // resolves the wait): no listener runs inside this call.
+    if (current?.valid) return Promise.resolve({ term: current.term, signal: current.signal });
     if (this.#m.stopped) return Promise.reject(new StoppedError('Elector is stopped'));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     return nextElection(this, signal);

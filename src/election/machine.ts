@@ -201,8 +201,14 @@ export class ElectorMachine {
 
   /** Aborts the term's signal, ends it, then waits for the compare-and-delete. */
   async release(term: LeaderTerm, reason: RevokeReason): Promise<void> {
+    // A term whose deadline passed unseen (a stall before this call) ended by the deadline, not
+    // by this release: said so, and its events stay blocked (see `inTime`).
+    term.keeper.confirm();
     const released = term.keeper.release(); // aborts the signal at once, then waits for a renewal in flight
-    this.endTerm(term, reason);
+    // The keeper may have ended already, by a loss whose hook has not run yet (an abort listener
+    // that resigns from inside it): that loss is the reason.
+    const lost = term.keeper.lossReason;
+    this.endTerm(term, lost !== undefined && lost !== 'released' ? lost : reason);
     try {
       await released;
     } catch (error) {

@@ -148,6 +148,11 @@ export class LeaseKeeper {
     return false;
   }
 
+  /** Why validity ended (`released` after `release()`), or undefined while it lasts. */
+  get lossReason(): LossReason | undefined {
+    return this.#endedBy?.reason;
+  }
+
   /** Milliseconds of validity left, computed now; 0 once invalid. */
   get remainingMs(): number {
     return this.valid ? this.#deadline - this.#clock.now() : 0;

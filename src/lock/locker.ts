@@ -103,7 +103,11 @@ export class Locker {
   async tryLock(name: string, options?: LockOptions): Promise<Lock | null> {
     checkName(name);
     const opts = resolveLockOptions(options);
-    return (await this.#attempt(name, opts)).lock;
+    const { lock } = await this.#attempt(name, opts);
+    if (lock === null || lock.isValid) return lock;
+    // Used up by a stall before the hand-out (see lock()): given back, reported as not granted.
+    void lock.release().catch(() => false);
+    return null;
   }
 
   /**

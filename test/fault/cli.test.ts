@@ -189,6 +189,8 @@ describe('command line under faults', () => {
     } finally {
       resume(p.a.pid);
       await cleanup(p);
+      // The naive runner's command is in its own group: SIGKILL of the runner leaves it running.
+      killLeftovers(p.file);
     }
   });
 

@@ -89,6 +89,31 @@ describe('leader work never starts after the term deadline', () => {
     await stopping;
   });
 
+  it('a listener that stalls past the deadline and then resigns: the term ended by its deadline, and nothing after it runs for the term', async () => {
+    const clock = new FakeClock();
+    const { store } = recordingStore(clock);
+    const e = elector(store, clock);
+    const ran: string[] = [];
+    let first = 0;
+    e.on('elected', ({ term }) => {
+      if (first !== 0) return;
+      first = term;
+      clock.jump(TTL + 500);
+      void e.resign();
+    });
+    e.on('elected', ({ term }) => void ran.push(`elected#2 ${term}`));
+    e.on('leader', (l) => l?.isSelf && ran.push(`leader ${l.term}`));
+    const revoked: string[] = [];
+    e.on('revoked', ({ term, reason }) => revoked.push(`${term} ${reason}`));
+    await e.start();
+    await settle();
+    expect(ran.filter((r) => r.endsWith(` ${first}`))).toEqual([]);
+    expect(revoked[0]).toBe(`${first} deadline`);
+    const stopping = e.stop();
+    await clock.advance(3 * TTL);
+    await stopping;
+  });
+
   it('state reads follower once the deadline passed, before any timer ran', async () => {
     const clock = new FakeClock();
     const { store } = recordingStore(clock);
@@ -134,6 +159,31 @@ describe('leader work never starts after the term deadline', () => {
     expect(lock.isValid).toBe(true);
     expect(lock.signal.aborted).toBe(false);
     await lock.release();
+  });
+
+  it('tryLock: a grant a stall used up after it was checked is given back, not handed out', async () => {
+    class StallingClock extends FakeClock {
+      stallAtNextTimer = 0;
+      override setTimeout(fn: () => void, ms: number) {
+        if (this.stallAtNextTimer > 0) {
+          this.jump(this.stallAtNextTimer);
+          this.stallAtNextTimer = 0;
+        }
+        return super.setTimeout(fn, ms);
+      }
+    }
+    const clock = new StallingClock();
+    const store = new MemoryLeaseStore({ clock, handoffMs: 0 });
+    const acquire = store.acquire.bind(store);
+    store.acquire = async (request: AcquireRequest) => {
+      const result = await acquire(request);
+      if (result.acquired) clock.stallAtNextTimer = TTL;
+      return result;
+    };
+    const locker = new Locker(store, { clock, identity: 'l' });
+    expect(await locker.tryLock('job', { ttlMs: TTL })).toBeNull();
+    await settle();
+    expect(await store.read('job')).toBeNull(); // given back
   });
 
   it('property: random stalls in listeners and tasks never start a term’s work after its deadline', async () => {

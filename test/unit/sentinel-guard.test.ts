@@ -13,6 +13,8 @@ class FakeClient extends EventEmitter {
   status = 'ready';
   manuallyClosing = false;
   connects = 0;
+  /** ioredis's SentinelConnector: the failover detector's disconnect() clears `connecting`. */
+  readonly connector = { connecting: true };
   constructor(readonly options: Record<string, unknown>) {
     super();
   }
@@ -41,6 +43,7 @@ it('reconnects a Sentinel client that went from connecting to end on its own', a
   c.to('close');
   c.to('reconnecting');
   c.to('connecting');
+  c.connector.connecting = false; // the detector's disconnect() during the sentinel query
   c.to('end');
   await settle();
   expect([c.connects, revived]).toEqual([1, 1]);
@@ -65,6 +68,29 @@ it.each([
   expect(c.connects).toBe(0);
 });
 
+it('leaves ended a client whose sentinel retries ran out (its connector still connecting)', async () => {
+  const c = new FakeClient({
+    ...sentinel,
+    sentinelRetryStrategy: (n: number) => (n > 2 ? null : 10),
+  });
+  guardSentinelClient(c, () => undefined);
+  c.to('connecting');
+  c.to('end'); // "All sentinels are unreachable and retry is disabled": connecting stays true
+  await settle();
+  expect(c.connects).toBe(0);
+});
+
+it('does not reconnect a client the application closed after it ended, within the delay', async () => {
+  const c = new FakeClient({ ...sentinel, retryStrategy: () => 10 });
+  guardSentinelClient(c, () => undefined);
+  c.to('connecting');
+  c.connector.connecting = false;
+  c.to('end');
+  c.manuallyClosing = true; // disconnect() on the ended client
+  await settle();
+  expect(c.connects).toBe(0);
+});
+
 it('does nothing for a client that is not a Sentinel client, or whose retries are off', async () => {
   const plain = new FakeClient({});
   guardSentinelClient(plain, () => undefined);
@@ -72,10 +98,12 @@ it('does nothing for a client that is not a Sentinel client, or whose retries ar
   const noRetry = new FakeClient({ ...sentinel, sentinelRetryStrategy: null });
   guardSentinelClient(noRetry, () => undefined);
   noRetry.to('connecting');
+  noRetry.connector.connecting = false;
   noRetry.to('end');
   const noReconnect = new FakeClient({ ...sentinel, retryStrategy: () => null });
   guardSentinelClient(noReconnect, () => undefined);
   noReconnect.to('connecting');
+  noReconnect.connector.connecting = false;
   noReconnect.to('end');
   await settle();
   expect([noRetry.connects, noReconnect.connects]).toEqual([0, 0]);

@@ -13,10 +13,14 @@
  * The guard reconnects such a client after its own `retryStrategy` delay. It
  * acts only on a Sentinel client whose status went from `connecting`
  * straight to `end` (a closed socket goes through `close`, and `quit()` or
- * `disconnect()` of a connected client too), that the application did not
- * close (`disconnect()` during a reconnect leaves ioredis's
- * `manuallyClosing` set), and whose sentinel retries and reconnects are on.
- * It is removed by the function it returns.
+ * `disconnect()` of a connected client too) with the connector's
+ * `connecting` flag cleared (the detector's disconnect: a connector whose
+ * sentinel retries ran out keeps it set), that the application did not
+ * close (`disconnect()` leaves ioredis's `manuallyClosing` set; checked again
+ * when the delay is over), and whose sentinel retries and reconnects are
+ * on. Not seen: `quit()` on a client that has already ended (it sets no
+ * flag); close the store before its client. It is removed by the function
+ * it returns.
  */
 
 /** The ioredis client as the guard sees it (fields ioredis has; some are not in its typings). */
@@ -50,11 +54,17 @@ export function guardSentinelClient(client: GuardableClient, onRevive: () => voi
   let last = client.status;
   let timer: NodeJS.Timeout | undefined;
   const seen = STATUSES.map((status) => [status, () => (last = status)] as const);
+  const closedByApp = (): boolean =>
+    (client as { manuallyClosing?: unknown }).manuallyClosing === true;
   const onEnd = (): void => {
     const from = last;
     last = 'end';
-    if (from !== 'connecting') return;
-    if ((client as { manuallyClosing?: unknown }).manuallyClosing === true) return;
+    if (from !== 'connecting' || closedByApp()) return;
+    // The race's mark: the detector's disconnect() cleared the connector's `connecting`. A
+    // connector that gave up on its own (sentinel retries exhausted: the application's
+    // sentinelRetryStrategy returned no number) still says `connecting`: left ended.
+    if ((client as { connector?: { connecting?: unknown } }).connector?.connecting !== false)
+      return;
     if (typeof options.sentinelRetryStrategy !== 'function') return;
     const delay =
       typeof options.retryStrategy === 'function'
@@ -63,7 +73,8 @@ export function guardSentinelClient(client: GuardableClient, onRevive: () => voi
     if (typeof delay !== 'number') return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      if (client.status !== 'end') return;
+      // The application may have closed it meanwhile (disconnect() on an ended client sets the flag).
+      if (client.status !== 'end' || closedByApp()) return;
       onRevive();
       client.connect?.().catch(() => undefined); // a failure ends it again: guarded again
     }, delay);
