@@ -148,6 +148,16 @@ export function alive(pid: number): boolean {
   }
 }
 
+/** Whether `pid` is dead (see `alive`) within `ms`, polled every 10 ms: a process dies some time after its SIGKILL. */
+export async function diesWithin(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (alive(pid)) {
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return true;
+}
+
 export interface LedgerEntry {
   readonly term: number;
   readonly ns: bigint;
