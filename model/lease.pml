@@ -31,20 +31,34 @@
 #endif
 
 /* Bounds: the smallest that still show every mutant (docs/safety.md). */
-#define N        3      /* clients */
-#define TTL      4      /* lease ttl, ticks */
-#define DRIFT    1      /* drift margin: ceil(0.01 * ttl) + 2 in the code; here one tick */
-#define RENEW    2      /* renew this long after the last confirmed t_send */
+#ifndef N
+#define N        3      /* clients: 2 or 3 */
+#endif
+#ifndef TTL
+#define TTL      3      /* lease ttl, ticks */
+#endif
+#define DRIFT    1      /* drift margin: ceil(0.01 * ttl) + 2 in the code */
+#define RENEW    1      /* renew this long after the last confirmed t_send */
 #define TIMEOUT  2      /* request timeout (local ticks) */
 #define MAXDELAY 2      /* a message is delivered within this many ticks of being sent, or lost */
 #define RETRY    1      /* a refused or failed candidate tries again after this long */
 #ifndef MAXT
-#define MAXT     9      /* the horizon: real time stops here */
+#define MAXT     7      /* the horizon: real time stops here */
 #endif
-#define MAXTOK   5      /* acquisition attempts in a run (each one a fresh ownership token) */
-#define SKEW     1      /* a client's clock is at most this far from real time */
-#define NMSG     3      /* messages in flight at once */
+#define MAXTOK   4      /* acquisition attempts in a run (each one a fresh ownership token) */
+/* A client's clock is now - 1 or now (skew 0 or 1 below, SKEW = 1): over any window two
+ * readings differ from real time by at most one tick apart = DRIFT, the rate bound the drift
+ * margin covers (docs/safety.md, A1). From one tick to the next it may stand still (slow) or
+ * move two ticks (fast). */
+#define SKEW     1
+#define NMSG     2      /* messages in flight at once */
 #define QUAR     255    /* the quarantine lease's token */
+#ifndef MAXPAUSE
+#define MAXPAUSE 1      /* client pauses in a run */
+#endif
+#ifndef MAXLOSS
+#define MAXLOSS  1      /* messages lost outright in a run (others are lost by delay) */
+#endif
 
 /* Client modes. */
 #define FOLLOWER  0
@@ -64,17 +78,15 @@
 
 typedef Client {
   byte mode;
-  byte lc;        /* local monotonic clock */
   byte tok;       /* ownership token of the lease held or asked for (0: none) */
   byte term;      /* fencing term of the lease held */
   byte dl;        /* trusted until lc reaches dl (local time) */
   byte ts;        /* t_send (local) of the request in flight */
   byte conf;      /* t_send (local) of the last confirmed acquire/renew */
+  byte sk;        /* 0: the clock reads now - 1; 1: it reads now */
+  byte seq;       /* number of the request in flight, mod 2 */
   byte next;      /* a follower campaigns again from this local time */
-  byte sk;        /* skew + SKEW: lc - now + SKEW, in 0..2*SKEW */
-  byte skSend;    /* skew + SKEW when the request in flight was sent */
-  byte skConf;    /* skew + SKEW when the last confirmed request was sent */
-  byte seq;       /* number of the request in flight, mod 4 */
+  bool paused;    /* takes no step (GC, SIGSTOP, a blocked event loop) while time goes on */
 };
 
 typedef Msg {
@@ -106,12 +118,15 @@ bool sTaken = false;
 byte downUntil = 0;
 /* Ghosts for the properties. */
 byte maxGranted = 0;   /* the highest term ever granted (survives every fault) */
-byte resMax = 0;       /* the fenced resource: the highest term it accepted */
+bool resigned = false; /* a resignation happened (one a run) */
+byte pauses = 0;       /* pauses so far */
+byte losses = 0;       /* messages lost so far */
 bool dead[MAXTOK + 1]; /* tokens whose lease ended at the store (expired, released, replaced, lost) */
 byte quiet = 0;        /* LIVENESS: ticks since some client last trusted a lease */
 
 #define live          (holder != 0 && now < exp)
-#define trusts(i)     ((c[i].mode == LEADER || c[i].mode == RENEWING) && c[i].lc < c[i].dl)
+#define LC(i)         (now + c[i].sk - SKEW)   /* client i's monotonic clock: now - 1 or now */
+#define trusts(i)     ((c[i].mode == LEADER || c[i].mode == RENEWING) && LC(i) < c[i].dl)
 
 /* Safety A: at most one client trusts a lease at any instant. Not in scope
  * under FAULT_FAILOVER (a fail-over to a replica that missed renewals elects
@@ -119,11 +134,21 @@ byte quiet = 0;        /* LIVENESS: ticks since some client last trusted a lease
 #if defined(FAULT_FAILOVER)
 #define safetyA() skip
 #else
+#if N == 3
 #define safetyA() assert(!(trusts(0) && trusts(1)) && !(trusts(0) && trusts(2)) && !(trusts(1) && trusts(2)))
+#else
+#define safetyA() assert(!(trusts(0) && trusts(1)))
+#endif
 #endif
 
-/* Safety C (no resurrection): a lease that ended at the store never comes back live. */
+/* Safety C (no resurrection): a lease that ended at the store never comes back live. A restore
+ * from a snapshot or a fail-over to a stale replica brings old leases back by nature: not
+ * checked there (the holder's deadline rule and the downtime keep A). */
+#if defined(FAULT_SNAPSHOT) || defined(FAULT_FAILOVER)
+#define safetyC() skip
+#else
 #define safetyC() assert(!(live && holder != QUAR && dead[holder]))
+#endif
 
 inline check() {
   safetyA();
@@ -136,7 +161,11 @@ inline endLease() {
   :: holder != 0 && holder != QUAR -> dead[holder] = true
   :: else -> skip
   fi;
-  holder = 0
+  holder = 0; exp = 0; lterm = 0
+}
+
+inline clear(s) {
+  net[s].kind = NONE; net[s].cl = 0; net[s].tok = 0; net[s].val = 0; net[s].born = 0; net[s].seq = 0
 }
 
 inline put(k, i, tk, q, s) {
@@ -148,11 +177,10 @@ inline send(k, i, tk, q) {
   if
   :: net[0].kind == NONE -> put(k, i, tk, q, 0)
   :: net[0].kind != NONE && net[1].kind == NONE -> put(k, i, tk, q, 1)
-  :: net[0].kind != NONE && net[1].kind != NONE && net[2].kind == NONE -> put(k, i, tk, q, 2)
   fi
 }
 
-#define hasSlot() (net[0].kind == NONE || net[1].kind == NONE || net[2].kind == NONE)
+#define hasSlot() (net[0].kind == NONE || net[1].kind == NONE)
 
 /* ---- the store: one request applied atomically --------------------------------------- */
 
@@ -222,7 +250,7 @@ inline storeRelease(m) {
   :: else -> skip
   fi;
 #endif
-  m.kind = NONE
+  m.kind = NONE; m.cl = 0; m.tok = 0; m.val = 0; m.born = 0; m.seq = 0
 }
 
 inline deliver(m) {
@@ -236,7 +264,9 @@ inline deliver(m) {
 /* ---- a client (src/lock/lease-keeper.ts, src/lock/acquire.ts, src/election/campaign.ts) -- */
 
 inline lose(i) {
-  c[i].mode = FOLLOWER; c[i].next = c[i].lc + RETRY
+  /* Fields a follower does not use are zeroed: states that differ only there are one state. */
+  c[i].mode = FOLLOWER; c[i].tok = 0; c[i].term = 0; c[i].dl = 0; c[i].ts = 0; c[i].conf = 0;
+  c[i].next = LC(i) + RETRY
 }
 
 /* A reply reaches client i. Stale replies (another token, or nobody waiting) are ignored;
@@ -246,10 +276,10 @@ inline receive(i, m) {
   :: m.kind == ACQ_OK && c[i].mode == ACQUIRING && m.tok == c[i].tok ->
      /* acquire.ts: a grant whose deadline passed in flight is handed back */
      if
-     :: c[i].lc < c[i].ts + TTL - DRIFT ->
-        c[i].mode = LEADER; c[i].term = m.val; c[i].conf = c[i].ts; c[i].skConf = c[i].skSend;
+     :: LC(i) < c[i].ts + TTL - DRIFT ->
+        c[i].mode = LEADER; c[i].term = m.val; c[i].conf = c[i].ts;
 #if MUTANT == 1
-        c[i].dl = c[i].lc + TTL - DRIFT                /* mutant 1: from the reply's arrival */
+        c[i].dl = LC(i) + TTL - DRIFT                /* mutant 1: from the reply's arrival */
 #elif MUTANT == 2
         c[i].dl = c[i].ts + TTL                        /* mutant 2: no drift margin */
 #else
@@ -263,11 +293,11 @@ inline receive(i, m) {
   :: m.kind == RENEW_OK && c[i].mode == RENEWING && m.tok == c[i].tok && m.seq == c[i].seq ->
      /* lease-keeper.ts #renew: validity that ran out never comes back */
      if
-     :: c[i].lc >= c[i].dl || c[i].lc >= c[i].ts + TTL - DRIFT -> lose(i)
+     :: LC(i) >= c[i].dl || LC(i) >= c[i].ts + TTL - DRIFT -> lose(i)
      :: else ->
-        c[i].mode = LEADER; c[i].conf = c[i].ts; c[i].skConf = c[i].skSend;
+        c[i].mode = LEADER; c[i].conf = c[i].ts;
 #if MUTANT == 1
-        c[i].dl = c[i].lc + TTL - DRIFT
+        c[i].dl = LC(i) + TTL - DRIFT
 #elif MUTANT == 2
         c[i].dl = c[i].ts + TTL
 #else
@@ -279,79 +309,84 @@ inline receive(i, m) {
   :: else -> skip                                     /* stale: ignored */
   fi;
   if
-  :: m.kind != REL -> m.kind = NONE
-  :: else -> skip
+  :: m.kind != REL -> m.kind = NONE; m.cl = 0; m.tok = 0; m.val = 0; m.born = 0; m.seq = 0
+  :: else -> m.val = 0; m.seq = 0
   fi
 }
+
+/* The steps a running client takes as soon as they are due (its timers): time does not move on
+ * past them unless the client is paused. */
+#define campaignDue(i) (c[i].mode == FOLLOWER && LC(i) >= c[i].next && ntok < MAXTOK && hasSlot())
+#define acqTimeout(i)  (c[i].mode == ACQUIRING && LC(i) >= c[i].ts + TIMEOUT)
+#define renewDue(i)    (c[i].mode == LEADER && LC(i) >= c[i].conf + RENEW && LC(i) < c[i].dl && hasSlot())
+#define renewTimeout(i) (c[i].mode == RENEWING && LC(i) >= c[i].ts + TIMEOUT && LC(i) < c[i].dl)
+#define stepDown(i)    ((c[i].mode == LEADER || c[i].mode == RENEWING) && LC(i) >= c[i].dl)
+#define due(i)         (campaignDue(i) || acqTimeout(i) || renewDue(i) || renewTimeout(i) || stepDown(i))
+#define canResign(i)   (c[i].mode == LEADER && LC(i) < c[i].dl && hasSlot() && !resigned)
+#define canStep(i)     (!c[i].paused && (due(i) || canResign(i)))
 
 inline clientStep(i) {
   if
   /* campaign.ts: a follower attempts; a fresh token and t_send read before the send */
-  :: c[i].mode == FOLLOWER && c[i].lc >= c[i].next && ntok < MAXTOK && hasSlot() ->
-     ntok++; c[i].tok = ntok; c[i].ts = c[i].lc; c[i].skSend = c[i].sk;
-     c[i].seq = (c[i].seq + 1) % 4; c[i].mode = ACQUIRING; send(ACQ, i, c[i].tok, c[i].seq)
+  :: campaignDue(i) ->
+     ntok++; c[i].tok = ntok; c[i].ts = LC(i); c[i].next = 0;
+     c[i].seq = 1 - c[i].seq; c[i].mode = ACQUIRING; send(ACQ, i, c[i].tok, c[i].seq)
   /* withTimeout: no answer in time, the outcome unknown; a late grant is handed back */
-  :: c[i].mode == ACQUIRING && c[i].lc >= c[i].ts + TIMEOUT -> lose(i)
+  :: acqTimeout(i) -> lose(i)
   /* lease-keeper.ts: renew renewMs after the last confirmed t_send */
-  :: c[i].mode == LEADER && c[i].lc >= c[i].conf + RENEW && c[i].lc < c[i].dl && hasSlot() ->
-     c[i].ts = c[i].lc; c[i].skSend = c[i].sk; c[i].mode = RENEWING;
-     c[i].seq = (c[i].seq + 1) % 4; send(RENEWQ, i, c[i].tok, c[i].seq)
+  :: renewDue(i) ->
+     c[i].ts = LC(i); c[i].mode = RENEWING;
+     c[i].seq = 1 - c[i].seq; send(RENEWQ, i, c[i].tok, c[i].seq)
   /* a renewal that timed out is retried until the deadline (not now: ambiguous) */
-  :: c[i].mode == RENEWING && c[i].lc >= c[i].ts + TIMEOUT && c[i].lc < c[i].dl ->
+  :: renewTimeout(i) ->
 #if MUTANT == 6
-     c[i].conf = c[i].ts; c[i].skConf = c[i].skSend;
+     c[i].conf = c[i].ts;
      c[i].dl = c[i].ts + TTL - DRIFT;                  /* mutant 6: taken as a success */
 #endif
-     c[i].mode = LEADER
+     c[i].ts = 0; c[i].mode = LEADER
   /* the keeper's deadline timer: step down */
-  :: (c[i].mode == LEADER || c[i].mode == RENEWING) && c[i].lc >= c[i].dl -> lose(i)
-  /* resign()/stop(): trust ends at once, then compare-and-delete */
-  :: c[i].mode == LEADER && c[i].lc < c[i].dl && hasSlot() ->
-     lose(i); send(REL, i, c[i].tok, 0)
-  /* act on the fenced resource while trusting (checked on the clock at call time) */
-  :: trusts(i) && c[i].term > resMax -> resMax = c[i].term
+  :: stepDown(i) -> lose(i)
+  /* resign()/stop(): trust ends at once, then compare-and-delete (once a run: bounds the state) */
+  :: canResign(i) ->
+     resigned = true; send(REL, i, c[i].tok, 0); lose(i)
   fi
 }
 
 /* ---- time --------------------------------------------------------------------------------- */
 
-/* A client's clock advances 0, 1 or 2 ticks per real tick, staying within SKEW of real time
- * and drifting at most DRIFT from where it was at each send whose deadline it still uses
- * (the rate bound: over one ttl the clocks differ by at most the drift margin). */
-#define skOk(i, s) (s >= 0 && s <= 2 * SKEW && \
-  s + DRIFT >= c[i].skConf && s + DRIFT >= c[i].skSend && \
-  s <= c[i].skConf + DRIFT && s <= c[i].skSend + DRIFT)
-
+/* Each real tick a client's clock advances 1 tick, or 0 (slow) or 2 (fast) within its band. */
 inline advance(i) {
   if
-  :: skOk(i, c[i].sk) -> c[i].lc++                     /* at the rate of real time */
-  :: c[i].sk > 0 && skOk(i, c[i].sk - 1) -> c[i].sk--  /* slow: stands still this tick */
-  :: skOk(i, c[i].sk + 1) -> c[i].lc = c[i].lc + 2; c[i].sk++  /* fast */
+  :: skip                                              /* at the rate of real time */
+  :: c[i].sk == 1 -> c[i].sk = 0                       /* slow: stands still this tick */
+  :: c[i].sk == 0 -> c[i].sk = 1                       /* fast: two ticks */
   fi
 }
 
 inline expire(k) {
   if
-  :: net[k].kind != NONE && net[k].born + MAXDELAY < now -> net[k].kind = NONE  /* too late: lost */
+  :: net[k].kind != NONE && net[k].born + MAXDELAY < now -> clear(k)  /* too late: lost */
   :: else -> skip
   fi
 }
 
+/* Time moves on only once no running client has a step due (LIVENESS: and every message has
+ * been delivered: no loss, no delay beyond a tick). */
+#define ready(i) (c[i].paused || !due(i))
 #ifdef LIVENESS
-/* No pauses: time moves on only once no client has a step due and every message is delivered. */
-#define due(i) ((c[i].mode == FOLLOWER && c[i].lc >= c[i].next && ntok < MAXTOK) || \
-  (c[i].mode == ACQUIRING && c[i].lc >= c[i].ts + TIMEOUT) || \
-  (c[i].mode == LEADER && c[i].lc >= c[i].conf + RENEW && c[i].lc < c[i].dl) || \
-  (c[i].mode == RENEWING && c[i].lc >= c[i].ts + TIMEOUT && c[i].lc < c[i].dl) || \
-  ((c[i].mode == LEADER || c[i].mode == RENEWING) && c[i].lc >= c[i].dl))
-#define settled (!due(0) && !due(1) && !due(2) && net[0].kind == NONE && net[1].kind == NONE && net[2].kind == NONE)
+#define delivered (net[0].kind == NONE && net[1].kind == NONE)
 #else
-#define settled true
+#define delivered true
+#endif
+#if N == 3
+#define settled (ready(0) && ready(1) && ready(2) && delivered)
+#else
+#define settled (ready(0) && ready(1) && delivered)
 #endif
 
 init {
   byte i;
-  for (i : 0 .. N - 1) { c[i].sk = SKEW; c[i].skSend = SKEW; c[i].skConf = SKEW; c[i].lc = SKEW }
+  for (i : 0 .. N - 1) { c[i].sk = SKEW }
   do
   /* real time advances; messages past their delay bound are lost */
   :: atomic { now < MAXT && settled ->
@@ -360,14 +395,17 @@ init {
        :: holder != 0 && holder != QUAR && now >= exp -> dead[holder] = true
        :: else -> skip
        fi;
-       advance(0); advance(1); advance(2);
-       expire(0); expire(1); expire(2);
+       advance(0); advance(1);
+#if N == 3
+       advance(2);
+#endif
+       expire(0); expire(1);
 #ifdef LIVENESS
        /* Bounded response: some client trusts a lease within TTL + 3 * MAXDELAY + 2 ticks
         * of the last time one did (a lease left by a holder that stepped down expires, then
         * a campaign, its request and reply). */
        if
-       :: trusts(0) || trusts(1) || trusts(2) -> quiet = 0
+       :: trusts(0) || trusts(1) || (N == 3 && trusts(N - 1)) -> quiet = 0
        :: else -> quiet++
        fi;
        assert(quiet <= TTL + 3 * MAXDELAY + 2 || ntok >= MAXTOK);
@@ -375,21 +413,31 @@ init {
        check()
      }
   /* a client takes a step (or none: a pause is a client that does not step while time moves) */
-  :: atomic { clientStep(0); check() }
-  :: atomic { clientStep(1); check() }
-  :: atomic { clientStep(2); check() }
+  :: atomic { canStep(0) -> clientStep(0); check() }
+  :: atomic { canStep(1) -> clientStep(1); check() }
+#if N == 3
+  :: atomic { canStep(2) -> clientStep(2); check() }
+#endif
+#ifndef LIVENESS
+  /* a client pauses (at most MAXPAUSE times a run), and resumes */
+  :: atomic { !c[0].paused && pauses < MAXPAUSE -> c[0].paused = true; pauses++ }
+  :: atomic { !c[1].paused && pauses < MAXPAUSE -> c[1].paused = true; pauses++ }
+#if N == 3
+  :: atomic { !c[2].paused && pauses < MAXPAUSE -> c[2].paused = true; pauses++ }
+  :: atomic { c[2].paused -> c[2].paused = false }
+#endif
+  :: atomic { c[0].paused -> c[0].paused = false }
+  :: atomic { c[1].paused -> c[1].paused = false }
+#endif
   /* the store applies a request; a reply reaches its client */
   :: atomic { net[0].kind != NONE && net[0].kind <= REL && now >= downUntil -> deliver(net[0]); check() }
   :: atomic { net[1].kind != NONE && net[1].kind <= REL && now >= downUntil -> deliver(net[1]); check() }
-  :: atomic { net[2].kind != NONE && net[2].kind <= REL && now >= downUntil -> deliver(net[2]); check() }
   :: atomic { net[0].kind > REL -> receive(net[0].cl, net[0]); check() }
   :: atomic { net[1].kind > REL -> receive(net[1].cl, net[1]); check() }
-  :: atomic { net[2].kind > REL -> receive(net[2].cl, net[2]); check() }
 #ifndef LIVENESS
-  /* the network loses a message */
-  :: atomic { net[0].kind != NONE -> net[0].kind = NONE }
-  :: atomic { net[1].kind != NONE -> net[1].kind = NONE }
-  :: atomic { net[2].kind != NONE -> net[2].kind = NONE }
+  /* the network loses a message (at most MAXLOSS a run; past its delay bound it is lost anyway) */
+  :: atomic { net[0].kind != NONE && losses < MAXLOSS -> clear(0); losses++ }
+  :: atomic { net[1].kind != NONE && losses < MAXLOSS -> clear(1); losses++ }
 #endif
 #ifdef FAULT_LOSS
   /* a restart without persistence: every key lost, the counter missing */
