@@ -41,23 +41,28 @@ it('counts living members only: a zombie left in the group does not keep it aliv
   expect(groupAlive(pid)).toBe(false);
 });
 
-it('a member whose main thread exited while another thread runs (ps stat Zl) is alive', async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'tenure-mt-')), 'mt.ledger');
-  const proc = spawn(mtWriter(), [file], { detached: true, stdio: 'ignore' });
-  const pid = proc.pid as number;
-  leader = pid;
-  // The main thread has exited once /proc shows the leader as a zombie.
-  let state = '';
-  for (let i = 0; i < 500 && state !== 'Z'; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-    state = (groupMembers(pid) ?? []).find((m) => m.pid === pid)?.state ?? '';
-  }
-  expect(state).toBe('Z');
-  const before = readFileSync(file, 'utf8').split('\n').length;
-  await new Promise((r) => setTimeout(r, 100));
-  expect(readFileSync(file, 'utf8').split('\n').length).toBeGreaterThan(before); // it runs
-  expect(groupAlive(pid)).toBe(true);
-  process.kill(-pid, 'SIGKILL');
-  await new Promise((r) => proc.once('exit', r));
-  expect(groupAlive(pid)).toBe(false);
-});
+// Polls up to 5 s for the main thread to exit (vitest's default timeout is 5 s): 30 s.
+it(
+  'a member whose main thread exited while another thread runs (ps stat Zl) is alive',
+  { timeout: 30_000 },
+  async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'tenure-mt-')), 'mt.ledger');
+    const proc = spawn(mtWriter(), [file], { detached: true, stdio: 'ignore' });
+    const pid = proc.pid as number;
+    leader = pid;
+    // The main thread has exited once /proc shows the leader as a zombie.
+    let state = '';
+    for (let i = 0; i < 500 && state !== 'Z'; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      state = (groupMembers(pid) ?? []).find((m) => m.pid === pid)?.state ?? '';
+    }
+    expect(state).toBe('Z');
+    const before = readFileSync(file, 'utf8').split('\n').length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readFileSync(file, 'utf8').split('\n').length).toBeGreaterThan(before); // it runs
+    expect(groupAlive(pid)).toBe(true);
+    process.kill(-pid, 'SIGKILL');
+    await new Promise((r) => proc.once('exit', r));
+    expect(groupAlive(pid)).toBe(false);
+  },
+);

@@ -43,6 +43,22 @@ function recordingStore(clock: FakeClock): {
   return { store, deadlines };
 }
 
+/**
+ * A fake clock that stalls (jumps, no timer fires) when the next timer is
+ * armed after `stallAtNextTimer` is set: after a grant, that is the new lock's
+ * renewal timer, armed after attemptAcquire's own check of the reply.
+ */
+class StallingClock extends FakeClock {
+  stallAtNextTimer = 0;
+  override setTimeout(fn: () => void, ms: number) {
+    if (this.stallAtNextTimer > 0) {
+      this.jump(this.stallAtNextTimer);
+      this.stallAtNextTimer = 0;
+    }
+    return super.setTimeout(fn, ms);
+  }
+}
+
 function elector(store: MemoryLeaseStore, clock: FakeClock): Elector {
   return new Elector({
     store,
@@ -132,16 +148,6 @@ describe('leader work never starts after the term deadline', () => {
   it('a lock whose validity a stall used up after the grant was checked is not handed out', async () => {
     // The stall comes after attemptAcquire's own check of the reply (the next timer the
     // library arms is the new lock's renewal): only the check at the hand-out can see it.
-    class StallingClock extends FakeClock {
-      stallAtNextTimer = 0;
-      override setTimeout(fn: () => void, ms: number) {
-        if (this.stallAtNextTimer > 0) {
-          this.jump(this.stallAtNextTimer);
-          this.stallAtNextTimer = 0;
-        }
-        return super.setTimeout(fn, ms);
-      }
-    }
     const clock = new StallingClock();
     const store = new MemoryLeaseStore({ clock, handoffMs: 0 });
     const acquire = store.acquire.bind(store);
@@ -162,16 +168,6 @@ describe('leader work never starts after the term deadline', () => {
   });
 
   it('tryLock: a grant a stall used up after it was checked is given back, not handed out', async () => {
-    class StallingClock extends FakeClock {
-      stallAtNextTimer = 0;
-      override setTimeout(fn: () => void, ms: number) {
-        if (this.stallAtNextTimer > 0) {
-          this.jump(this.stallAtNextTimer);
-          this.stallAtNextTimer = 0;
-        }
-        return super.setTimeout(fn, ms);
-      }
-    }
     const clock = new StallingClock();
     const store = new MemoryLeaseStore({ clock, handoffMs: 0 });
     const acquire = store.acquire.bind(store);
@@ -186,70 +182,76 @@ describe('leader work never starts after the term deadline', () => {
     expect(await store.read('job')).toBeNull(); // given back
   });
 
-  it('property: random stalls in listeners and tasks never start a term’s work after its deadline', async () => {
-    const stall = fc.integer({ min: 0, max: 1300 });
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(stall, { minLength: 1, maxLength: 4 }),
-        fc.array(stall, { maxLength: 3 }),
-        stall,
-        fc.integer({ min: 1, max: 3 }),
-        async (listenerStalls, taskStalls, leaderStall, waiters) => {
-          const clock = new FakeClock();
-          const { store, deadlines } = recordingStore(clock);
-          const e = elector(store, clock);
-          const starts: { what: string; term: number; at: number }[] = [];
-          const seen = (what: string, term: number): void =>
-            void starts.push({ what, term, at: clock.now() });
-          // Each callback stalls on its first two calls only: one that stalled on every term
-          // would re-elect and stall again without end at one fake instant.
-          const calls = new Map<string, number>();
-          const stallOnce = (what: string, ms: number): void => {
-            const n = (calls.get(what) ?? 0) + 1;
-            calls.set(what, n);
-            if (n <= 2) clock.jump(ms);
-          };
-          listenerStalls.forEach((ms, i) =>
-            e.on('elected', ({ term }) => {
-              seen(`elected#${i}`, term);
-              stallOnce(`elected#${i}`, ms);
-            }),
-          );
-          e.on('leader', (l) => {
-            if (!l?.isSelf) return;
-            seen('leader', l.term);
-            stallOnce('leader', leaderStall);
-          });
-          taskStalls.forEach((ms, i) =>
-            e.runWhileLeader((_signal, term) => {
-              seen(`task#${i}`, term);
-              stallOnce(`task#${i}`, ms);
-            }),
-          );
-          const pending: Promise<void>[] = [];
-          const wait = (): void =>
-            void pending.push(
-              e.waitForLeadership().then(
-                ({ term }) => seen('waitForLeadership', term),
-                () => undefined, // stopped
-              ),
+  // CPU-bound: 150 runs take about 3 s alone and passed 5 s (vitest's default timeout) once
+  // while CI's other test projects ran beside it; like the other property tests, 120 s.
+  it(
+    'property: random stalls in listeners and tasks never start a term’s work after its deadline',
+    { timeout: 120_000 },
+    async () => {
+      const stall = fc.integer({ min: 0, max: 1300 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(stall, { minLength: 1, maxLength: 4 }),
+          fc.array(stall, { maxLength: 3 }),
+          stall,
+          fc.integer({ min: 1, max: 3 }),
+          async (listenerStalls, taskStalls, leaderStall, waiters) => {
+            const clock = new FakeClock();
+            const { store, deadlines } = recordingStore(clock);
+            const e = elector(store, clock);
+            const starts: { what: string; term: number; at: number }[] = [];
+            const seen = (what: string, term: number): void =>
+              void starts.push({ what, term, at: clock.now() });
+            // Each callback stalls on its first two calls only: one that stalled on every term
+            // would re-elect and stall again without end at one fake instant.
+            const calls = new Map<string, number>();
+            const stallOnce = (what: string, ms: number): void => {
+              const n = (calls.get(what) ?? 0) + 1;
+              calls.set(what, n);
+              if (n <= 2) clock.jump(ms);
+            };
+            listenerStalls.forEach((ms, i) =>
+              e.on('elected', ({ term }) => {
+                seen(`elected#${i}`, term);
+                stallOnce(`elected#${i}`, ms);
+              }),
             );
-          for (let i = 0; i < waiters; i++) wait();
-          await e.start();
-          for (let step = 0; step < 8; step++) {
-            await clock.advance(400);
-            if (step % 3 === 0) wait();
-          }
-          const stopping = e.stop();
-          await clock.advance(3 * TTL);
-          await stopping;
-          await Promise.all(pending);
-          const late = starts.filter((s) => !(s.at < (deadlines.get(s.term) ?? -Infinity)));
-          expect(late).toEqual([]);
-          expect(starts.length).toBeGreaterThan(0);
-        },
-      ),
-      { numRuns: 150 },
-    );
-  });
+            e.on('leader', (l) => {
+              if (!l?.isSelf) return;
+              seen('leader', l.term);
+              stallOnce('leader', leaderStall);
+            });
+            taskStalls.forEach((ms, i) =>
+              e.runWhileLeader((_signal, term) => {
+                seen(`task#${i}`, term);
+                stallOnce(`task#${i}`, ms);
+              }),
+            );
+            const pending: Promise<void>[] = [];
+            const wait = (): void =>
+              void pending.push(
+                e.waitForLeadership().then(
+                  ({ term }) => seen('waitForLeadership', term),
+                  () => undefined, // stopped
+                ),
+              );
+            for (let i = 0; i < waiters; i++) wait();
+            await e.start();
+            for (let step = 0; step < 8; step++) {
+              await clock.advance(400);
+              if (step % 3 === 0) wait();
+            }
+            const stopping = e.stop();
+            await clock.advance(3 * TTL);
+            await stopping;
+            await Promise.all(pending);
+            const late = starts.filter((s) => !(s.at < (deadlines.get(s.term) ?? -Infinity)));
+            expect(late).toEqual([]);
+            expect(starts.length).toBeGreaterThan(0);
+          },
+        ),
+        { numRuns: 150 },
+      );
+    },
+  );
 });
