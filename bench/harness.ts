@@ -207,16 +207,22 @@ export async function lockCycleTables(
     for (const line of cycleTable(rows, o.baseline)) o.out(line);
     results[title] = rows;
   };
-  await table(`${o.label} 1. Sequential acquire + release on fresh names`, (impl, round) =>
-    forDuration(o.durationMs, (i) =>
-      impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then(() => undefined),
-    ),
-  );
-  await table(`${o.label} 2. 64 concurrent workers, own names, ${o.where}`, (impl, round) =>
-    concurrently(64, o.durationMs, (w) =>
-      impl.cycle(`s2-${tag(impl)}-${round}-${w}`).then(() => undefined),
-    ),
-  );
+  // Only cycles that acquired count: a refusal (a worker's own lease left behind by a release
+  // that failed) or a cycle that gave up would inflate cycles/s.
+  await table(`${o.label} 1. Sequential acquire + release on fresh names`, async (impl, round) => {
+    let refused = 0;
+    const cycles = await forDuration(o.durationMs, (i) =>
+      impl.cycle(`s1-${tag(impl)}-${round}-${i}`).then((ok) => void (ok || refused++)),
+    );
+    return cycles - refused;
+  });
+  await table(`${o.label} 2. 64 concurrent workers, own names, ${o.where}`, async (impl, round) => {
+    let refused = 0;
+    const cycles = await concurrently(64, o.durationMs, (w) =>
+      impl.cycle(`s2-${tag(impl)}-${round}-${w}`).then((ok) => void (ok || refused++)),
+    );
+    return cycles - refused;
+  });
   return results;
 }
 

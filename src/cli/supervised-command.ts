@@ -59,6 +59,8 @@ interface Current {
   poll: NodeJS.Timeout | undefined;
   /** This process's own SIGKILL at the kill point, should the supervisor not report by then. */
   backstop: NodeJS.Timeout | undefined;
+  /** The supervisor said it SIGKILLed the group on its schedule: no backstop needed any more. */
+  killed: boolean;
   readonly resolve: (exit: CommandExit) => void;
   readonly started: { resolve: (pid: number) => void; reject: (error: Error) => void };
 }
@@ -133,6 +135,7 @@ export class Supervisor {
         start: null,
         poll: undefined,
         backstop: undefined,
+        killed: false,
         resolve: resolveExit,
         started: { resolve, reject },
       };
@@ -140,8 +143,8 @@ export class Supervisor {
     });
     const current = this.#current as Current | null;
     if (current?.pid === pid) {
-      // The latest deadline the supervisor was given (it ignores earlier ones): its kill point
-      // is the backstop's too.
+      // The latest deadline the supervisor was given (it ignores earlier ones; once stopping it
+      // keeps its earlier kill): the backstop comes half the margin after its kill point.
       let sent = BigInt(first);
       this.#armBackstop(current, sent);
       current.poll = setInterval(() => {
@@ -190,6 +193,12 @@ export class Supervisor {
         current?.started.reject(new CommandStartError(message.message, message.reason));
         break;
       case 'deadline-signal':
+        // The supervisor runs and has SIGKILLed the group: a backstop after it would only race
+        // its report (with a 10 ms kill margin it has 5 ms to report) and raise a false alarm.
+        if (message.signal === 'SIGKILL' && current) {
+          current.killed = true;
+          clearTimeout(current.backstop);
+        }
         this.onDeadlineSignal(message.signal, 'supervisor');
         break;
       case 'exited':
@@ -209,7 +218,7 @@ export class Supervisor {
    */
   #armBackstop(current: Current, deadline: bigint): void {
     clearTimeout(current.backstop);
-    if (withoutFixes.backstop) return;
+    if (withoutFixes.backstop || current.killed) return;
     // Half the margin after the supervisor's SIGKILL, so a supervisor that runs reports first
     // (a backstop at the same instant raced it on every deadline kill and logged a false
     // alarm); still half the margin before the deadline.

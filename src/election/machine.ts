@@ -208,7 +208,8 @@ export class ElectorMachine {
     // The keeper may have ended already, by a loss whose hook has not run yet (an abort listener
     // that resigns from inside it): that loss is the reason.
     const lost = term.keeper.lossReason;
-    this.endTerm(term, lost !== undefined && lost !== 'released' ? lost : reason);
+    if (lost !== undefined && lost !== 'released') this.endTerm(term, lost, term.keeper.lossCause);
+    else this.endTerm(term, reason);
     try {
       await released;
     } catch (error) {

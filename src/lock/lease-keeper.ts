@@ -153,6 +153,11 @@ export class LeaseKeeper {
     return this.#endedBy?.reason;
   }
 
+  /** The error behind a loss (a refusal, a failed renewal at the deadline), if there was one. */
+  get lossCause(): unknown {
+    return this.#endedBy?.cause;
+  }
+
   /** Milliseconds of validity left, computed now; 0 once invalid. */
   get remainingMs(): number {
     return this.valid ? this.#deadline - this.#clock.now() : 0;

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { memberAlive } from '../../src/cli/process-group.js';
 import { reapOnExit } from './reaper.js';
@@ -145,6 +146,30 @@ export function alive(pid: number): boolean {
     });
   } catch {
     return false; // gone meanwhile
+  }
+}
+
+/**
+ * Resolves once process `pid` has a handler for `signal` (the SigCgt mask of
+ * /proc/<pid>/status): before that a signal takes its default action (for
+ * SIGTERM: the process dies by it). `tenure` installs its handlers once its
+ * modules have loaded, which takes longer than a fixed wait on a loaded machine.
+ * Node catches some signals itself from its start (SIGTERM among them, here):
+ * ask for one it does not, such as SIGHUP.
+ */
+export async function handlerInstalled(
+  pid: number,
+  signal: NodeJS.Signals,
+  ms = 10_000,
+): Promise<void> {
+  const bit = 1n << BigInt(constants.signals[signal] - 1);
+  const until = Date.now() + ms;
+  for (;;) {
+    const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    if (mask !== undefined && (BigInt(`0x${mask}`) & bit) !== 0n) return;
+    if (Date.now() > until)
+      throw new Error(`process ${pid} has no ${signal} handler after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 

@@ -17,6 +17,7 @@ import {
   childrenOf,
   cli,
   diesWithin,
+  handlerInstalled,
   parseLedger,
   startCli,
 } from '../helpers/cli.js';
@@ -405,7 +406,12 @@ describe('findings of the independent review', () => {
         [['lock', 'p', '--', 'true'], 143],
       ] as const) {
         const p = startCli(args, pausedEnv);
-        await sleep(500);
+        // Once its handlers are installed (its modules loaded: over 500 ms on a loaded machine,
+        // when SIGTERM killed it by the default action; CI 2026-12-07), then in the wait.
+        // tenure installs SIGINT, SIGTERM and SIGHUP together; Node itself catches SIGTERM
+        // from its start, so SIGHUP is the mark.
+        await handlerInstalled(p.pid, 'SIGHUP');
+        await sleep(200);
         const signalled = Date.now();
         expect(await p.stop('SIGTERM'), p.stderr).toBe(code);
         expect(Date.now() - signalled).toBeLessThan(2_000);
