@@ -9,6 +9,7 @@ export type TenureErrorCode =
   | 'TENURE_INVALID_OPTION'
   | 'TENURE_CONFIGURATION'
   | 'TENURE_PERMISSION'
+  | 'TENURE_SCHEMA_MISSING'
   | 'TENURE_CLUSTER_MISCONFIGURED'
   | 'TENURE_STORE_ERROR'
   | 'TENURE_STORE_UNAVAILABLE'
@@ -58,6 +59,16 @@ export class ConfigurationError extends TenureError {
     code: TenureErrorCode = 'TENURE_CONFIGURATION',
   ) {
     super(code, message, options);
+  }
+}
+
+/**
+ * PostgreSQL: the lease table (or its schema) does not exist. Create it once
+ * with `store.createTable()` (or `tenure init`, or apply `schema.sql`).
+ */
+export class SchemaMissingError extends ConfigurationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options, 'TENURE_SCHEMA_MISSING');
   }
 }
 

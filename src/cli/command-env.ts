@@ -1,4 +1,5 @@
 /** What `run` and `lock` hand the command, and how its end becomes an exit code. */
+import { type Parsed, UsageError, stringFlag } from './args.js';
 import { signalExitCode } from './exit-codes.js';
 import { type CommandExit, withoutStore } from './supervised-command.js';
 
@@ -29,12 +30,22 @@ export function describeExit(exit: CommandExit): string {
   return exit.signal !== null ? `signal ${exit.signal}` : 'not started';
 }
 
-/** `--data`: a JSON value, or taken as a plain string when it is not JSON. */
-export function dataFlag(raw: string | undefined): unknown {
-  if (raw === undefined) return undefined;
+/**
+ * The data published with the lease: `--data` as JSON (a typo such as
+ * `{bad` is an error, not a string), or `--data-string` taken as it is.
+ */
+export function dataFlag(parsed: Parsed): unknown {
+  const json = stringFlag(parsed, 'data');
+  const text = stringFlag(parsed, 'data-string');
+  if (json !== undefined && text !== undefined)
+    throw new UsageError('Pass --data (JSON) or --data-string (plain text), not both');
+  if (text !== undefined) return text;
+  if (json === undefined) return undefined;
   try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return raw;
+    return JSON.parse(json) as unknown;
+  } catch (error) {
+    throw new UsageError(
+      `--data must be JSON (for plain text use --data-string), got ${JSON.stringify(json)}: ${(error as Error).message}`,
+    );
   }
 }

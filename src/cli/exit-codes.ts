@@ -11,8 +11,14 @@ export const EXIT = Object.freeze({
   ok: 0,
   /** Bad arguments, an unknown or unsupported store URL, invalid timing. */
   usage: 64,
-  /** The store refused or could not be reached (after the request timeout), or a needed client package is missing. */
+  /** The store refused the connection or the login, its host name was not found, it did not answer in time, or a needed client package is missing. */
   unavailable: 69,
+  /**
+   * The store is reachable but not set up as tenure needs: the PostgreSQL
+   * lease table is missing (run `tenure init`) or has another schema, or the
+   * server's configuration is unsafe for leases.
+   */
+  config: 78,
   /** A bug or an unexpected failure inside tenure (e.g. its supervisor process died). */
   internal: 70,
   /** `lock`: not acquired within `--wait-ms`. */

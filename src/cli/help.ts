@@ -29,7 +29,8 @@ Commands:
   init                            prepare the store (creates the PostgreSQL table)
 
 Run \`tenure <command> --help\` for its options. Exit codes: 0 ok, 64 usage,
-69 store unavailable, 70 internal error, 75 lock not acquired, 76 lock lost.`,
+69 store unavailable, 70 internal error, 75 lock not acquired, 76 lock lost,
+78 store not set up (run \`tenure init\`).`,
   run: `Usage: tenure run <election> [options] -- <command> [args…]
 
 Campaigns for <election>; while leading, runs the command with TENURE_ELECTION,
@@ -41,8 +42,12 @@ Options:
   --restart <policy>   on-failure (default), always, never: after the command
                        exits on its own; tenure run then exits with its status
   --restart-delay-ms <n>  first restart delay, doubling to 30000 (default 1000)
+  --max-failures <n>   give up leadership (release, exit with the command's
+                       status) after n failures in a row (default 5; 0: never);
+                       a command that cannot be started (126, 127) gives up at once
   --identity <id>      published with the lease (default host:pid:random)
   --data <json>        published with the lease, shown by status/observe
+  --data-string <s>    the same, as plain text
   --metrics-port <n>   serve /metrics, /healthz, /leader (needs prom-client)
   --metrics-host <h>   default 127.0.0.1
 ${TIMING}
@@ -56,9 +61,11 @@ lock was not acquired within --wait-ms, 76 if it was lost (the command was
 stopped before the lease deadline).
 
 Options:
-  --wait-ms <n>        how long to wait for the lock; 0 tries once (default: forever)
+  --wait-ms <n>        how long to wait for the lock, connecting included;
+                       0 tries once (default: forever)
   --identity <id>      published with the lock
   --data <json>        published with the lock
+  --data-string <s>    the same, as plain text
 ${TIMING}
 ${STORE}`,
   status: `Usage: tenure status [--prefix <p>] [options]

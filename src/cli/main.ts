@@ -48,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
   setSignalExit((signal) =>
     name === 'run' || name === 'observe' ? EXIT.ok : signalExitCode(signal),
   );
-  const parsed = parse(rest, command.flags);
+  const parsed = parse(rest, command.flags, name, 'takesCommand' in command);
   if (parsed.command !== null && !('takesCommand' in command))
     throw new UsageError(`${name} runs no command: remove everything from \`--\` on`);
   if (parsed.values['help'] === true) {
@@ -64,9 +64,12 @@ function report(error: unknown, verbose: boolean): number {
     process.stderr.write(`tenure: ${message}\n`);
     return EXIT.usage;
   }
+  if (error instanceof StoreFailure) {
+    process.stderr.write(`tenure: ${message}\n`);
+    return error.exitCode;
+  }
   if (
     error instanceof MissingPackageError ||
-    error instanceof StoreFailure ||
     error instanceof StoreError ||
     error instanceof ConfigurationError
   ) {

@@ -14,12 +14,20 @@ import type * as IoRedisPackage from 'ioredis';
 import type PgPackage from 'pg';
 import type { LeaseStore } from '../lock/lease-store.js';
 import { UsageError } from './args.js';
+import { connectFailure } from './connect-failure.js';
 import { integerParam, type StoreUrl } from './store-url.js';
 
 export interface OpenStore {
   readonly store: LeaseStore;
   /** PostgreSQL only: creates the lease table (`tenure init`). */
   readonly createTable?: () => Promise<void>;
+  /**
+   * Redis: the error its client reported while connecting, when the first
+   * connection failed (refused, DNS, auth): requests would only wait for a
+   * reconnection that may never come. Undefined when it connected, or is
+   * still trying within the bound.
+   */
+  readonly connectError?: unknown;
   /** Closes the store and the client tenure opened for it. */
   close(): Promise<void>;
 }
@@ -30,14 +38,23 @@ export class MissingPackageError extends Error {
 }
 
 /** Timeout for connecting and for each request of the store's client. */
-const CONNECT_TIMEOUT_MS = 5_000;
+export const CONNECT_TIMEOUT_MS = 5_000;
 
-export async function openStore(url: StoreUrl, namespace: string): Promise<OpenStore> {
+/**
+ * Opens the store; `connectMs` bounds the wait for the first connection
+ * (Redis; the other clients connect on their first request, which the
+ * caller bounds).
+ */
+export async function openStore(
+  url: StoreUrl,
+  namespace: string,
+  connectMs = CONNECT_TIMEOUT_MS,
+): Promise<OpenStore> {
   switch (url.kind) {
     case 'redis':
     case 'sentinel':
     case 'cluster':
-      return openRedis(url, namespace);
+      return openRedis(url, namespace, connectMs);
     case 'postgres':
       return openPostgres(url, namespace);
     case 'etcd':
@@ -57,7 +74,7 @@ async function load<T>(pkg: string, scheme: string): Promise<T> {
   }
 }
 
-async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
+async function openRedis(url: StoreUrl, namespace: string, connectMs: number): Promise<OpenStore> {
   const { Redis, Cluster } = await load<typeof IoRedisPackage>('ioredis', url.kind);
   const { RedisLeaseStore } = await import('../lock/redis/redis-store.js');
   const auth = {
@@ -93,8 +110,17 @@ async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
             ...(url.tls ? { tls: { servername: first.host } } : {}),
           });
   // Connection failures surface as store errors from the requests; without a
-  // listener ioredis would print each reconnect attempt's error.
-  client.on('error', () => {});
+  // listener ioredis would print each reconnect attempt's error. The first one
+  // that names why the connection failed ends the wait below at once.
+  let connectError: unknown;
+  let failed = (): void => {};
+  const onError = (error: unknown): void => {
+    if (connectError !== undefined || connectFailure(error) === null) return;
+    connectError = error;
+    failed();
+  };
+  client.on('error', onError);
+  if (url.kind === 'cluster') client.on('node error', onError);
   const waitReplicas = integerParam(url, 'waitReplicas', 0);
   const quarantineMs = integerParam(url, 'quarantineMs', 0);
   const store = new RedisLeaseStore({
@@ -108,12 +134,20 @@ async function openRedis(url: StoreUrl, namespace: string): Promise<OpenStore> {
   // the store unavailable, and `run` keeps campaigning until the server is back.
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
-    client.connect().catch(() => {}),
-    new Promise((resolve) => (timer = setTimeout(resolve, CONNECT_TIMEOUT_MS))),
+    client.connect().catch((error: unknown) => onError(error)),
+    new Promise<void>((resolve) => {
+      failed = resolve;
+      timer = setTimeout(resolve, connectMs);
+    }),
   ]);
   clearTimeout(timer);
+  // ioredis' Cluster reports a refused or unresolvable seed only as "Connection is closed":
+  // dial the seeds to learn why, when none of them answered.
+  if (url.kind === 'cluster' && connectError === undefined && client.status !== 'ready')
+    connectError = await dialFailure(url.hosts, connectMs);
   return {
     store,
+    ...(connectError === undefined ? {} : { connectError }),
     async close() {
       await store.close();
       client.disconnect();
@@ -169,4 +203,29 @@ async function openEtcd(url: StoreUrl, namespace: string): Promise<OpenStore> {
       client.close();
     },
   };
+}
+
+/**
+ * Opens (and closes) a TCP connection to each host; when every one fails,
+ * the first failure (a socket error naming ECONNREFUSED, ENOTFOUND, …),
+ * else undefined. Bounded by `timeoutMs`.
+ */
+async function dialFailure(
+  hosts: readonly { host: string; port: number }[],
+  timeoutMs: number,
+): Promise<Error | undefined> {
+  const { connect } = await import('node:net');
+  const dial = (host: string, port: number): Promise<Error | undefined> =>
+    new Promise((resolve) => {
+      const socket = connect({ host, port, timeout: timeoutMs });
+      const done = (error?: Error): void => {
+        socket.destroy();
+        resolve(error);
+      };
+      socket.once('connect', () => done());
+      socket.once('timeout', () => done());
+      socket.once('error', done);
+    });
+  const results = await Promise.all(hosts.map((h) => dial(h.host, h.port)));
+  return results.every((r) => r !== undefined) ? results[0] : undefined;
 }

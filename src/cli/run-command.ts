@@ -22,6 +22,8 @@ export interface CommandRun {
   readonly kill: AbortSignal;
   /** Fields for the log lines (the term). */
   readonly fields: Record<string, unknown>;
+  /** Log the start and the end at debug level (a restart that is not logged in full). */
+  readonly quiet?: boolean;
 }
 
 const NOT_STARTED = 127;
@@ -40,10 +42,12 @@ export async function runCommand(
     log.event('not started: stopping', { ...run.fields });
     return null;
   }
+  const event = (msg: string, fields: Record<string, unknown>): void =>
+    run.quiet === true ? log.debug(fields, msg) : log.event(msg, fields);
   let exit: CommandExit;
   try {
     const running = await supervisor.run(run.command, run.env, run.remainingMs);
-    log.event(`started ${run.command[0]}`, { pid: running.pid, ...run.fields });
+    event(`started ${run.command[0]}`, { pid: running.pid, ...run.fields });
     const stop = (): void => running.stop(run.graceMs);
     const kill = (): void => running.kill();
     run.stop.addEventListener('abort', stop, { once: true });
@@ -67,7 +71,7 @@ export async function runCommand(
       exit = { code: NOT_STARTED, signal: null, cause: null };
     }
   }
-  log.event(`command ended: ${describeExit(exit)}`, {
+  event(`command ended: ${describeExit(exit)}`, {
     ...run.fields,
     ...(exit.cause ? { by: exit.cause } : {}),
   });
@@ -89,4 +93,29 @@ export function logDeadlineSignal(
           { ...fields, signal },
           'renewals are late: stopping the command before the lease deadline',
         );
+}
+
+/**
+ * The line for a shutdown signal: while the command runs, how long tenure
+ * waits for it and that the signal again kills it (`again`: that second one).
+ */
+export function logShutdown(
+  log: CliLog,
+  signal: string,
+  running: boolean,
+  graceMs: number,
+  fields: Record<string, unknown>,
+  again = false,
+): void {
+  if (again) {
+    if (running) log.event(`${signal} again: killing the command`, fields);
+    return;
+  }
+  const s = (graceMs / 1000).toFixed(graceMs % 1000 === 0 ? 0 : 1);
+  log.event(
+    running
+      ? `${signal}: stopping the command, waiting up to ${s} s for it to exit; ${signal} again kills it now`
+      : `${signal}: stopping`,
+    fields,
+  );
 }

@@ -1,6 +1,6 @@
 /**
  * The `tenure` binary on every store URL scheme, each against its own
- * private servers: PostgreSQL (`postgres://`, after `tenure init`), a
+ * private servers: PostgreSQL (`postgres://`, exit 78 before `tenure init`), a
  * 3-member etcd cluster (`etcd://a,b,c`), Redis Sentinel
  * (`redis+sentinel://…/<master>`) and Redis Cluster (`redis+cluster://…`).
  * Per backend: `lock` runs a command with its term; `status --json` shows a
@@ -73,6 +73,12 @@ describe.each(BACKENDS)('tenure on $name', (backend) => {
     stop = () => started.stop();
     env = { TENURE_STORE: started.url, TENURE_NAMESPACE: `cli_${backend.name}` };
     if (backend.init) {
+      // Before `tenure init`: the missing table is a configuration error (78) that says what to run.
+      const before = await cli(['status'], env);
+      expect(before.stderr).toMatch(
+        /lease table cli_postgres_leases does not exist: run `tenure init`/,
+      );
+      expect(before.code, before.stderr).toBe(78);
       const init = await cli(['init'], env);
       expect(init.stderr).toMatch(/lease table cli_postgres_leases is ready/);
       expect(init.code).toBe(0);

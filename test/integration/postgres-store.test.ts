@@ -11,6 +11,7 @@ import {
   ConfigurationError,
   PermissionError,
   ReadOnlyReplicaError,
+  SchemaMissingError,
   StoreTimeoutError,
   StoreUnavailableError,
 } from '../../src/errors.js';
@@ -73,6 +74,7 @@ describe('PostgresLeaseStore schema', () => {
   it('says which call creates a missing table', async () => {
     const s = store({ table: `missing_${tables++}`, listen: false });
     const error = await s.acquire(request('x')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SchemaMissingError);
     expect(error).toBeInstanceOf(ConfigurationError);
     expect((error as Error).message).toMatch(/does not exist: call `await store\.createTable\(\)`/);
   });

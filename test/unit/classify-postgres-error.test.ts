@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, StoreError } from '../../src/errors.js';
+import {
+  ConfigurationError,
+  InvalidOptionError,
+  SchemaMissingError,
+  StoreError,
+} from '../../src/errors.js';
 import { isRetryable } from '../../src/lock/error-kinds.js';
 import { classifyPostgresError } from '../../src/lock/postgres/classify-error.js';
 import { PostgresLeaseStore } from '../../src/lock/postgres/postgres-store.js';
@@ -26,7 +31,7 @@ const cases: [Error, string, boolean, boolean][] = [
   [serverError('28P01', 'password authentication failed'), 'PermissionError', false, false],
   [
     serverError('42P01', 'relation "tenure_leases" does not exist'),
-    'ConfigurationError',
+    'SchemaMissingError',
     false,
     false,
   ],
@@ -108,6 +113,9 @@ describe('classifyPostgresError', () => {
   it('points at createTable() for a missing table', () => {
     const e = classifyPostgresError(serverError('42P01'), 'renew', 'job', 'store.createTable()');
     expect(e.message).toContain('await store.createTable()');
+    expect(e).toBeInstanceOf(SchemaMissingError);
+    expect(e).toBeInstanceOf(ConfigurationError); // a subclass: existing catch blocks still match
+    expect(e.code).toBe('TENURE_SCHEMA_MISSING');
   });
 });
 

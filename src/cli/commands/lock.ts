@@ -23,12 +23,14 @@ import {
   stringFlag,
 } from '../args.js';
 import { commandEnv, dataFlag, exitStatus } from '../command-env.js';
-import { context, withStore } from '../context.js';
+import { StoreFailure, context, withStore } from '../context.js';
+import { CONNECT_TIMEOUT_MS } from '../open-store.js';
+import { systemClock } from '../../internal/clock.js';
 import { EXIT, signalExitCode } from '../exit-codes.js';
 import { resolveKillTiming } from '../kill-timing.js';
-import { probeStore } from '../probe.js';
+import { PROBE_TIMEOUT_MS, probeStore } from '../probe.js';
 import { type ShutdownSignal, onShutdown } from '../shutdown.js';
-import { logDeadlineSignal, runCommand } from '../run-command.js';
+import { logDeadlineSignal, logShutdown, runCommand } from '../run-command.js';
 import { Supervisor } from '../supervised-command.js';
 
 export const LOCK_FLAGS = {
@@ -45,95 +47,114 @@ export async function lock(parsed: Parsed): Promise<number> {
   const timing = resolveKillTiming(parsed, RETRY_MS);
   const waitMs =
     parsed.values['wait-ms'] === undefined ? Infinity : integerFlag(parsed, 'wait-ms', 0, 0);
+  // --wait-ms bounds the whole wait, connecting and the first read included (0: one
+  // attempt, each step with its usual bound).
+  const until = systemClock.now() + waitMs;
+  const leftMs = (usual: number): number =>
+    waitMs === 0 ? usual : Math.min(usual, Math.max(0, Math.ceil(until - systemClock.now())));
   const identity = stringFlag(parsed, 'identity');
   const options = {
     ttlMs: timing.lease.ttlMs,
     renewMs: timing.lease.renewMs,
     retryMs: RETRY_MS,
-    data: dataFlag(stringFlag(parsed, 'data')),
+    data: dataFlag(parsed),
   };
   let shutdown: ShutdownSignal | null = null;
+  let running = false; // the command runs: the shutdown line says how long tenure waits
   const interrupt = new AbortController();
   const killing = new AbortController();
   let off = (): void => {};
   try {
-    return await withStore(ctx, async (open) => {
-      await probeStore(open.store, name, ctx.log, false);
-      // From here a signal is handled (until now it exited at once, 128 + n: nothing held).
-      off = onShutdown(
-        (signal) => {
-          shutdown = signal;
-          interrupt.abort();
-        },
-        () => killing.abort(),
-      );
-      const locker = new Locker(open.store, identity === undefined ? {} : { identity });
-      let held: Lock | null;
-      try {
-        held =
-          waitMs === 0
-            ? await locker.tryLock(name, options)
-            : await locker.lock(name, {
-                ...options,
-                signal:
-                  waitMs === Infinity
-                    ? interrupt.signal
-                    : AbortSignal.any([interrupt.signal, AbortSignal.timeout(waitMs)]),
-              });
-      } catch (error) {
-        if (shutdown !== null) return signalExitCode(shutdown);
-        if (error instanceof LockNotAcquiredError || isTimeout(error)) held = null;
-        else throw error;
-      }
-      if (held === null) {
-        ctx.log.event(`not acquired: ${name} is held by someone else`, { waitedMs: waitMs });
-        return EXIT.notAcquired;
-      }
-      const lease = held;
-      ctx.log.event(`acquired ${name}`, { term: lease.term });
-      if (shutdown !== null) {
-        // The signal came while the grant was on its way: do not start the command.
-        await lease.release().catch(() => false);
-        return signalExitCode(shutdown);
-      }
-      const supervisor = new Supervisor(
-        { graceMs: timing.graceMs, killMarginMs: timing.killMarginMs },
-        logDeadlineSignal(ctx.log, { name, term: lease.term }),
-      );
-      const onLost = (): void => {
-        if (shutdown === null)
-          ctx.log.warn({ name, term: lease.term }, 'lock lost: stopping the command');
-      };
-      lease.signal.addEventListener('abort', onLost, { once: true });
-      try {
-        const exit = await runCommand(
-          supervisor,
-          {
-            command,
-            env: commandEnv({
-              TENURE_LOCK: name,
-              TENURE_TERM: lease.term,
-              TENURE_IDENTITY: locker.identity,
-            }),
-            remainingMs: () => lease.remainingMs,
-            graceMs: timing.graceMs,
-            stop: AbortSignal.any([lease.signal, interrupt.signal]),
-            kill: killing.signal,
-            fields: { term: lease.term },
+    return await withStore(
+      ctx,
+      async (open) => {
+        const probeMs = leftMs(PROBE_TIMEOUT_MS);
+        if (probeMs === 0)
+          throw new StoreFailure(`${ctx.url.display}: did not answer within --wait-ms ${waitMs}`);
+        await probeStore(open.store, name, ctx.log, false, probeMs);
+        // From here a signal is handled (until now it exited at once, 128 + n: nothing held).
+        off = onShutdown(
+          (signal) => {
+            logShutdown(ctx.log, signal, running, timing.graceMs, { name });
+            shutdown = signal;
+            interrupt.abort();
           },
-          ctx.log,
+          (signal) => {
+            logShutdown(ctx.log, signal, running, timing.graceMs, { name }, true);
+            killing.abort();
+          },
         );
-        // Lost: the lease ended under the command (before our release), or its deadline neared.
-        const lost = shutdown === null && (lease.signal.aborted || exit?.cause === 'deadline');
-        if (exit === null) return lost || shutdown === null ? EXIT.lost : signalExitCode(shutdown);
-        if (exit.cause === 'supervisor-gone') return EXIT.internal;
-        return lost ? EXIT.lost : exitStatus(exit);
-      } finally {
-        lease.signal.removeEventListener('abort', onLost);
-        await lease.release().catch(() => false);
-        await supervisor.close();
-      }
-    });
+        const locker = new Locker(open.store, identity === undefined ? {} : { identity });
+        let held: Lock | null;
+        try {
+          held =
+            waitMs === 0
+              ? await locker.tryLock(name, options)
+              : await locker.lock(name, {
+                  ...options,
+                  signal:
+                    waitMs === Infinity
+                      ? interrupt.signal
+                      : AbortSignal.any([interrupt.signal, AbortSignal.timeout(leftMs(waitMs))]),
+                });
+        } catch (error) {
+          if (shutdown !== null) return signalExitCode(shutdown);
+          if (error instanceof LockNotAcquiredError || isTimeout(error)) held = null;
+          else throw error;
+        }
+        if (held === null) {
+          ctx.log.event(`not acquired: ${name} is held by someone else`, { waitedMs: waitMs });
+          return EXIT.notAcquired;
+        }
+        const lease = held;
+        ctx.log.event(`acquired ${name}`, { term: lease.term });
+        if (shutdown !== null) {
+          // The signal came while the grant was on its way: do not start the command.
+          await lease.release().catch(() => false);
+          return signalExitCode(shutdown);
+        }
+        const supervisor = new Supervisor(
+          { graceMs: timing.graceMs, killMarginMs: timing.killMarginMs },
+          logDeadlineSignal(ctx.log, { name, term: lease.term }),
+        );
+        const onLost = (): void => {
+          if (shutdown === null)
+            ctx.log.warn({ name, term: lease.term }, 'lock lost: stopping the command');
+        };
+        lease.signal.addEventListener('abort', onLost, { once: true });
+        try {
+          running = true;
+          const exit = await runCommand(
+            supervisor,
+            {
+              command,
+              env: commandEnv({
+                TENURE_LOCK: name,
+                TENURE_TERM: lease.term,
+                TENURE_IDENTITY: locker.identity,
+              }),
+              remainingMs: () => lease.remainingMs,
+              graceMs: timing.graceMs,
+              stop: AbortSignal.any([lease.signal, interrupt.signal]),
+              kill: killing.signal,
+              fields: { term: lease.term },
+            },
+            ctx.log,
+          ).finally(() => (running = false));
+          // Lost: the lease ended under the command (before our release), or its deadline neared.
+          const lost = shutdown === null && (lease.signal.aborted || exit?.cause === 'deadline');
+          if (exit === null)
+            return lost || shutdown === null ? EXIT.lost : signalExitCode(shutdown);
+          if (exit.cause === 'supervisor-gone') return EXIT.internal;
+          return lost ? EXIT.lost : exitStatus(exit);
+        } finally {
+          lease.signal.removeEventListener('abort', onLost);
+          await lease.release().catch(() => false);
+          await supervisor.close();
+        }
+      },
+      { connectMs: leftMs(CONNECT_TIMEOUT_MS) },
+    );
   } finally {
     off();
   }

@@ -6,7 +6,8 @@
  * |---------------------------------------------|--------------------------|-----------|-----------|
  * | 25006 read-only transaction (hot standby)   | ReadOnlyReplicaError     | no        | no        |
  * | 42501, 28000, 28P01 (privileges, auth)      | PermissionError          | no        | no        |
- * | 42P01, 42703, 42883, 3F000 (schema missing) | ConfigurationError       | no        | no        |
+ * | 42P01, 3F000 (table or schema missing)      | SchemaMissingError       | no        | no        |
+ * | 42703, 42883, 42P02 (schema differs)         | ConfigurationError       | no        | no        |
  * | 42P05, 26000 (prepared statement clash)     | ConfigurationError       | no        | no        |
  * | 40001, 40P01 (serialization, deadlock)      | StoreUnavailableError    | no        | yes       |
  * | 55P03, 57014 (lock/statement timeout)       | StoreUnavailableError    | no        | yes       |
@@ -23,6 +24,7 @@ import {
   ConfigurationError,
   PermissionError,
   ReadOnlyReplicaError,
+  SchemaMissingError,
   StoreError,
   StoreUnavailableError,
   TenureError,
@@ -30,6 +32,8 @@ import {
 
 const NOT_APPLIED_TRANSIENT = new Set(['40001', '40P01', '55P03', '57014', '57P03']);
 const SCHEMA = new Set(['42P01', '42703', '42883', '3F000', '42P02']);
+/** The table or its schema is missing (as opposed to present but different). */
+const MISSING = new Set(['42P01', '3F000']);
 const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
 const SOCKET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENETUNREACH', 'ENOTCONN']);
 
@@ -74,7 +78,7 @@ export function classifyPostgresError(
     );
   }
   if (code !== undefined && SCHEMA.has(code)) {
-    return new ConfigurationError(
+    return new (MISSING.has(code) ? SchemaMissingError : ConfigurationError)(
       `${where}: ${message}. Create the table with \`await ${createCall}\` (or apply tenure's postgres schema.sql)`,
       { cause: error },
     );

@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import {
   ConfigurationError,
+  SchemaMissingError,
   InvalidOptionError,
   StoreClosedError,
   StoreError,
@@ -503,7 +504,7 @@ export class PostgresLeaseStore implements LeaseStore {
     this.#schemaChecked ??= (async () => {
       const found = await this.#schemaState();
       if (!found.table || !found.watchers) {
-        throw new ConfigurationError(
+        throw new SchemaMissingError(
           `The lease table ${this.#sql.table} (or its ${this.#sql.watchers}) does not exist: call \`await store.createTable()\` once (or apply tenure's postgres schema.sql)`,
         );
       }
