@@ -5,8 +5,8 @@
 # for the tests, though Debian's postgresql package starts its own cluster on
 # 5432, which the tests never use) and libfaketime (the fault suite's
 # wall-clock-jump scenario), and promtool (Debian's prometheus package: the alert-rule tests;
-# its service is not started by the tests), and gcc with the C library headers (the CLI
-# tests build a small C helper). Installs Debian's packages with apt-get when they are missing and
+# its service is not started by the tests), gcc with the C library headers (the CLI
+# tests build a small C helper) and spin (the protocol model, model/run.sh). Installs Debian's packages with apt-get when they are missing and
 # we are root; otherwise says what to install and fails.
 set -euo pipefail
 bin="${TENURE_REDIS_SERVER:-redis-server}"
@@ -33,8 +33,10 @@ if [ -z "${TENURE_LIBFAKETIME:-}" ] && ! ls /usr/lib/*/faketime/libfaketimeMT.so
   missing+=(faketime)
 fi
 # gcc and the C library headers: the CLI tests build test/helpers/mt-writer.c (a command
-# whose main thread exits while another thread runs).
+# whose main thread exits while another thread runs); spin writes the protocol model's
+# verifier in C (npm run model), which gcc builds.
 command -v "${CC:-gcc}" >/dev/null 2>&1 || missing+=(gcc)
+command -v spin >/dev/null 2>&1 || missing+=(spin)
 [ -f /usr/include/pthread.h ] || missing+=(libc6-dev)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
