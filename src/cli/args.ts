@@ -93,6 +93,8 @@ function usageMessage(
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const flag = /'(-[^' ]+)/.exec(message)?.[1] ?? '';
+    if (/ambiguous/.test(message))
+      return `${flag} needs a value; one that starts with '-' is written ${flag}=<value> (${help} lists the options)`;
     const needsValue = /argument missing/.test(message);
     return `${flag} ${needsValue ? 'needs a value' : 'takes no value'} (${help} lists the options)`;
   }

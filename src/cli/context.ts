@@ -3,7 +3,13 @@
  * namespace (`--namespace` or `TENURE_NAMESPACE`, default `tenure`), output
  * mode and the log.
  */
-import { ConfigurationError, PermissionError, SchemaMissingError, StoreError } from '../errors.js';
+import {
+  ClusterMisconfigurationError,
+  ConfigurationError,
+  PermissionError,
+  SchemaMissingError,
+  StoreError,
+} from '../errors.js';
 import { UsageError, booleanFlag, stringFlag, type Parsed } from './args.js';
 import { connectFailure, describeConnectFailure } from './connect-failure.js';
 import { EXIT } from './exit-codes.js';
@@ -74,7 +80,9 @@ export async function withStore<T>(
     if (open.connectError !== undefined) {
       const failure = connectFailure(open.connectError);
       if (failure !== null && (failure.definite || bounds.tolerateUnreachable !== true))
-        throw storeFailure(ctx, open.connectError);
+        throw new StoreFailure(`${ctx.url.display}: ${describeConnectFailure(failure)}`, {
+          cause: open.connectError,
+        });
       if (failure !== null)
         ctx.log.warn(
           { store: ctx.url.display },
@@ -94,7 +102,9 @@ export async function withStore<T>(
  * why. Errors that are not the store's pass through unchanged.
  */
 export function storeFailure(ctx: Context, error: unknown): unknown {
-  if (error instanceof StoreFailure) return error;
+  // Only the store's own errors: a usage error from the command (say --metrics-host naming
+  // a host that does not resolve) must not read as the store's failure.
+  if (!(error instanceof StoreError || error instanceof ConfigurationError)) return error;
   const failure = connectFailure(error);
   if (failure !== null)
     return new StoreFailure(`${ctx.url.display}: ${describeConnectFailure(failure)}`, {
@@ -104,6 +114,11 @@ export function storeFailure(ctx: Context, error: unknown): unknown {
     return new StoreFailure(
       `${ctx.url.display}: the lease table ${ctx.namespace}_leases does not exist: run \`tenure init\` once with the same --store and --namespace`,
       { cause: error, exitCode: EXIT.config },
+    );
+  if (error instanceof ClusterMisconfigurationError)
+    return new StoreFailure(
+      `${ctx.url.display}: the server is a Redis Cluster node: use a redis+cluster:// URL`,
+      { cause: error, exitCode: EXIT.usage },
     );
   if (error instanceof ConfigurationError && !(error instanceof PermissionError))
     return new StoreFailure(`${ctx.url.display}: ${error.message}`, {

@@ -44,7 +44,7 @@ Options:
   --restart-delay-ms <n>  first restart delay, doubling to 30000 (default 1000)
   --max-failures <n>   give up leadership (release, exit with the command's
                        status) after n failures in a row (default 5; 0: never);
-                       a command that cannot be started (126, 127) gives up at once
+                       a command that cannot be started (exit 126, 127) gives up at once
   --identity <id>      published with the lease (default host:pid:random)
   --data <json>        published with the lease, shown by status/observe
   --data-string <s>    the same, as plain text

@@ -82,6 +82,11 @@ function report(error: unknown, verbose: boolean): number {
   return EXIT.internal;
 }
 
+// A reader that goes away (`tenure … 2>&1 | head -1`) must not crash tenure with EPIPE
+// before it has stopped the command and released the lease: its output is lost, nothing else.
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 const argv = process.argv.slice(2);
 const own = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
 main(argv).then(

@@ -62,6 +62,20 @@ export async function openStore(
   }
 }
 
+/** Loads the client package (and tenure's store) a URL needs, so later timing excludes it. */
+export async function loadClient(url: StoreUrl): Promise<void> {
+  if (url.kind === 'postgres') {
+    await load('pg', 'postgres');
+    await import('../lock/postgres/postgres-store.js');
+  } else if (url.kind === 'etcd') {
+    await load('etcd3', 'etcd');
+    await import('../lock/etcd/etcd-store.js');
+  } else {
+    await load('ioredis', url.kind);
+    await import('../lock/redis/redis-store.js');
+  }
+}
+
 async function load<T>(pkg: string, scheme: string): Promise<T> {
   try {
     return (await import(pkg)) as T;

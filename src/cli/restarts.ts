@@ -2,11 +2,13 @@
  * What `tenure run` does after its command ended on its own or was stopped
  * by the deadline schedule, within one term:
  *
- * - **Cannot start** (not found, not executable: exit 127 or 126, as shells
- *   report it): give up leadership at once, whatever `--restart` says, so a
- *   healthy host takes over.
- * - **Failed** (non-zero status) `maxFailures` times in a row: give up
- *   leadership. A run that lasted {@link HEALTHY_RUN_MS} or longer starts
+ * - **Cannot start** (the spawn failed: not found, not executable; reported
+ *   as exit 127 or 126, as shells do): give up leadership at once, whatever
+ *   `--restart` says, so a healthy host takes over; unless `maxFailures` is
+ *   0 (never give up).
+ * - **Failed** (non-zero status, including a 126 or 127 that the command's
+ *   own shell reported after it started) `maxFailures` times in a row: give
+ *   up leadership. A run that lasted {@link HEALTHY_RUN_MS} or longer starts
  *   the count again; `maxFailures` 0 never gives up.
  * - **Stopped by the deadline schedule** (renewals late): start again only
  *   once a renewal has moved the deadline (not a failure of the command).
@@ -43,8 +45,6 @@ export const HEALTHY_RUN_MS = 30_000;
 export const MAX_DELAY_MS = 30_000;
 /** At most one restart per this many ms is logged in full. */
 export const RESTART_LOG_MS = 1_000;
-/** Shell statuses for a command that could not be run: not executable, not found. */
-const CANNOT_START = new Set([126, 127]);
 
 export class Restarts {
   readonly #policy: RestartPolicy;
@@ -84,17 +84,17 @@ export class Restarts {
     if (status === 0) this.#failures = 0;
     else this.#failures++;
     if (mode === 'never' || (mode === 'on-failure' && status === 0)) return { kind: 'end', status };
-    if (status !== 0 && exit.signal === null && CANNOT_START.has(status))
+    if (exit.cause === 'spawn' && maxFailures > 0)
       return {
         kind: 'give-up',
         status,
-        why: `the command cannot be started (exit code ${status}: ${status === 127 ? 'not found' : 'not executable'})`,
+        why: `the command cannot be started (exit code ${status}: ${status === 126 ? 'not executable' : 'not found'})`,
       };
     if (maxFailures > 0 && this.#failures >= maxFailures)
       return {
         kind: 'give-up',
         status,
-        why: `the command failed ${this.#failures} times in a row (--max-failures ${maxFailures})`,
+        why: `the command failed ${this.#failures} time${this.#failures === 1 ? '' : 's'} in a row (--max-failures ${maxFailures})`,
       };
     const delayMs = this.#delayMs;
     if (!healthy) this.#delayMs = Math.min(MAX_DELAY_MS, Math.max(1, this.#delayMs * 2));

@@ -3,8 +3,9 @@
  * `lock`: start it, stop it (SIGTERM, then SIGKILL after the grace, never
  * after the kill point) when `stop` aborts, SIGKILL it when `kill` aborts,
  * and resolve once its whole process group is gone. A command that cannot
- * be started resolves as exit 127, as shells report it; `null` when `stop`
- * aborted before it was started.
+ * be started resolves as exit 127 (not found) or 126 (not executable), as
+ * shells report it, with cause `spawn`; `null` when `stop` aborted before it
+ * was started.
  */
 import { describeExit } from './command-env.js';
 import type { CliLog } from './log.js';
@@ -26,7 +27,8 @@ export interface CommandRun {
   readonly quiet?: boolean;
 }
 
-const NOT_STARTED = 127;
+const NOT_EXECUTABLE = 126;
+const NOT_FOUND = 127;
 
 export async function runCommand(
   supervisor: Supervisor,
@@ -34,11 +36,15 @@ export async function runCommand(
   log: CliLog,
 ): Promise<CommandExit | null> {
   // Wait until the supervisor listens; a stop meanwhile means the command is never started.
+  let onStop = (): void => {};
   const stopped = new Promise<'stopped'>((resolve) => {
-    if (run.stop.aborted) resolve('stopped');
-    run.stop.addEventListener('abort', () => resolve('stopped'), { once: true });
+    onStop = () => resolve('stopped');
+    if (run.stop.aborted) onStop();
+    run.stop.addEventListener('abort', onStop, { once: true });
   });
-  if ((await Promise.race([supervisor.ready, stopped])) === 'stopped') {
+  const first = await Promise.race([supervisor.ready, stopped]);
+  run.stop.removeEventListener('abort', onStop); // one run of many in a term: no listener left behind
+  if (first === 'stopped') {
     log.event('not started: stopping', { ...run.fields });
     return null;
   }
@@ -68,7 +74,11 @@ export async function runCommand(
       exit = { code: null, signal: null, cause: 'deadline' };
     } else {
       log.error({ err: error, command: run.command[0] }, 'could not start the command');
-      exit = { code: NOT_STARTED, signal: null, cause: null };
+      // As shells report it: 126 found but not executable, 127 not found.
+      const code = /\b(EACCES|EISDIR|ENOEXEC|EPERM)\b/.test(error.message)
+        ? NOT_EXECUTABLE
+        : NOT_FOUND;
+      exit = { code, signal: null, cause: 'spawn' };
     }
   }
   event(`command ended: ${describeExit(exit)}`, {

@@ -22,7 +22,7 @@ export interface CommandExit {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   /** Who stopped it: the deadline schedule, a stop request, or nobody (`null`: it exited on its own). */
-  readonly cause: StopCause | 'supervisor-gone';
+  readonly cause: StopCause | 'supervisor-gone' | 'spawn';
 }
 
 export interface RunningCommand {

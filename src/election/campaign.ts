@@ -11,7 +11,8 @@
  * delay, ignoring notifications (see docs/safety.md, "No grab-and-hand-back loop").
  */
 import { jitter } from '../internal/random.js';
-import { attemptAcquire, releaseQuietly } from '../lock/acquire.js';
+import { attemptAcquire } from '../lock/acquire.js';
+import { withTimeout } from '../internal/timeout.js';
 import { WakeSubscription } from '../lock/wake-subscription.js';
 import type { ElectorMachine } from './machine.js';
 import { LeaderTerm } from './term.js';
@@ -77,7 +78,15 @@ async function attempt(
   if (outcome.granted) {
     m.metrics.attempt('acquired');
     if (m.stopped) {
-      releaseQuietly(store, outcome.lease); // granted after stop(): hand it straight back
+      // Granted after stop(): hand it straight back, and let stop() (which awaits this loop)
+      // wait for that, bounded: a client closed right after stop() would drop the release
+      // and leave the name held until its ttl ran out.
+      await withTimeout(
+        Promise.resolve().then(() => store.release(outcome.lease)),
+        timing.requestTimeoutMs,
+        clock,
+        'release',
+      ).catch(() => undefined);
       m.becomeFollower();
       return 0;
     }

@@ -71,6 +71,8 @@ export class Locker {
   readonly identity: string;
   readonly #requestTimeoutMs: number;
   readonly #waiters: WaiterGroups;
+  /** Acquisitions abandoned by an abort while in flight, and the hand-backs of their late grants. */
+  readonly #abandoned = new Set<Promise<unknown>>();
 
   constructor(store: LeaseStore, options?: LockerOptions) {
     if (
@@ -111,6 +113,26 @@ export class Locker {
   }
 
   /**
+   * Resolves once every acquisition that an abort left in flight has settled,
+   * and every grant that arrived after its abort has been released. Await it
+   * before closing the store's client after aborting `lock()`: a release
+   * still on its way when the connection closes is lost, and the name stays
+   * held until its ttl runs out.
+   */
+  async settled(): Promise<void> {
+    while (this.#abandoned.size > 0) await Promise.allSettled([...this.#abandoned]);
+  }
+
+  #abandon(work: Promise<unknown>): void {
+    const done: Promise<unknown> = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#abandoned.add(done);
+    void done.finally(() => this.#abandoned.delete(done));
+  }
+
+  /**
    * Acquires, waiting for the holder to release or expire. Rejects with
    * `LockNotAcquiredError` after `retryLimit` retries, with the signal's
    * reason on abort, and at once on errors retrying cannot fix (key conflict,
@@ -145,13 +167,14 @@ export class Locker {
         try {
           // An abort ends the call at once, even with a request in flight; a grant that
           // arrives after it is released, never returned.
-          const result = await abortable(
-            this.#attempt(name, opts, waiting),
-            opts.signal,
-            (late) => {
-              void late.lock?.release().catch(() => false);
-            },
-          );
+          const attempt = this.#attempt(name, opts, waiting);
+          const result = await abortable(attempt, opts.signal, (late) => {
+            if (late.lock) this.#abandon(late.lock.release().catch(() => false));
+          }).catch((error: unknown) => {
+            // Aborted with the request in flight: its outcome is still to come (see settled()).
+            if (opts.signal?.aborted === true) this.#abandon(attempt);
+            throw error;
+          });
           if (result.lock) {
             // Handed out only while valid on the clock: a stall between the grant and here (an
             // event loop blocked by other code) can use up its validity, and its signal aborts

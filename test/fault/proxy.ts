@@ -29,6 +29,7 @@ export class FaultProxy {
   #stalled = false;
   #swallowReplies = false;
   #trigger: { marker: string; resetAfterMs: number } | undefined;
+  #delayTrigger: { marker: string; ms: number } | undefined;
   #refusing = false;
   port = 0;
 
@@ -96,6 +97,11 @@ export class FaultProxy {
     this.#trigger = { marker: marker.toLowerCase(), resetAfterMs };
   }
 
+  /** From the first request that contains `marker` (case-insensitive) on, delays replies by `ms`. */
+  delayRepliesFrom(marker: string, ms: number): void {
+    this.#delayTrigger = { marker: marker.toLowerCase(), ms };
+  }
+
   /** Refuse (close) new connections while on. */
   refuse(on: boolean): void {
     this.#refusing = on;
@@ -142,6 +148,15 @@ export class FaultProxy {
       ) {
         this.#trigger = undefined;
         void this.dropRepliesThenReset(trigger.resetAfterMs);
+      }
+      const delayTrigger = this.#delayTrigger;
+      if (
+        dir === 'c2s' &&
+        delayTrigger &&
+        chunk.toString('latin1').toLowerCase().includes(delayTrigger.marker)
+      ) {
+        this.#delayTrigger = undefined;
+        this.#delay.s2c = delayTrigger.ms;
       }
       if (dir === 's2c' && this.#swallowReplies) return; // the connection is reset right after
       // Release times never go backwards, so a shorter delay cannot reorder bytes.

@@ -164,14 +164,21 @@ describe('restart policy', () => {
   };
 
   it('a command that cannot be started gives up leadership at once, under every policy that restarts', () => {
+    const spawnFailed = (code: number): CommandExit => ({ code, signal: null, cause: 'spawn' });
     for (const mode of ['always', 'on-failure'] as const) {
       for (const code of [126, 127]) {
-        const next = make(mode).restarts.next(exited(code), 5);
+        const next = make(mode).restarts.next(spawnFailed(code), 5);
         expect(next).toMatchObject({ kind: 'give-up', status: code });
-        expect(next.kind === 'give-up' && next.why).toMatch(/cannot be started/);
+        expect(next.kind === 'give-up' && next.why).toMatch(
+          code === 126 ? /cannot be started \(exit code 126: not executable\)/ : /127: not found/,
+        );
       }
     }
-    expect(make('never').restarts.next(exited(127), 5)).toEqual({ kind: 'end', status: 127 });
+    expect(make('never').restarts.next(spawnFailed(127), 5)).toEqual({ kind: 'end', status: 127 });
+    // --max-failures 0 never gives up, not even then.
+    expect(make('always', 0).restarts.next(spawnFailed(127), 5).kind).toBe('restart');
+    // A 127 that the command's own shell reported after it started is an ordinary failure.
+    expect(make('always', 3).restarts.next(exited(127), 5).kind).toBe('restart');
   });
 
   it('gives up after --max-failures failures in a row; a success or a healthy run starts the count again', () => {

@@ -322,12 +322,17 @@ describe('Elector with a scripted store', () => {
     void a.start();
     await settle();
     const acquire = store.pending<AcquireResult>('acquire');
-    const stopped = a.stop();
+    let done = false;
+    const stopped = a.stop().then(() => (done = true));
     acquire.resolve({ acquired: true, term: 4 });
-    await stopped;
-    expect(elected).not.toHaveBeenCalled();
+    for (let i = 0; i < 5; i++) await settle();
     expect(store.of('release')).toHaveLength(1);
     expect((store.of('release')[0]?.args[0] as { term: number }).term).toBe(4);
+    // stop() waits for that release: a client closed right after it would drop it.
+    expect(done).toBe(false);
+    store.pending<boolean>('release').resolve(true);
+    await stopped;
+    expect(elected).not.toHaveBeenCalled();
   });
 
   it('backs off exponentially on a foreign key instead of spinning', async () => {

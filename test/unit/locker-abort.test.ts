@@ -58,3 +58,41 @@ describe('lock() aborted while an acquire is in flight', () => {
     expect(result).toBe('rejected');
   });
 });
+
+describe('settled(): what an abort left in flight is finished before the client closes', () => {
+  it('waits for the abandoned acquire and for the release of its late grant', async () => {
+    const { store, locker } = setup();
+    const controller = new AbortController();
+    const locking = locker.lock('a', { ttlMs: 30_000, signal: controller.signal });
+    await settle();
+    controller.abort();
+    await locking.catch(() => undefined);
+    let done = false;
+    const settling = locker.settled().then(() => (done = true));
+    await settle();
+    expect(done, 'the acquire is still in flight').toBe(false);
+    store.pending<AcquireResult>('acquire').resolve({ acquired: true, term: 7 });
+    for (let i = 0; i < 5; i++) await settle();
+    expect(store.of('release'), 'the late grant is handed back').toHaveLength(1);
+    expect(done, 'the release is still in flight').toBe(false);
+    store.pending<boolean>('release').resolve(true);
+    await settling;
+    expect(done).toBe(true);
+  });
+
+  it('resolves at once when nothing was abandoned, and after a late refusal', async () => {
+    const { store, locker } = setup();
+    await locker.settled();
+    const controller = new AbortController();
+    const locking = locker.lock('a', { ttlMs: 30_000, signal: controller.signal });
+    await settle();
+    controller.abort();
+    await locking.catch(() => undefined);
+    const settling = locker.settled();
+    store
+      .pending<AcquireResult>('acquire')
+      .resolve({ acquired: false, holder: null, reservedMs: 10 });
+    await settling;
+    expect(store.of('release')).toHaveLength(0);
+  });
+});

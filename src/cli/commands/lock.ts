@@ -24,7 +24,8 @@ import {
 } from '../args.js';
 import { commandEnv, dataFlag, exitStatus } from '../command-env.js';
 import { StoreFailure, context, withStore } from '../context.js';
-import { CONNECT_TIMEOUT_MS } from '../open-store.js';
+import { CONNECT_TIMEOUT_MS, loadClient } from '../open-store.js';
+import { wait } from '../../internal/wait.js';
 import { systemClock } from '../../internal/clock.js';
 import { EXIT, signalExitCode } from '../exit-codes.js';
 import { resolveKillTiming } from '../kill-timing.js';
@@ -39,6 +40,8 @@ export const LOCK_FLAGS = {
 } as const;
 
 const RETRY_MS = 200;
+/** Beyond the request timeout, how long an abandoned attempt may take to settle before exit. */
+const SETTLE_SLACK_MS = 1_000;
 
 export async function lock(parsed: Parsed): Promise<number> {
   const name = onePositional(parsed, 'name');
@@ -48,7 +51,9 @@ export async function lock(parsed: Parsed): Promise<number> {
   const waitMs =
     parsed.values['wait-ms'] === undefined ? Infinity : integerFlag(parsed, 'wait-ms', 0, 0);
   // --wait-ms bounds the whole wait, connecting and the first read included (0: one
-  // attempt, each step with its usual bound).
+  // attempt, each step with its usual bound); it starts once the client package is loaded,
+  // which takes longer than a local round trip.
+  await loadClient(ctx.url);
   const until = systemClock.now() + waitMs;
   const leftMs = (usual: number): number =>
     waitMs === 0 ? usual : Math.min(usual, Math.max(0, Math.ceil(until - systemClock.now())));
@@ -98,12 +103,23 @@ export async function lock(parsed: Parsed): Promise<number> {
                       : AbortSignal.any([interrupt.signal, AbortSignal.timeout(leftMs(waitMs))]),
                 });
         } catch (error) {
+          // An attempt the abort left in flight may still be granted: give that grant back
+          // before the store's client closes (bounded by the request timeout).
+          await Promise.race([
+            locker.settled(),
+            wait(systemClock, timing.lease.requestTimeoutMs + SETTLE_SLACK_MS).catch(() => {}),
+          ]);
           if (shutdown !== null) return signalExitCode(shutdown);
           if (error instanceof LockNotAcquiredError || isTimeout(error)) held = null;
           else throw error;
         }
         if (held === null) {
-          ctx.log.event(`not acquired: ${name} is held by someone else`, { waitedMs: waitMs });
+          ctx.log.event(
+            waitMs === 0
+              ? `not acquired: ${name} is held by someone else`
+              : `not acquired: ${name} within --wait-ms ${waitMs}`,
+            { waitedMs: waitMs },
+          );
           return EXIT.notAcquired;
         }
         const lease = held;

@@ -96,7 +96,9 @@ export async function run(parsed: Parsed): Promise<number> {
   return withStore(
     ctx,
     async (open) => {
-      await probeStore(open.store, election, ctx.log, true);
+      // (Not when connecting failed already: that was reported, and the read would only
+      // wait for the same server to say the same.)
+      if (open.connectError === undefined) await probeStore(open.store, election, ctx.log, true);
       const identity = stringFlag(parsed, 'identity');
       const elector = new Elector({
         store: open.store,
@@ -144,8 +146,17 @@ export async function run(parsed: Parsed): Promise<number> {
         },
       );
       try {
-        await elector.start();
+        // A shutdown need not wait for the first campaign attempt (up to a request timeout
+        // for the subscription, then one for the acquisition, on a store that never answers):
+        // stop() below gives back anything granted meanwhile.
         const stopping = stoppingController.signal;
+        await Promise.race([
+          elector.start(),
+          new Promise<void>((resolve) => {
+            if (stopping.aborted) resolve();
+            stopping.addEventListener('abort', () => resolve(), { once: true });
+          }),
+        ]);
         return stopping.aborted
           ? EXIT.ok
           : await lead(plan, elector, supervisor, activity, stopping, killing.signal);
