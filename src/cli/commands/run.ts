@@ -23,6 +23,7 @@
  */
 import type { ElectedEvent, LeaderInfo } from '../../election/events.js';
 import { Elector } from '../../election/elector.js';
+import { StoreError } from '../../errors.js';
 import { wait } from '../../internal/wait.js';
 import { systemClock } from '../../internal/clock.js';
 import {
@@ -111,7 +112,13 @@ export async function run(parsed: Parsed): Promise<number> {
         logger: ctx.log,
         ...(metrics ? { metrics: metrics.provider } : {}),
       });
-      elector.on('error', (error) => ctx.log.warn({ err: error }, 'elector error'));
+      // Store failures are already logged (warn) by the elector's own logger, which is ctx.log:
+      // once is enough. Anything else (a listener, a task) is tenure's to report.
+      elector.on('error', (error) =>
+        error instanceof StoreError
+          ? ctx.log.debug({ err: error }, 'elector error')
+          : ctx.log.warn({ err: error }, 'elector error'),
+      );
       const host = stringFlag(parsed, 'metrics-host') ?? '127.0.0.1';
       const server = metrics
         ? await serveElection({
