@@ -33,6 +33,7 @@ export function wait(
       resolve(outcome);
     };
     let timer = clock.setTimeout(end('timeout'), Math.max(0, ms), keepAlive);
+    let due = clock.now() + Math.max(0, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
     // `wake()` ends the wait now; `wake(afterMs)` ends it that much later (never later than planned).
     const unregister = register?.((afterMs) => {
@@ -40,7 +41,9 @@ export function wait(
         end('woken')();
         return;
       }
+      if (clock.now() + afterMs >= due) return;
       clock.clearTimeout(timer);
+      due = clock.now() + afterMs;
       timer = clock.setTimeout(end('woken'), afterMs, keepAlive);
     });
   });

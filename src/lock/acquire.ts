@@ -31,6 +31,8 @@ export interface AttemptRequest {
   readonly timing: LeaseTiming;
   /** The caller was refused by an earlier holder and is still waiting (see `LeaseStore`, fair hand-off). */
   readonly waiting?: boolean;
+  /** The waiting call's stable ticket, for stores with a FIFO queue (see `AcquireRequest.ticket`). */
+  readonly ticket?: string | undefined;
 }
 
 export async function attemptAcquire(
@@ -38,11 +40,15 @@ export async function attemptAcquire(
   clock: Clock,
   request: AttemptRequest,
 ): Promise<AttemptOutcome> {
-  const { name, identity, data, timing, waiting = false } = request;
+  const { name, identity, data, timing, waiting = false, ticket } = request;
   const token = OwnershipToken.generate();
   const sentAt = clock.now();
   const result = await withTimeout(
-    store.acquire({ name, token, ttlMs: timing.ttlMs, identity, data, waiting }),
+    store.acquire(
+      ticket === undefined
+        ? { name, token, ttlMs: timing.ttlMs, identity, data, waiting }
+        : { name, token, ttlMs: timing.ttlMs, identity, data, waiting, ticket },
+    ),
     timing.requestTimeoutMs,
     clock,
     'acquire',

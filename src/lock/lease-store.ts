@@ -62,6 +62,14 @@ export interface AcquireRequest {
   readonly data: string;
   /** The caller was refused by an earlier holder and is still waiting: it may take a reserved hand-off. */
   readonly waiting?: boolean;
+  /**
+   * Identifies one waiting call across its attempts (random, stable, at most
+   * 64 characters). A store with a FIFO queue (Redis) queues a refused
+   * ticket, grants a vacant name only to the oldest live ticket, keeps each
+   * ticket alive for `ttlMs` after its latest attempt, and names that ticket
+   * in the `released` event (`detail.next`). Stores without a queue ignore it.
+   */
+  readonly ticket?: string;
 }
 
 export type AcquireResult =
@@ -97,6 +105,13 @@ export interface LeaseEventDetail {
    * Listeners re-read as for a release.
    */
   readonly interrupted?: boolean;
+  /**
+   * For `released`, on a store with a FIFO queue: the ticket whose turn it
+   * is (see `AcquireRequest.ticket`). Other waiters need not try.
+   */
+  readonly next?: string;
+  /** With `next`: how long that ticket lives unless it attempts (others retry by then, in case it died). */
+  readonly nextLifeMs?: number;
 }
 
 export type Unsubscribe = () => void;
@@ -129,6 +144,12 @@ export interface LeaseStore {
 
   /** Deletes the lease if `lease.token` still owns it and notifies subscribers. Returns whether it did. */
   release(lease: LeaseRef): Promise<boolean>;
+
+  /**
+   * Optional, with a FIFO queue: the waiting call with `ticket` gave up; its
+   * ticket leaves the queue, and if it was next, the following one is woken.
+   */
+  withdraw?(name: string, ticket: string): Promise<void>;
 
   /** The current holder, without acquiring. `null` when vacant. */
   read(name: string): Promise<LeaseHolder | null>;

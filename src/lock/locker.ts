@@ -8,6 +8,7 @@
  * notification wakes waiters at once. Only store failures fall back to
  * `retryMs`. See `lease-keeper.ts` for what validity means.
  */
+import { randomBytes } from 'node:crypto';
 import { ConfigurationError, LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
 import { abortable } from '../internal/abortable.js';
 import { type Clock, systemClock } from '../internal/clock.js';
@@ -143,17 +144,25 @@ export class Locker {
     const opts = resolveLockOptions(options);
     opts.signal?.throwIfAborted();
     let wake: ((afterMs?: number) => void) | undefined;
+    // On a store with a FIFO queue (it can withdraw a ticket), this call waits in it under
+    // one ticket for all its attempts, and a release names whose turn it is.
+    const ticket = typeof this.#store.withdraw === 'function' ? newTicket() : undefined;
     // Woken by a release (this Locker's waiters for the name take turns, see waiters.ts).
-    // When other subscribers were notified too, retry after a random 0–WAKE_JITTER_MS:
-    // Redis delivers to subscribers in a fixed order, which would otherwise pick the same
-    // winners across processes. Alone (only our own subscription), retry at once.
+    // Named by the queue, or alone (only our own subscription): retry at once. Otherwise
+    // retry after a random 0–WAKE_JITTER_MS: Redis delivers to subscribers in a fixed
+    // order, which would otherwise pick the same winners across processes.
     const me: Waiter = {
       pending: false,
+      ...(ticket === undefined ? {} : { ticket }),
       wake: (detail) =>
         wake?.(
-          detail?.subscribers === 1 ? 0 : jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)),
+          detail?.subscribers === 1 || (ticket !== undefined && detail?.next === ticket)
+            ? 0
+            : jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)),
         ),
+      defer: (ms) => wake?.(ms + 1 + jitter(opts.retryJitterMs)),
     };
+    let acquired = false;
     let leave: (() => void) | undefined;
     let lastError: unknown;
     // Refused at least once: from then on this call may take a hand-off reservation
@@ -167,7 +176,7 @@ export class Locker {
         try {
           // An abort ends the call at once, even with a request in flight; a grant that
           // arrives after it is released, never returned.
-          const attempt = this.#attempt(name, opts, waiting);
+          const attempt = this.#attempt(name, opts, waiting, ticket);
           const result = await abortable(attempt, opts.signal, (late) => {
             if (late.lock) this.#abandon(late.lock.release().catch(() => false));
           }).catch((error: unknown) => {
@@ -179,7 +188,10 @@ export class Locker {
             // Handed out only while valid on the clock: a stall between the grant and here (an
             // event loop blocked by other code) can use up its validity, and its signal aborts
             // only when a timer runs. Such a grant is given back and the attempt counts as failed.
-            if (result.lock.isValid) return result.lock;
+            if (result.lock.isValid) {
+              acquired = true;
+              return result.lock;
+            }
             void result.lock.release().catch(() => false);
             throw new LockLostError(name, 'deadline');
           }
@@ -206,10 +218,12 @@ export class Locker {
         // grab the name again and again.
         const failed = lastError !== undefined;
         if (me.pending && !failed) continue;
-        const delay =
-          (holder
-            ? this.#waiters.quietDelay(name, holder.remainingMs)
-            : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
+        let delay = holder
+          ? this.#waiters.quietDelay(name, holder.remainingMs)
+          : (reservedMs ?? opts.retryMs);
+        // A queued ticket lives ttlMs past each attempt: come back before it lapses.
+        if (ticket !== undefined && waiting) delay = Math.min(delay, opts.timing.ttlMs / 2);
+        delay += jitter(opts.retryJitterMs);
         await wait(
           this.#clock,
           delay,
@@ -224,7 +238,22 @@ export class Locker {
       }
     } finally {
       leave?.();
+      // Gave up (abort, retry limit, error) after queueing: leave the queue, so the next
+      // waiter is not held up until this ticket expires. Tracked by settled().
+      if (!acquired && waiting && ticket !== undefined) this.#withdraw(name, ticket);
     }
+  }
+
+  #withdraw(name: string, ticket: string): void {
+    const store = this.#store;
+    this.#abandon(
+      withTimeout(
+        Promise.resolve().then(() => store.withdraw?.(name, ticket)),
+        this.#requestTimeoutMs,
+        this.#clock,
+        'withdraw',
+      ).catch(() => undefined),
+    );
   }
 
   /**
@@ -302,7 +331,12 @@ export class Locker {
       yield holder && toInfo(holder);
   }
 
-  async #attempt(name: string, opts: ResolvedLockOptions, waiting = false): Promise<Attempt> {
+  async #attempt(
+    name: string,
+    opts: ResolvedLockOptions,
+    waiting = false,
+    ticket?: string,
+  ): Promise<Attempt> {
     const { timing, data } = opts;
     const outcome = await attemptAcquire(this.#store, this.#clock, {
       name,
@@ -310,6 +344,7 @@ export class Locker {
       data,
       timing,
       waiting,
+      ticket,
     });
     if (!outcome.granted)
       return { lock: null, holder: outcome.holder, reservedMs: outcome.reservedMs };
@@ -319,6 +354,11 @@ export class Locker {
       ),
     };
   }
+}
+
+/** A random FIFO-queue ticket for one `lock()` call (96 bits, 16 characters). */
+function newTicket(): string {
+  return randomBytes(12).toString('base64url');
 }
 
 function checkName(name: unknown): void {

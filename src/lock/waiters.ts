@@ -1,6 +1,7 @@
 /**
  * The `lock()` calls of one Locker that wait for the same name share one
- * store subscription, and a release wakes one of them (chosen at random),
+ * store subscription, and a release wakes one of them (the one whose ticket
+ * the store names, on a store with a FIFO queue; else one chosen at random),
  * not all: the others could only lose the race to it, and each lost race
  * is a round trip and a script on the server. With a hundred requests of one
  * service queued on a lock, a release costs one attempt instead of a hundred.
@@ -20,6 +21,10 @@ export interface Waiter {
   wake(detail?: LeaseEventDetail): void;
   /** Whether it was woken and has not attempted since. */
   pending: boolean;
+  /** Its ticket in the store's FIFO queue, if the store keeps one (see `AcquireRequest.ticket`). */
+  readonly ticket?: string;
+  /** Another ticket's turn: retry within `ms` at the latest, in case that waiter died. */
+  defer?(ms: number): void;
 }
 
 interface Group {
@@ -84,6 +89,17 @@ export class WaiterGroups {
 
   #notify(members: Set<Waiter>, event: LeaseEvent, detail?: LeaseEventDetail): void {
     if (event !== 'released') return;
+    if (detail?.next !== undefined) {
+      // A store with a FIFO queue named whose turn it is: that member; the others only make
+      // sure to come back once that ticket would lapse, in case its waiter died.
+      for (const m of members) {
+        if (m.ticket === detail.next) {
+          m.pending = true;
+          m.wake(detail);
+        } else if (detail.nextLifeMs !== undefined) m.defer?.(detail.nextLifeMs);
+      }
+      return;
+    }
     const idle = [...members].filter((m) => !m.pending);
     const chosen = idle[Math.floor(Math.random() * idle.length)];
     if (chosen) {

@@ -11,9 +11,19 @@ export interface LeaseKeys {
   readonly term: string;
   /** Pub/sub channel announcing `acquired` / `released`. */
   readonly channel: string;
+  /** Sorted set of waiting tickets by arrival (FIFO queue); exists only while someone waits. */
+  readonly queue: string;
+  /** Hash: ticket -> expiry (server ms) of each queued ticket. */
+  readonly tickets: string;
 }
 
 export function leaseKeys(namespace: string, name: string): LeaseKeys {
   const tag = `{${namespace}:${name}}`;
-  return { lease: `${tag}:lease`, term: `${tag}:term`, channel: `${tag}:events` };
+  return {
+    lease: `${tag}:lease`,
+    term: `${tag}:term`,
+    channel: `${tag}:events`,
+    queue: `${tag}:queue`,
+    tickets: `${tag}:tickets`,
+  };
 }

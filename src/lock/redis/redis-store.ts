@@ -34,15 +34,23 @@ import { classifyRedisError } from './classify-error.js';
 import { type LeaseKeys, leaseKeys } from './keys.js';
 import { toArray, toInt, toStr } from './reply.js';
 import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
-import { acquireLua, readLua, releaseLua, renewLua, updateLua } from './scripts.generated.js';
+import {
+  acquireLua,
+  readLua,
+  releaseLua,
+  renewLua,
+  updateLua,
+  withdrawLua,
+} from './scripts.generated.js';
 import { ChannelSubscriptions, type SubscriberConnection } from '../channel-subscriptions.js';
 import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 import { RECONNECTED, redisSubscriber } from './subscriber.js';
 
 const SCRIPTS = {
-  acquire: script('acquire', acquireLua, 2),
+  acquire: script('acquire', acquireLua, 4),
   renew: script('renew', renewLua, 1),
-  release: script('release', releaseLua, 1),
+  release: script('release', releaseLua, 3),
+  withdraw: script('withdraw', withdrawLua, 3),
   update: script('update', updateLua, 1),
   read: script('read', readLua, 1),
 } as const;
@@ -239,6 +247,8 @@ export class RedisLeaseStore implements LeaseStore {
     } = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
       keys.lease,
       keys.term,
+      keys.queue,
+      keys.tickets,
       request.token.reveal(),
       request.ttlMs,
       request.identity,
@@ -247,6 +257,7 @@ export class RedisLeaseStore implements LeaseStore {
       this.#quarantineMs,
       request.waiting === true ? '1' : '0',
       this.#sharded ? 'SPUBLISH' : 'PUBLISH',
+      request.ticket ?? '',
     ]);
     const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
@@ -296,12 +307,30 @@ export class RedisLeaseStore implements LeaseStore {
     const keys = this.#keys(lease.name);
     const reply = await this.#run(SCRIPTS.release, 'release', keys, [
       keys.lease,
+      keys.queue,
+      keys.tickets,
       lease.token.reveal(),
       keys.channel,
       this.#handoffMs,
       this.#sharded ? '1' : '0',
     ]);
     return toInt(reply, 'release status') === 1;
+  }
+
+  /**
+   * Takes a waiting call's ticket out of the FIFO queue (see acquire.lua); if
+   * it was next while the name is vacant, the following ticket is woken.
+   */
+  async withdraw(name: string, ticket: string): Promise<void> {
+    const keys = this.#keys(name);
+    await this.#run(SCRIPTS.withdraw, 'withdraw', keys, [
+      keys.lease,
+      keys.queue,
+      keys.tickets,
+      ticket,
+      keys.channel,
+      this.#sharded ? 'SPUBLISH' : 'PUBLISH',
+    ]);
   }
 
   async read(name: string): Promise<LeaseHolder | null> {
@@ -367,8 +396,13 @@ export class RedisLeaseStore implements LeaseStore {
           listener(message);
         else if (message === RECONNECTED) listener('released', { interrupted: true });
         else if (message.startsWith('released:')) {
-          const subscribers = Number(message.slice(9));
-          listener('released', subscribers >= 0 ? { subscribers } : {});
+          // released:<subscribers>[:<ms the next ticket lives>:<ticket whose turn it is>]
+          const [count, life, next] = splitReleased(message.slice(9));
+          const subscribers = Number(count);
+          listener('released', {
+            ...(subscribers >= 0 ? { subscribers } : {}),
+            ...(next ? { next, nextLifeMs: Math.max(0, Number(life) || 0) } : {}),
+          });
         }
       });
     } catch (error) {
@@ -502,6 +536,15 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #onFallback = (): void => {
     this.stats.scriptReloads++;
   };
+}
+
+/** `<n>[:<life>:<ticket>]` → [n, life, ticket] (a ticket may itself contain ':'). */
+function splitReleased(rest: string): [string, string?, string?] {
+  const a = rest.indexOf(':');
+  if (a < 0) return [rest];
+  const b = rest.indexOf(':', a + 1);
+  if (b < 0) return [rest.slice(0, a)];
+  return [rest.slice(0, a), rest.slice(a + 1, b), rest.slice(b + 1)];
 }
 
 function isRedirection(error: Error): boolean {

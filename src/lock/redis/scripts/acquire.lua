@@ -13,10 +13,22 @@
   ARGV[8]  publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster (sharded
            pub/sub: the channel shares the keys' hash tag, so the shard's
            subscribers hear it wherever they are connected)
+  ARGV[9]  ticket: identifies one waiting call across its attempts ('' = none)
+  KEYS[3]  waiter queue   {ns:name}:queue   sorted set ticket -> arrival (server us)
+  KEYS[4]  ticket expiry  {ns:name}:tickets hash ticket -> expiry (server ms)
   Returns
     {1, term}                          acquired
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
-    {2, pttl}                          reserved for waiting callers for pttl more ms
+    {2, pttl}                          reserved for waiting callers for pttl more ms,
+                                       or for the oldest queued ticket (pttl = how
+                                       long that ticket lives without another attempt)
+  FIFO queue: a caller with a ticket that is refused joins the queue (or stays
+  in it, in its first place: ZADD NX); each attempt extends its ticket by ARGV[2]
+  ms. While a live ticket is queued, a vacant name is granted only to the oldest
+  live ticket (release.lua names it in its notification); expired tickets are
+  dropped from the head when met. A ticket that stops attempting (its caller
+  died) holds up the queue for at most its ttl. The queue keys expire with their
+  longest-lived ticket, so an abandoned queue leaves nothing behind.
     {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
   Terms: issued term = max(counter + 1, server TIME in microseconds), stored
   back in the counter. On one counter, terms strictly increase whatever the
@@ -38,7 +50,44 @@
   a leader cut off from a server that restarted empty still trusts its lease until
   its deadline, so nobody may be granted the name before that. A stale counter
   cannot be told apart from a current one and does not quarantine. ]]
+local ticket = ARGV[9]
+local ttl = tonumber(ARGV[2])
+local clock_us, clock_ms
+local function now()
+  if not clock_us then
+    local t = redis.call('TIME')
+    clock_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    clock_ms = math.floor(clock_us / 1000)
+  end
+end
+-- Joins the queue (or keeps its place) and extends the ticket's life.
+local function enqueue()
+  if ticket == '' then return end
+  now()
+  redis.call('ZADD', KEYS[3], 'NX', clock_us, ticket)
+  redis.call('HSET', KEYS[4], ticket, clock_ms + ttl)
+  if redis.call('PTTL', KEYS[3]) < ttl then
+    redis.call('PEXPIRE', KEYS[3], ttl)
+    redis.call('PEXPIRE', KEYS[4], ttl)
+  end
+end
+-- The oldest live ticket and its remaining life, dropping expired ones met on
+-- the way (at most 64 per call, to bound the script).
+local function head()
+  now()
+  for _ = 1, 64 do
+    local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    if not first then return nil, 0 end
+    local expiry = tonumber(redis.call('HGET', KEYS[4], first))
+    if expiry and expiry > clock_ms then return first, expiry - clock_ms end
+    redis.call('ZREM', KEYS[3], first)
+    redis.call('HDEL', KEYS[4], first)
+  end
+  return nil, 0
+end
+
 local pttl = redis.call('PTTL', KEYS[1])
+local reserved = false
 if pttl ~= -2 then
   local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff')
   if h['err'] then
@@ -48,11 +97,30 @@ if pttl ~= -2 then
     return {-1, KEYS[1], 'hash', pttl}
   end
   if h[5] ~= '1' then
+    enqueue()
     return {0, h[2], h[3], h[4], pttl}
   end
   if ARGV[7] ~= '1' then
+    enqueue()
     return {2, pttl}
   end
+  reserved = true
+end
+
+-- Vacant (or a reservation this waiting caller may take): the oldest live
+-- ticket goes first. EXISTS on a missing queue is the whole cost when nobody queues.
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local first, life = head()
+  if first and first ~= ticket then
+    enqueue()
+    return {2, life}
+  end
+  if first then
+    redis.call('ZREM', KEYS[3], ticket)
+    redis.call('HDEL', KEYS[4], ticket)
+  end
+end
+if reserved then
   redis.call('DEL', KEYS[1])
 end
 
@@ -64,8 +132,8 @@ if type(term) == 'table' then
   end
   return term -- anything else (READONLY, OOM, ...) is the caller's error reply, unchanged
 end
-local now = redis.call('TIME')
-local clock = tonumber(now[1]) * 1000000 + tonumber(now[2])
+now()
+local clock = clock_us
 local missing = term <= 1
 if clock > term then
   term = clock
@@ -78,6 +146,7 @@ if missing then
     local issued = string.format('%.0f', term)
     redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'term', issued, 'identity', identity, 'data', '')
     redis.call('PEXPIRE', KEYS[1], quarantine)
+    enqueue()
     return {0, identity, issued, '', quarantine}
   end
 end

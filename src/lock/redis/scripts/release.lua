@@ -1,5 +1,7 @@
 --[[ release: compare-and-delete, then notify waiters and reserve the name for them.
-  KEYS[1]  lease key {ns:name}:lease
+  KEYS[1]  lease key      {ns:name}:lease
+  KEYS[2]  waiter queue   {ns:name}:queue   (see acquire.lua)
+  KEYS[3]  ticket expiry  {ns:name}:tickets
   ARGV[1]  ownership token
   ARGV[2]  notification channel
   ARGV[3]  hand-off window in ms (0 = off)
@@ -7,21 +9,42 @@
            whose counts cover the shard's subscribers wherever they connect;
            else '0' (PUBLISH, PUBSUB NUMSUB)
   Returns
-    1    released (deleted; 'released:<n>' published on the channel, n = the
-         number of subscribers it reaches, or -1 if PUBSUB NUMSUB is denied)
+    1    released (deleted; 'released:<n>[:<life>:<ticket>]' published on the
+         channel, n = the number of subscribers it reaches, or -1 if PUBSUB
+         NUMSUB is denied; <ticket> = the oldest live queued ticket, whose turn
+         it is, and <life> the ms it lives unless it attempts: the others come
+         back by then in case it died)
     0    not the owner (expired, released or held by another): nothing changed
   When PUBLISH reached at least one subscriber (someone waits or watches) and
   the window is on, the key becomes a reservation {v=1, token='', handoff=1}
   for that many ms: only callers that were already waiting may take it (see
-  acquire.lua). It has no owner token, so nobody can renew or release it. ]]
+  acquire.lua). It has no owner token, so nobody can renew or release it.
+  Naming the next ticket wakes one waiter per release instead of all of them;
+  expired tickets met at the head are dropped (at most 64 per call). ]]
 if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[1])
+local next_ticket = ''
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local t = redis.call('TIME')
+  local clock_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _ = 1, 64 do
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+    if not first then break end
+    local expiry = tonumber(redis.call('HGET', KEYS[3], first))
+    if expiry and expiry > clock_ms then
+      next_ticket = ':' .. (expiry - clock_ms) .. ':' .. first
+      break
+    end
+    redis.call('ZREM', KEYS[2], first)
+    redis.call('HDEL', KEYS[3], first)
+  end
+end
 local sharded = ARGV[4] == '1'
 local numsub = redis.pcall('PUBSUB', sharded and 'SHARDNUMSUB' or 'NUMSUB', ARGV[2])
 local subscribers = type(numsub) == 'table' and tonumber(numsub[2]) or -1
-local receivers = redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2], 'released:' .. subscribers)
+local receivers = redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2], 'released:' .. subscribers .. next_ticket)
 local handoff = tonumber(ARGV[3])
 if handoff and handoff > 0 and type(receivers) == 'number' and receivers > 0 then
   redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'handoff', '1')

@@ -1,0 +1,261 @@
+/**
+ * The Redis store's FIFO queue of waiters (acquire.lua, release.lua,
+ * withdraw.lua) through the public Locker, against a private redis-server:
+ * grant order follows arrival order under 16 contenders, nobody starves, a
+ * release wakes only the waiter whose turn it is, a waiter that dies holds
+ * the queue up for at most its own ttl, and one that gives up leaves at once.
+ */
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Lock } from '../../src/lock/lock.js';
+import { Locker } from '../../src/lock/locker.js';
+import type { AcquireRequest, AcquireResult, LeaseStore } from '../../src/lock/lease-store.js';
+import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { leaseKeys } from '../../src/lock/redis/keys.js';
+import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
+import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
+
+let server: RedisServer;
+let admin: Redis;
+beforeAll(async () => {
+  server = await RedisServer.start();
+  admin = server.client();
+});
+afterAll(async () => {
+  admin.disconnect();
+  await server.stop();
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One acquire as the store saw it: when it was sent and answered, and what it said. */
+interface Attempt {
+  readonly ticket: string | undefined;
+  readonly sentAt: number;
+  readonly answeredAt: number;
+  readonly acquired: boolean;
+}
+
+/** The store, with every acquire recorded (sent/answered on this process's clock). */
+function recording(store: RedisLeaseStore, log: Attempt[]): LeaseStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'acquire') {
+        return async (request: AcquireRequest): Promise<AcquireResult> => {
+          const sentAt = performance.now();
+          const result = await target.acquire(request);
+          log.push({
+            ticket: request.ticket,
+            sentAt,
+            answeredAt: performance.now(),
+            acquired: result.acquired,
+          });
+          return result;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Arrival order, proved on this process's clock: call A arrived before call B
+ * when A's first refused attempt was answered before B's first attempt was
+ * sent (so the server queued A's ticket first). Returns the pairs whose grants
+ * came in the opposite order.
+ */
+function overtakes(log: Attempt[], grantOrder: string[]): string[] {
+  const firstRefusal = new Map<string, Attempt>();
+  const firstSent = new Map<string, number>();
+  for (const a of log) {
+    if (a.ticket === undefined) continue;
+    if (!firstSent.has(a.ticket)) firstSent.set(a.ticket, a.sentAt);
+    if (!a.acquired && !firstRefusal.has(a.ticket)) firstRefusal.set(a.ticket, a);
+  }
+  const rank = new Map(grantOrder.map((t, i) => [t, i]));
+  const wrong: string[] = [];
+  for (const [a, refusal] of firstRefusal) {
+    for (const [b, sent] of firstSent) {
+      if (a === b || !firstRefusal.has(b) || refusal.answeredAt >= sent) continue;
+      const ra = rank.get(a);
+      const rb = rank.get(b);
+      if (ra !== undefined && rb !== undefined && rb < ra) wrong.push(`${b} before ${a}`);
+    }
+  }
+  return wrong;
+}
+
+describe('FIFO queue of waiters (Redis)', () => {
+  it('16 contenders, each re-locking at once: grants follow arrival order and nobody starves', async () => {
+    const namespace = uniqueNamespace();
+    const log: Attempt[] = [];
+    const workers = Array.from({ length: 16 }, () => {
+      const client = server.client();
+      const store = new RedisLeaseStore({ client, namespace });
+      return { client, store, locker: new Locker(recording(store, log)) };
+    });
+    const grants: string[] = []; // tickets in grant order
+    const perWorker = Array<number>(16).fill(0);
+    let holders = 0;
+    let overlap = 0;
+    const end = performance.now() + 1500;
+    const tickets = new Map<Lock, string | undefined>();
+    await Promise.all(
+      workers.map(async ({ locker }, w) => {
+        for (let i = 0; i < 400 && performance.now() < end; i++) {
+          const before = log.length;
+          const lock = await locker.lock('job', { ttlMs: 10_000, retryMs: 10, retryJitterMs: 10 });
+          // The granted attempt is the latest one of this call in the log.
+          const granted = log.slice(before).findLast((a) => a.acquired);
+          tickets.set(lock, granted?.ticket);
+          grants.push(granted?.ticket ?? `untracked-${w}-${i}`);
+          if (++holders > 1) overlap++;
+          perWorker[w] = (perWorker[w] ?? 0) + 1;
+          await sleep(1);
+          holders--;
+          await lock.release();
+        }
+      }),
+    );
+    const total = perWorker.reduce((a, b) => a + b, 0);
+    expect(overlap).toBe(0);
+    expect(total).toBeGreaterThan(100);
+    expect(Math.min(...perWorker)).toBeGreaterThanOrEqual(total / 16 / 2);
+    // Every call had a ticket (the order check below identifies calls by it)...
+    expect(log.every((a) => a.ticket !== undefined)).toBe(true);
+    // ...and no call that provably arrived later was granted earlier.
+    expect(overtakes(log, grants)).toEqual([]);
+    // The queue is empty afterwards.
+    const keys = leaseKeys(namespace, 'job');
+    expect(await admin.exists(keys.queue, keys.tickets)).toBe(0);
+    for (const { store, client } of workers) {
+      await store.close();
+      client.disconnect();
+    }
+  });
+
+  it('a release wakes only the waiter whose turn it is: one attempt per hand-over', async () => {
+    const namespace = uniqueNamespace();
+    const log: Attempt[] = [];
+    const holderStore = new RedisLeaseStore({ client: server.client(), namespace });
+    const holder = await new Locker(holderStore).lock('job', { ttlMs: 10_000 });
+    const waiters = Array.from({ length: 8 }, () => {
+      const client = server.client();
+      const store = new RedisLeaseStore({ client, namespace });
+      return { client, store, locker: new Locker(recording(store, log)) };
+    });
+    const keys = leaseKeys(namespace, 'job');
+    const order: number[] = [];
+    const done: Promise<void>[] = [];
+    for (const [w, { locker }] of waiters.entries()) {
+      done.push(
+        locker.lock('job', { ttlMs: 10_000 }).then(async (lock) => {
+          order.push(w);
+          await lock.release();
+        }),
+      );
+      // Queued (and subscribed) before the next one starts: arrival order is w.
+      await expect.poll(() => admin.zcard(keys.queue), { interval: 5 }).toBe(w + 1);
+    }
+    await sleep(50); // subscriptions settle
+    const attemptsBefore = log.length;
+    await holder.release();
+    await Promise.all(done);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // One granted attempt per waiter and no refused ones: nobody was woken out of turn.
+    expect(log.slice(attemptsBefore).map((a) => a.acquired)).toEqual(Array(8).fill(true));
+    await holderStore.close();
+    for (const { store, client } of waiters) {
+      await store.close();
+      client.disconnect();
+    }
+  });
+
+  it('a waiter that dies at the head holds the queue up for its own ttl, no longer', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace });
+    const locker = new Locker(store);
+    const first = await locker.lock('job', { ttlMs: 10_000 });
+    // A caller queues with a 400 ms ticket and is never heard of again (its process died).
+    const dead = await store.acquire({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 400,
+      identity: 'dead',
+      data: '',
+      ticket: 'dead-ticket',
+    });
+    expect(dead.acquired).toBe(false);
+    const queuedAt = performance.now();
+    const next = locker.lock('job', { ttlMs: 10_000 });
+    await sleep(30);
+    await first.release();
+    const lock = await next;
+    const waited = performance.now() - queuedAt;
+    // FIFO: not before the dead ticket lapsed; liveness: soon after (not the waiter's 10 s ttl).
+    expect(waited).toBeGreaterThanOrEqual(380);
+    expect(waited).toBeLessThan(2000);
+    await lock.release();
+    await store.close();
+    client.disconnect();
+  });
+
+  it('a waiter that gives up leaves the queue and the next one is woken at once', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace, handoffMs: 0 });
+    const locker = new Locker(store);
+    const keys = leaseKeys(namespace, 'job');
+    const first = await locker.lock('job', { ttlMs: 10_000 });
+    const quitter = new AbortController();
+    const gaveUp = locker.lock('job', { ttlMs: 60_000, signal: quitter.signal }).catch(() => null);
+    await expect.poll(() => admin.zcard(keys.queue), { interval: 5 }).toBe(1);
+    const next = locker.lock('job', { ttlMs: 60_000 });
+    await expect.poll(() => admin.zcard(keys.queue), { interval: 5 }).toBe(2);
+    await first.release(); // the quitter's turn...
+    quitter.abort(); // ...which it gives up before taking it (or takes and hands back)
+    expect(await gaveUp).toBeNull();
+    const t0 = performance.now();
+    const lock = await next;
+    expect(performance.now() - t0).toBeLessThan(1000); // not the quitter's 60 s ticket
+    await lock.release();
+    await locker.settled();
+    expect(await admin.exists(keys.queue, keys.tickets)).toBe(0);
+    await store.close();
+    client.disconnect();
+  });
+
+  it('tryLock does not jump the queue, and the queued ticket is served first', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace, handoffMs: 0 });
+    const locker = new Locker(store);
+    const held = await locker.lock('job', { ttlMs: 10_000 });
+    const request = (ticket: string) => ({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 5000,
+      identity: ticket,
+      data: '',
+      ticket,
+    });
+    expect((await store.acquire(request('t1'))).acquired).toBe(false); // queued
+    await held.release();
+    // Vacant, with no reservation (handoffMs 0), but t1 is queued: newcomers are refused...
+    expect(await locker.tryLock('job', { ttlMs: 10_000 })).toBeNull();
+    const t2 = await store.acquire(request('t2'));
+    expect(t2.acquired).toBe(false);
+    // ...told to come back when t1's ticket would lapse at the latest...
+    expect(!t2.acquired && t2.holder === null ? t2.reservedMs : -1).toBeGreaterThan(4000);
+    // ...and t1 is granted, then t2.
+    const g1 = await store.acquire({ ...request('t1'), waiting: true });
+    expect(g1.acquired).toBe(true);
+    expect((await store.read('job'))?.identity).toBe('t1');
+    const keys = leaseKeys(namespace, 'job');
+    expect(await admin.zrange(keys.queue, '0', '-1')).toEqual(['t2']);
+    await store.close();
+    client.disconnect();
+  });
+});
