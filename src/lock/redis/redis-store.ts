@@ -47,10 +47,10 @@ import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 import { RECONNECTED, redisSubscriber } from './subscriber.js';
 
 const SCRIPTS = {
-  acquire: script('acquire', acquireLua, 4),
+  acquire: script('acquire', acquireLua, 2),
   renew: script('renew', renewLua, 1),
-  release: script('release', releaseLua, 3),
-  withdraw: script('withdraw', withdrawLua, 3),
+  release: script('release', releaseLua, 1),
+  withdraw: script('withdraw', withdrawLua, 1),
   update: script('update', updateLua, 1),
   read: script('read', readLua, 1),
 } as const;
@@ -247,8 +247,6 @@ export class RedisLeaseStore implements LeaseStore {
     } = await this.#runReplicated(SCRIPTS.acquire, 'acquire', keys, [
       keys.lease,
       keys.term,
-      keys.queue,
-      keys.tickets,
       request.token.reveal(),
       request.ttlMs,
       request.identity,
@@ -307,8 +305,6 @@ export class RedisLeaseStore implements LeaseStore {
     const keys = this.#keys(lease.name);
     const reply = await this.#run(SCRIPTS.release, 'release', keys, [
       keys.lease,
-      keys.queue,
-      keys.tickets,
       lease.token.reveal(),
       keys.channel,
       this.#handoffMs,
@@ -325,8 +321,6 @@ export class RedisLeaseStore implements LeaseStore {
     const keys = this.#keys(name);
     await this.#run(SCRIPTS.withdraw, 'withdraw', keys, [
       keys.lease,
-      keys.queue,
-      keys.tickets,
       ticket,
       keys.channel,
       this.#sharded ? 'SPUBLISH' : 'PUBLISH',

@@ -14,8 +14,12 @@
            pub/sub: the channel shares the keys' hash tag, so the shard's
            subscribers hear it wherever they are connected)
   ARGV[9]  ticket: identifies one waiting call across its attempts ('' = none)
-  KEYS[3]  waiter queue   {ns:name}:queue   sorted set ticket -> arrival (server us)
-  KEYS[4]  ticket expiry  {ns:name}:tickets hash ticket -> expiry (server ms)
+  Also used, not declared: {ns:name}:queue (sorted set ticket -> arrival, server us)
+  and {ns:name}:tickets (hash ticket -> expiry, server ms), named from KEYS[1]
+  (same hash tag, same slot). Declared, they would make every script refused
+  (TRYAGAIN) while a Cluster slot migrates, because they usually do not exist;
+  undeclared, their commands are pcall'ed and a node that cannot serve them
+  then acts as if nobody queued: fairness pauses, safety never rests on them.
   Returns
     {1, term}                          acquired
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
@@ -50,6 +54,8 @@
   a leader cut off from a server that restarted empty still trusts its lease until
   its deadline, so nobody may be granted the name before that. A stale counter
   cannot be told apart from a current one and does not quarantine. ]]
+local QUEUE = string.sub(KEYS[1], 1, -6) .. 'queue'
+local TICKETS = string.sub(KEYS[1], 1, -6) .. 'tickets'
 local ticket = ARGV[9]
 local ttl = tonumber(ARGV[2])
 local clock_us, clock_ms
@@ -64,11 +70,12 @@ end
 local function enqueue()
   if ticket == '' then return end
   now()
-  redis.call('ZADD', KEYS[3], 'NX', clock_us, ticket)
-  redis.call('HSET', KEYS[4], ticket, clock_ms + ttl)
-  if redis.call('PTTL', KEYS[3]) < ttl then
-    redis.call('PEXPIRE', KEYS[3], ttl)
-    redis.call('PEXPIRE', KEYS[4], ttl)
+  if type(redis.pcall('ZADD', QUEUE, 'NX', clock_us, ticket)) ~= 'number' then return end
+  redis.pcall('HSET', TICKETS, ticket, clock_ms + ttl)
+  local left = redis.pcall('PTTL', QUEUE)
+  if type(left) == 'number' and left < ttl then
+    redis.pcall('PEXPIRE', QUEUE, ttl)
+    redis.pcall('PEXPIRE', TICKETS, ttl)
   end
 end
 -- The oldest live ticket and its remaining life, dropping expired ones met on
@@ -76,12 +83,13 @@ end
 local function head()
   now()
   for _ = 1, 64 do
-    local first = redis.call('ZRANGE', KEYS[3], 0, 0)[1]
+    local range = redis.pcall('ZRANGE', QUEUE, 0, 0)
+    local first = type(range) == 'table' and range[1]
     if not first then return nil, 0 end
-    local expiry = tonumber(redis.call('HGET', KEYS[4], first))
+    local expiry = tonumber(redis.pcall('HGET', TICKETS, first))
     if expiry and expiry > clock_ms then return first, expiry - clock_ms end
-    redis.call('ZREM', KEYS[3], first)
-    redis.call('HDEL', KEYS[4], first)
+    redis.pcall('ZREM', QUEUE, first)
+    redis.pcall('HDEL', TICKETS, first)
   end
   return nil, 0
 end
@@ -109,15 +117,15 @@ end
 
 -- Vacant (or a reservation this waiting caller may take): the oldest live
 -- ticket goes first. EXISTS on a missing queue is the whole cost when nobody queues.
-if redis.call('EXISTS', KEYS[3]) == 1 then
+if redis.pcall('EXISTS', QUEUE) == 1 then
   local first, life = head()
   if first and first ~= ticket then
     enqueue()
     return {2, life}
   end
   if first then
-    redis.call('ZREM', KEYS[3], ticket)
-    redis.call('HDEL', KEYS[4], ticket)
+    redis.pcall('ZREM', QUEUE, ticket)
+    redis.pcall('HDEL', TICKETS, ticket)
   end
 end
 if reserved then

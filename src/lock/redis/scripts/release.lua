@@ -1,7 +1,7 @@
 --[[ release: compare-and-delete, then notify waiters and reserve the name for them.
   KEYS[1]  lease key      {ns:name}:lease
-  KEYS[2]  waiter queue   {ns:name}:queue   (see acquire.lua)
-  KEYS[3]  ticket expiry  {ns:name}:tickets
+  Also used, not declared: {ns:name}:queue and {ns:name}:tickets, the FIFO
+  queue (see acquire.lua for its layout and why it is not declared)
   ARGV[1]  ownership token
   ARGV[2]  notification channel
   ARGV[3]  hand-off window in ms (0 = off)
@@ -21,25 +21,33 @@
   acquire.lua). It has no owner token, so nobody can renew or release it.
   Naming the next ticket wakes one waiter per release instead of all of them;
   expired tickets met at the head are dropped (at most 64 per call). ]]
+local QUEUE = string.sub(KEYS[1], 1, -6) .. 'queue'
+local TICKETS = string.sub(KEYS[1], 1, -6) .. 'tickets'
+-- The oldest live ticket and its remaining life in ms, dropping expired ones met
+-- at the head (at most 64 per call); nil when none, or when this node cannot
+-- serve the queue keys (see acquire.lua).
+local function live_head()
+  local t = redis.call('TIME')
+  local clock_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  for _ = 1, 64 do
+    local range = redis.pcall('ZRANGE', QUEUE, 0, 0)
+    local first = type(range) == 'table' and range[1]
+    if not first then return nil end
+    local expiry = tonumber(redis.pcall('HGET', TICKETS, first))
+    if expiry and expiry > clock_ms then return first, expiry - clock_ms end
+    redis.pcall('ZREM', QUEUE, first)
+    redis.pcall('HDEL', TICKETS, first)
+  end
+  return nil
+end
 if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[1])
 local next_ticket = ''
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  local t = redis.call('TIME')
-  local clock_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for _ = 1, 64 do
-    local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
-    if not first then break end
-    local expiry = tonumber(redis.call('HGET', KEYS[3], first))
-    if expiry and expiry > clock_ms then
-      next_ticket = ':' .. (expiry - clock_ms) .. ':' .. first
-      break
-    end
-    redis.call('ZREM', KEYS[2], first)
-    redis.call('HDEL', KEYS[3], first)
-  end
+if redis.pcall('EXISTS', QUEUE) == 1 then
+  local first, life = live_head()
+  if first then next_ticket = ':' .. life .. ':' .. first end
 end
 local sharded = ARGV[4] == '1'
 local numsub = redis.pcall('PUBSUB', sharded and 'SHARDNUMSUB' or 'NUMSUB', ARGV[2])
