@@ -39,7 +39,7 @@ import {
 } from './implementations.js';
 
 const quick = process.argv.includes('--quick');
-// `--only 3,4`: run only these scenarios (1, 2, resp2, 3, 4, 5, 6, 7, pg, etcd, ha: Sentinel and Cluster).
+// `--only 3,4`: run only these scenarios (1, 2, ap, resp2, 3, 4, 5, 6, 7, pg, etcd, ha: Sentinel and Cluster).
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? new Set((process.argv[onlyAt + 1] ?? '').split(',')) : undefined;
 const want = (scenario: string): boolean => only === undefined || only.has(scenario);
@@ -67,9 +67,15 @@ async function compare(
   protocol: 2 | 3,
   makeImpls: (client: Redis) => Promise<Impl[]>,
   loop: (impl: Impl, round: number) => Promise<number>,
+  enableAutoPipelining = false,
 ) {
   failures.clear();
-  const client = new Redis({ host: '127.0.0.1', port: server.port, protocol });
+  const client = new Redis({
+    host: '127.0.0.1',
+    port: server.port,
+    protocol,
+    enableAutoPipelining,
+  });
   const impls = await makeImpls(client);
   const samples = new Map<string, Sample[]>(impls.map((i) => [i.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -127,39 +133,74 @@ if (want('2'))
     everyone,
     concurrent64,
   );
+if (want('ap'))
+  await compare(
+    '2b. 64 concurrent workers on one connection with `enableAutoPipelining: true`, own keys (RESP3)',
+    3,
+    everyone,
+    concurrent64,
+    true,
+  );
 if (want('resp2')) {
   await compare('RESP2: sequential acquire + release on fresh keys', 2, tenureVsRaw, sequential);
   await compare('RESP2: 64 concurrent workers on one connection', 2, tenureVsRaw, concurrent64);
 }
 
-// 3. Contention: 16 workers, one key, retries; starvation and hand-offs.
+// 3. Contention: 16 workers, one key, retries; starvation, hand-offs and what each acquisition costs.
 if (want('3')) {
+  type ContentionRound = {
+    perSecond: number;
+    min: number;
+    mean: number;
+    max: number;
+    handoffs: number;
+    timeouts: number;
+    clientCpuUs: number;
+    serverCpuUs: number;
+    sent: number;
+    executed: number;
+  };
   const rows = new Map(contenders.map((c) => [c.name, [] as ContentionRound[]]));
-  type ContentionRound = { perSecond: number; min: number; max: number; handoffs: number };
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of round % 2 ? [...contenders].reverse() : contenders) {
-      const r = await contend(c, server.port, 16, DURATION, `s3-${round}-${c.name.length}`);
+      let r: Awaited<ReturnType<typeof contend>> | undefined;
+      const sample = await measure(admin, async () => {
+        r = await contend(c, server.port, 16, DURATION, `s3-${round}-${c.name.length}`);
+        return r.acquisitions;
+      });
+      if (!r) continue;
+      const n = Math.max(1, r.acquisitions);
       rows.get(c.name)?.push({
         perSecond: (r.acquisitions * 1000) / r.wallMs,
         min: Math.min(...r.perWorker),
+        mean: r.acquisitions / r.perWorker.length,
         max: Math.max(...r.perWorker),
         handoffs: (r.handoffs * 1000) / r.wallMs,
+        timeouts: r.timeouts,
+        clientCpuUs: r.clientCpuUs / n,
+        serverCpuUs: sample.serverCpuUs / n,
+        sent: r.sent / n,
+        // INFO commandstats also counts the measurement's own INFO calls: excluded there.
+        executed: sample.serverCommands / n,
       });
     }
   }
-  out('\n### 3. 16 workers contending for one key (own connection each, hold 1 ms, retry 10 ms)\n');
   out(
-    '| implementation | acquisitions/s (median) | hand-offs/s (median) | fewest per worker (worst round) | most per worker (worst round) |',
+    '\n### 3. 16 workers contending for one key (own connection each, hold 1 ms, retry 10 ± 5 ms, give up after 500 ms)\n',
   );
-  out('| --- | ---: | ---: | ---: | ---: |');
+  out(
+    '| implementation | acquisitions/s (median) | hand-offs/s | fewest per worker / mean (worst round) | give-ups (all rounds) | client CPU µs/acq | Redis CPU µs/acq | commands sent/acq | commands executed/acq |',
+  );
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const table: Record<string, unknown> = {};
   for (const [name, rs] of rows) {
-    const perSecond = median(rs.map((r) => r.perSecond));
-    const handoffs = median(rs.map((r) => r.handoffs));
-    const min = Math.min(...rs.map((r) => r.min));
-    const max = Math.max(...rs.map((r) => r.max));
-    out(`| ${name} | ${perSecond.toFixed(0)} | ${handoffs.toFixed(0)} | ${min} | ${max} |`);
-    table[name] = { perSecond, handoffs, min, max, rounds: rs };
+    const m = (f: (r: ContentionRound) => number): number => median(rs.map(f));
+    const worst = rs.reduce((a, b) => (b.min / b.mean < a.min / a.mean ? b : a));
+    const timeouts = rs.reduce((a, r) => a + r.timeouts, 0);
+    out(
+      `| ${name} | ${m((r) => r.perSecond).toFixed(0)} | ${m((r) => r.handoffs).toFixed(0)} | ${worst.min} / ${worst.mean.toFixed(1)} | ${timeouts} | ${m((r) => r.clientCpuUs).toFixed(0)} | ${m((r) => r.serverCpuUs).toFixed(0)} | ${m((r) => r.sent).toFixed(1)} | ${m((r) => r.executed).toFixed(1)} |`,
+    );
+    table[name] = { rounds: rs };
   }
   results['contention'] = table;
 
