@@ -153,10 +153,10 @@ export async function contend(
   let sent = 0;
   for (const c of clients) {
     const original = c.sendCommand.bind(c);
-    c.sendCommand = ((...args: Parameters<Redis['sendCommand']>) => {
+    c.sendCommand = (...args: Parameters<Redis['sendCommand']>) => {
       sent++;
       return original(...args);
-    }) as Redis['sendCommand'];
+    };
   }
   const one = shared ? contender.worker(clients[0] as Redis) : undefined;
   const acquires = Array.from(

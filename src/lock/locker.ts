@@ -163,6 +163,9 @@ export class Locker {
       defer: (ms) => wake?.(ms + 1 + jitter(opts.retryJitterMs)),
     };
     let acquired = false;
+    // The ticket may be queued in the store: an attempt was refused, abandoned in flight
+    // (abort), or failed in a way that may have been applied (ambiguous).
+    let mayBeQueued = false;
     let leave: (() => void) | undefined;
     let lastError: unknown;
     // Refused at least once: from then on this call may take a hand-off reservation
@@ -181,7 +184,10 @@ export class Locker {
             if (late.lock) this.#abandon(late.lock.release().catch(() => false));
           }).catch((error: unknown) => {
             // Aborted with the request in flight: its outcome is still to come (see settled()).
-            if (opts.signal?.aborted === true) this.#abandon(attempt);
+            if (opts.signal?.aborted === true) {
+              this.#abandon(attempt);
+              mayBeQueued = true;
+            }
             throw error;
           });
           if (result.lock) {
@@ -198,8 +204,10 @@ export class Locker {
           holder = result.holder;
           reservedMs = result.reservedMs;
           waiting = true;
+          mayBeQueued = true;
           lastError = undefined;
         } catch (error) {
+          if (error instanceof StoreError && error.ambiguous) mayBeQueued = true;
           const expired = error instanceof LockLostError && error.reason === 'deadline';
           if (!expired && (!(error instanceof StoreError) || isPermanent(error))) throw error;
           lastError = error;
@@ -209,21 +217,24 @@ export class Locker {
         opts.signal?.throwIfAborted();
         if (leave === undefined && (holder || reservedMs !== undefined)) {
           // Subscribe only once contended (the uncontended path stays one round trip),
-          // then retry at once so a release between the attempt and the subscription is not missed.
+          // then retry at once so a release between the attempt and the subscription is not
+          // missed. Not after a reservation without a queue: the retry, now `waiting`, would
+          // take the reservation meant for earlier waiters. With a queue (a ticket) it cannot:
+          // the oldest ticket still goes first.
           leave = await this.#waiters.join(name, me, opts.signal);
-          if (holder) continue;
+          if (holder || ticket !== undefined) continue;
         }
         // After a store failure wait the full retryMs, not woken by releases: one may be our
         // own hand-back of a grant that could not be replicated, and retrying at once would
         // grab the name again and again.
         const failed = lastError !== undefined;
         if (me.pending && !failed) continue;
-        let delay = holder
-          ? this.#waiters.quietDelay(name, holder.remainingMs)
-          : (reservedMs ?? opts.retryMs);
+        let delay =
+          (holder
+            ? this.#waiters.quietDelay(name, holder.remainingMs)
+            : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
         // A queued ticket lives ttlMs past each attempt: come back before it lapses.
         if (ticket !== undefined && waiting) delay = Math.min(delay, opts.timing.ttlMs / 2);
-        delay += jitter(opts.retryJitterMs);
         await wait(
           this.#clock,
           delay,
@@ -240,7 +251,7 @@ export class Locker {
       leave?.();
       // Gave up (abort, retry limit, error) after queueing: leave the queue, so the next
       // waiter is not held up until this ticket expires. Tracked by settled().
-      if (!acquired && waiting && ticket !== undefined) this.#withdraw(name, ticket);
+      if (!acquired && mayBeQueued && ticket !== undefined) this.#withdraw(name, ticket);
     }
   }
 

@@ -258,4 +258,104 @@ describe('FIFO queue of waiters (Redis)', () => {
     await store.close();
     client.disconnect();
   });
+
+  it('a call aborted while its first attempt is in flight still withdraws its ticket', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace });
+    const locker = new Locker(store);
+    const keys = leaseKeys(namespace, 'job');
+    const held = await locker.lock('job', { ttlMs: 10_000 });
+    const quitter = new AbortController();
+    const gaveUp = locker.lock('job', { ttlMs: 10_000, signal: quitter.signal }).catch(() => null);
+    quitter.abort(); // the first attempt (which queues the ticket) is on its way
+    expect(await gaveUp).toBeNull();
+    await locker.settled(); // the attempt, then the withdrawal
+    expect(await admin.exists(keys.queue, keys.tickets)).toBe(0);
+    const next = locker.lock('job', { ttlMs: 10_000 });
+    await expect.poll(() => admin.zcard(keys.queue), { interval: 5 }).toBe(1);
+    const t0 = performance.now();
+    await held.release();
+    const lock = await next;
+    expect(performance.now() - t0).toBeLessThan(1000); // not the quitter's 10 s ticket
+    await lock.release();
+    await store.close();
+    client.disconnect();
+  });
+
+  it('a release that names a waiter while it is still subscribing is not lost', async () => {
+    const namespace = uniqueNamespace();
+    const make = (subscribeDelayMs: number) => {
+      const client = server.client();
+      const store = new RedisLeaseStore({ client, namespace, handoffMs: 0 });
+      const slow = new Proxy(store, {
+        get(target, property) {
+          if (property === 'subscribe')
+            return async (...args: Parameters<RedisLeaseStore['subscribe']>) => {
+              await sleep(subscribeDelayMs);
+              return target.subscribe(...args);
+            };
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+        },
+      });
+      return { client, store, locker: new Locker(slow) };
+    };
+    const h = make(0);
+    const b = make(0);
+    const a = make(100); // A's subscription takes 100 ms to come up
+    const held = await h.locker.lock('job', { ttlMs: 10_000 });
+    const bDone = b.locker.lock('job', { ttlMs: 10_000 }).then(async (lock) => {
+      await sleep(20);
+      await lock.release(); // names A, whose subscription is not up yet
+    });
+    await sleep(100);
+    await held.release(); // B's turn
+    const t0 = performance.now();
+    const aLock = await a.locker.lock('job', { ttlMs: 10_000 });
+    // A retries once subscribed instead of sleeping until its ticket's half-life (5 s).
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await bDone;
+    await aLock.release();
+    for (const x of [h, b, a]) {
+      await x.store.close();
+      x.client.disconnect();
+    }
+  });
+
+  it('hundreds of expired tickets at the head are dropped: the oldest live one still goes first, and a grant leaves no ticket behind', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace, handoffMs: 0 });
+    const keys = leaseKeys(namespace, 'job');
+    const request = (ticket: string, ttlMs = 5000) => ({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs,
+      identity: ticket,
+      data: '',
+      waiting: true,
+      ticket,
+    });
+    const holder = request('holder');
+    expect((await store.acquire(holder)).acquired).toBe(true);
+    for (let i = 0; i < 300; i++) await store.acquire(request(`dead${i}`, 20)); // waiters that die
+    await store.acquire(request('older'));
+    await store.acquire(request('newer'));
+    await sleep(50); // the 300 tickets expire
+    const events: (string | undefined)[] = [];
+    await store.subscribe('job', (event, detail) => {
+      if (event === 'released') events.push(detail?.next);
+    });
+    expect(await store.release({ name: 'job', token: holder.token, term: 0 })).toBe(true);
+    await expect.poll(() => events, { interval: 5 }).toEqual(['older']);
+    expect((await store.acquire(request('newer'))).acquired).toBe(false);
+    const older = request('older');
+    expect((await store.acquire(older)).acquired).toBe(true);
+    expect(await admin.zrange(keys.queue, '0', '-1')).toEqual(['newer']);
+    expect(await store.release({ name: 'job', token: older.token, term: 0 })).toBe(true);
+    await expect.poll(() => events, { interval: 5 }).toEqual(['older', 'newer']);
+    await store.close();
+    client.disconnect();
+  });
 });

@@ -14,12 +14,7 @@
            pub/sub: the channel shares the keys' hash tag, so the shard's
            subscribers hear it wherever they are connected)
   ARGV[9]  ticket: identifies one waiting call across its attempts ('' = none)
-  Also used, not declared: {ns:name}:queue (sorted set ticket -> arrival, server us)
-  and {ns:name}:tickets (hash ticket -> expiry, server ms), named from KEYS[1]
-  (same hash tag, same slot). Declared, they would make every script refused
-  (TRYAGAIN) while a Cluster slot migrates, because they usually do not exist;
-  undeclared, their commands are pcall'ed and a node that cannot serve them
-  then acts as if nobody queued: fairness pauses, safety never rests on them.
+  Also used, not declared: the FIFO queue keys (see lib/queue.lua).
   Returns
     {1, term}                          acquired
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
@@ -32,7 +27,10 @@
   live ticket (release.lua names it in its notification); expired tickets are
   dropped from the head when met. A ticket that stops attempting (its caller
   died) holds up the queue for at most its ttl. The queue keys expire with their
-  longest-lived ticket, so an abandoned queue leaves nothing behind.
+  longest-lived ticket, so an abandoned queue leaves nothing behind. A ticket
+  leaves the queue when it is granted (whatever the path), never before: a
+  quarantine or a refusal keeps its place. Callers without a ticket (tryLock,
+  electors) do not queue and do not jump the queue.
     {-1, key, type, pttl}              a key holds data tenure did not write; nothing changed
   Terms: issued term = max(counter + 1, server TIME in microseconds), stored
   back in the counter. On one counter, terms strictly increase whatever the
@@ -54,45 +52,9 @@
   a leader cut off from a server that restarted empty still trusts its lease until
   its deadline, so nobody may be granted the name before that. A stale counter
   cannot be told apart from a current one and does not quarantine. ]]
-local QUEUE = string.sub(KEYS[1], 1, -6) .. 'queue'
-local TICKETS = string.sub(KEYS[1], 1, -6) .. 'tickets'
+--#include lib/queue.lua
 local ticket = ARGV[9]
 local ttl = tonumber(ARGV[2])
-local clock_us, clock_ms
-local function now()
-  if not clock_us then
-    local t = redis.call('TIME')
-    clock_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    clock_ms = math.floor(clock_us / 1000)
-  end
-end
--- Joins the queue (or keeps its place) and extends the ticket's life.
-local function enqueue()
-  if ticket == '' then return end
-  now()
-  if type(redis.pcall('ZADD', QUEUE, 'NX', clock_us, ticket)) ~= 'number' then return end
-  redis.pcall('HSET', TICKETS, ticket, clock_ms + ttl)
-  local left = redis.pcall('PTTL', QUEUE)
-  if type(left) == 'number' and left < ttl then
-    redis.pcall('PEXPIRE', QUEUE, ttl)
-    redis.pcall('PEXPIRE', TICKETS, ttl)
-  end
-end
--- The oldest live ticket and its remaining life, dropping expired ones met on
--- the way (at most 64 per call, to bound the script).
-local function head()
-  now()
-  for _ = 1, 64 do
-    local range = redis.pcall('ZRANGE', QUEUE, 0, 0)
-    local first = type(range) == 'table' and range[1]
-    if not first then return nil, 0 end
-    local expiry = tonumber(redis.pcall('HGET', TICKETS, first))
-    if expiry and expiry > clock_ms then return first, expiry - clock_ms end
-    redis.pcall('ZREM', QUEUE, first)
-    redis.pcall('HDEL', TICKETS, first)
-  end
-  return nil, 0
-end
 
 local pttl = redis.call('PTTL', KEYS[1])
 local reserved = false
@@ -105,11 +67,11 @@ if pttl ~= -2 then
     return {-1, KEYS[1], 'hash', pttl}
   end
   if h[5] ~= '1' then
-    enqueue()
+    enqueue(ticket, ttl)
     return {0, h[2], h[3], h[4], pttl}
   end
   if ARGV[7] ~= '1' then
-    enqueue()
+    enqueue(ticket, ttl)
     return {2, pttl}
   end
   reserved = true
@@ -117,15 +79,11 @@ end
 
 -- Vacant (or a reservation this waiting caller may take): the oldest live
 -- ticket goes first. EXISTS on a missing queue is the whole cost when nobody queues.
-if redis.pcall('EXISTS', QUEUE) == 1 then
-  local first, life = head()
+if queued() then
+  local first, life = live_head()
   if first and first ~= ticket then
-    enqueue()
+    enqueue(ticket, ttl)
     return {2, life}
-  end
-  if first then
-    redis.pcall('ZREM', QUEUE, ticket)
-    redis.pcall('HDEL', TICKETS, ticket)
   end
 end
 if reserved then
@@ -154,11 +112,12 @@ if missing then
     local issued = string.format('%.0f', term)
     redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'term', issued, 'identity', identity, 'data', '')
     redis.call('PEXPIRE', KEYS[1], quarantine)
-    enqueue()
+    enqueue(ticket, ttl)
     return {0, identity, issued, '', quarantine}
   end
 end
 
+if ticket ~= '' then drop({ticket}) end
 redis.call('HSET', KEYS[1], 'v', '1', 'token', ARGV[1], 'term', string.format('%.0f', term),
   'identity', ARGV[3], 'data', ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])

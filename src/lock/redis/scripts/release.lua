@@ -1,7 +1,6 @@
 --[[ release: compare-and-delete, then notify waiters and reserve the name for them.
   KEYS[1]  lease key      {ns:name}:lease
-  Also used, not declared: {ns:name}:queue and {ns:name}:tickets, the FIFO
-  queue (see acquire.lua for its layout and why it is not declared)
+  Also used, not declared: the FIFO queue keys (see lib/queue.lua)
   ARGV[1]  ownership token
   ARGV[2]  notification channel
   ARGV[3]  hand-off window in ms (0 = off)
@@ -20,32 +19,14 @@
   for that many ms: only callers that were already waiting may take it (see
   acquire.lua). It has no owner token, so nobody can renew or release it.
   Naming the next ticket wakes one waiter per release instead of all of them;
-  expired tickets met at the head are dropped (at most 64 per call). ]]
-local QUEUE = string.sub(KEYS[1], 1, -6) .. 'queue'
-local TICKETS = string.sub(KEYS[1], 1, -6) .. 'tickets'
--- The oldest live ticket and its remaining life in ms, dropping expired ones met
--- at the head (at most 64 per call); nil when none, or when this node cannot
--- serve the queue keys (see acquire.lua).
-local function live_head()
-  local t = redis.call('TIME')
-  local clock_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  for _ = 1, 64 do
-    local range = redis.pcall('ZRANGE', QUEUE, 0, 0)
-    local first = type(range) == 'table' and range[1]
-    if not first then return nil end
-    local expiry = tonumber(redis.pcall('HGET', TICKETS, first))
-    if expiry and expiry > clock_ms then return first, expiry - clock_ms end
-    redis.pcall('ZREM', QUEUE, first)
-    redis.pcall('HDEL', TICKETS, first)
-  end
-  return nil
-end
+  expired tickets met at the head are dropped. ]]
+--#include lib/queue.lua
 if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
 redis.call('DEL', KEYS[1])
 local next_ticket = ''
-if redis.pcall('EXISTS', QUEUE) == 1 then
+if queued() then
   local first, life = live_head()
   if first then next_ticket = ':' .. life .. ':' .. first end
 end

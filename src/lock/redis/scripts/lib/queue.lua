@@ -1,0 +1,56 @@
+-- FIFO queue of waiting tickets (included by acquire, release and withdraw).
+-- Keys, named from KEYS[1] (same hash tag, same slot) and not declared:
+--   {ns:name}:queue    sorted set  ticket -> arrival (server us): the order
+--   {ns:name}:tickets  sorted set  ticket -> expiry (server ms): the liveness
+-- Declared, they would get every script refused (TRYAGAIN) while a Cluster
+-- slot migrates, as they usually do not exist; undeclared, their commands are
+-- pcall'ed, and a node that cannot serve them acts as if nobody queued:
+-- fairness pauses, safety never rests on the queue.
+local QUEUE = string.sub(KEYS[1], 1, -6) .. 'queue'
+local TICKETS = string.sub(KEYS[1], 1, -6) .. 'tickets'
+local clock_us, clock_ms
+local function now()
+  if not clock_us then
+    local t = redis.call('TIME')
+    clock_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    clock_ms = math.floor(clock_us / 1000)
+  end
+end
+local function queued()
+  return redis.pcall('EXISTS', QUEUE) == 1
+end
+-- Drops `list` of tickets from both sets.
+local function drop(list)
+  if #list > 0 then
+    redis.pcall('ZREM', QUEUE, unpack(list))
+    redis.pcall('ZREM', TICKETS, unpack(list))
+  end
+end
+-- The oldest live ticket and its remaining life in ms, or nil. Expired tickets
+-- are removed in bulk (up to 4 x 1000 per call) when one is found at the head.
+local function live_head()
+  now()
+  for _ = 1, 4 do
+    local range = redis.pcall('ZRANGE', QUEUE, 0, 0)
+    local first = type(range) == 'table' and range[1]
+    if not first then return nil end
+    local expiry = tonumber(redis.pcall('ZSCORE', TICKETS, first))
+    if expiry and expiry > clock_ms then return first, expiry - clock_ms end
+    drop({first})
+    local dead = redis.pcall('ZRANGEBYSCORE', TICKETS, '-inf', clock_ms, 'LIMIT', 0, 1000)
+    if type(dead) == 'table' then drop(dead) end
+  end
+  return nil
+end
+-- Queues `ticket` (keeping its place if queued) and extends its life by `ttl` ms.
+local function enqueue(ticket, ttl)
+  if ticket == '' then return end
+  now()
+  if type(redis.pcall('ZADD', QUEUE, 'NX', clock_us, ticket)) ~= 'number' then return end
+  redis.pcall('ZADD', TICKETS, clock_ms + ttl, ticket)
+  local left = redis.pcall('PTTL', QUEUE)
+  if type(left) == 'number' and left < ttl then
+    redis.pcall('PEXPIRE', QUEUE, ttl)
+    redis.pcall('PEXPIRE', TICKETS, ttl)
+  end
+end
