@@ -33,6 +33,14 @@ export interface AttemptRequest {
   readonly waiting?: boolean;
   /** The waiting call's stable ticket, for stores with a FIFO queue (see `AcquireRequest.ticket`). */
   readonly ticket?: string | undefined;
+  /** Told each attempt's token and send time, just before the request goes out (direct grants). */
+  readonly onSend?: ((token: OwnershipToken, sentAt: number) => void) | undefined;
+  /**
+   * The token (and its attempt's send time) whose SHA-1 the store names when it
+   * had already granted this ticket the lease (`AcquireResult.grantedTokenSha1`).
+   */
+  readonly earlierAttempt?:
+    ((tokenSha1: string) => { token: OwnershipToken; sentAt: number } | undefined) | undefined;
 }
 
 export async function attemptAcquire(
@@ -42,7 +50,8 @@ export async function attemptAcquire(
 ): Promise<AttemptOutcome> {
   const { name, identity, data, timing, waiting = false, ticket } = request;
   const token = OwnershipToken.generate();
-  const sentAt = clock.now();
+  let sentAt = clock.now();
+  request.onSend?.(token, sentAt);
   const result = await withTimeout(
     store.acquire(
       ticket === undefined
@@ -61,7 +70,15 @@ export async function attemptAcquire(
       ? { granted: false, holder: result.holder }
       : { granted: false, holder: null, reservedMs: result.reservedMs };
   }
-  const lease = { name, token, term: result.term };
+  let lease: LeaseRef = { name, token, term: result.term };
+  if (result.grantedTokenSha1 !== undefined) {
+    // Granted earlier by a release under one of this call's earlier tokens: that attempt
+    // was sent before the grant, so validity counts from it (this request only extended it).
+    const earlier = request.earlierAttempt?.(result.grantedTokenSha1);
+    if (!earlier) return { granted: false, holder: null };
+    lease = { name, token: earlier.token, term: result.term };
+    sentAt = earlier.sentAt;
+  }
   if (clock.now() >= sentAt + timing.ttlMs - timing.driftMs) {
     releaseQuietly(store, lease);
     return { granted: false, holder: null };

@@ -73,7 +73,18 @@ export interface AcquireRequest {
 }
 
 export type AcquireResult =
-  | { readonly acquired: true; readonly term: number }
+  | {
+      readonly acquired: true;
+      readonly term: number;
+      /**
+       * Set when a store with a FIFO queue had already granted this request's
+       * ticket the lease directly (see `LeaseEventDetail.granted`), under the
+       * token of one of the caller's earlier attempts: the SHA-1 (hex) of that
+       * token. The lease is now extended by `ttlMs` from this request; the
+       * request's own token does not hold it.
+       */
+      readonly grantedTokenSha1?: string;
+    }
   | { readonly acquired: false; readonly holder: LeaseHolder }
   /** Just released and reserved for the callers that were waiting, for `reservedMs` more ms. */
   | { readonly acquired: false; readonly holder: null; readonly reservedMs: number };
@@ -112,6 +123,19 @@ export interface LeaseEventDetail {
   readonly next?: string;
   /** With `next`: how long that ticket lives unless it attempts (others retry by then, in case it died). */
   readonly nextLifeMs?: number;
+  /**
+   * For `acquired`, on a store with a FIFO queue: a release granted the lease
+   * directly to this ticket, under the token (SHA-1, hex) of the ticket's
+   * latest attempt before the release, with this term. That attempt's send
+   * time precedes the grant, so validity measured from it is safe.
+   */
+  readonly granted?: {
+    readonly ticket: string;
+    readonly term: number;
+    readonly tokenSha1: string;
+    /** The granted lease's ttl: other waiters come back by then, in case the grantee died. */
+    readonly ttlMs: number;
+  };
 }
 
 export type Unsubscribe = () => void;

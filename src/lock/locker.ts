@@ -8,7 +8,7 @@
  * notification wakes waiters at once. Only store failures fall back to
  * `retryMs`. See `lease-keeper.ts` for what validity means.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ConfigurationError, LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
 import { abortable } from '../internal/abortable.js';
 import { type Clock, systemClock } from '../internal/clock.js';
@@ -26,7 +26,8 @@ import { wait } from '../internal/wait.js';
 import { attemptAcquire } from './acquire.js';
 import { decodeData, type JsonValue } from './data.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import type { LeaseHolder, LeaseStore } from './lease-store.js';
+import type { LeaseEventDetail, LeaseHolder, LeaseRef, LeaseStore } from './lease-store.js';
+import type { OwnershipToken } from './ownership-token.js';
 import { Lock } from './lock.js';
 import { type LockOptions, type ResolvedLockOptions, resolveLockOptions } from './lock-options.js';
 import { type Waiter, WaiterGroups } from './waiters.js';
@@ -161,7 +162,22 @@ export class Locker {
             : jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)),
         ),
       defer: (ms) => wake?.(ms + 1 + jitter(opts.retryJitterMs)),
+      grant: (g) => {
+        granted = g;
+        wake?.(0);
+      },
     };
+    // A release may grant the lease straight to this call (a store with a FIFO queue), under
+    // the token of any of its attempts: each attempt's token and send time, by SHA-1.
+    let granted: NonNullable<LeaseEventDetail['granted']> | undefined;
+    const sent = new Map<string, { token: OwnershipToken; sentAt: number }>();
+    const onSend =
+      ticket === undefined
+        ? undefined
+        : (token: OwnershipToken, sentAt: number): void => {
+            sent.set(sha1(token.reveal()), { token, sentAt });
+          };
+    const earlierAttempt = (tokenSha1: string) => sent.get(tokenSha1);
     let acquired = false;
     // The ticket may be queued in the store: an attempt was refused, abandoned in flight
     // (abort), or failed in a way that may have been applied (ambiguous).
@@ -174,12 +190,30 @@ export class Locker {
     try {
       for (let attempt = 0; ; attempt++) {
         me.pending = false;
+        if (granted !== undefined) {
+          // Granted by a release while waiting: held since that attempt was sent, no round trip.
+          const g = granted;
+          granted = undefined;
+          const earlier = sent.get(g.tokenSha1);
+          if (earlier) {
+            const lock = this.#lockFrom(
+              { name, token: earlier.token, term: g.term },
+              opts,
+              earlier.sentAt,
+            );
+            if (lock.isValid) {
+              acquired = true;
+              return lock;
+            }
+            void lock.release().catch(() => false);
+          }
+        }
         let holder: LeaseHolder | null = null;
         let reservedMs: number | undefined;
         try {
           // An abort ends the call at once, even with a request in flight; a grant that
           // arrives after it is released, never returned.
-          const attempt = this.#attempt(name, opts, waiting, ticket);
+          const attempt = this.#attempt(name, opts, waiting, ticket, onSend, earlierAttempt);
           const result = await abortable(attempt, opts.signal, (late) => {
             if (late.lock) this.#abandon(late.lock.release().catch(() => false));
           }).catch((error: unknown) => {
@@ -228,6 +262,8 @@ export class Locker {
         // own hand-back of a grant that could not be replicated, and retrying at once would
         // grab the name again and again.
         const failed = lastError !== undefined;
+        // A grant that arrived while no wait was registered (an attempt was in flight).
+        if (granted !== undefined) continue;
         if (me.pending && !failed) continue;
         let delay =
           (holder
@@ -347,6 +383,8 @@ export class Locker {
     opts: ResolvedLockOptions,
     waiting = false,
     ticket?: string,
+    onSend?: (token: OwnershipToken, sentAt: number) => void,
+    earlierAttempt?: (tokenSha1: string) => { token: OwnershipToken; sentAt: number } | undefined,
   ): Promise<Attempt> {
     const { timing, data } = opts;
     const outcome = await attemptAcquire(this.#store, this.#clock, {
@@ -356,15 +394,21 @@ export class Locker {
       timing,
       waiting,
       ticket,
+      onSend,
+      earlierAttempt,
     });
     if (!outcome.granted)
       return { lock: null, holder: outcome.holder, reservedMs: outcome.reservedMs };
-    return {
-      lock: new Lock(
-        new LeaseKeeper(this.#store, this.#clock, outcome.lease, timing, outcome.sentAt),
-      ),
-    };
+    return { lock: this.#lockFrom(outcome.lease, opts, outcome.sentAt) };
   }
+
+  #lockFrom(lease: LeaseRef, opts: ResolvedLockOptions, sentAt: number): Lock {
+    return new Lock(new LeaseKeeper(this.#store, this.#clock, lease, opts.timing, sentAt));
+  }
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }
 
 /** A random FIFO-queue ticket for one `lock()` call (96 bits, 16 characters). */

@@ -25,6 +25,8 @@ export interface Waiter {
   readonly ticket?: string;
   /** Another ticket's turn: retry within `ms` at the latest, in case that waiter died. */
   defer?(ms: number): void;
+  /** A release granted this member's ticket the lease directly (see `LeaseEventDetail.granted`). */
+  grant?(granted: NonNullable<LeaseEventDetail['granted']>): void;
 }
 
 interface Group {
@@ -88,6 +90,14 @@ export class WaiterGroups {
   }
 
   #notify(members: Set<Waiter>, event: LeaseEvent, detail?: LeaseEventDetail): void {
+    const granted = detail?.granted;
+    if (event === 'acquired' && granted) {
+      for (const m of members) {
+        if (m.ticket === granted.ticket) m.grant?.(granted);
+        else m.defer?.(granted.ttlMs);
+      }
+      return;
+    }
     if (event !== 'released') return;
     if (detail?.next !== undefined) {
       // A store with a FIFO queue named whose turn it is: that member; the others only make

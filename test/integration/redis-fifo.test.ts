@@ -5,6 +5,7 @@
  * release wakes only the waiter whose turn it is, a waiter that dies holds
  * the queue up for at most its own ttl, and one that gives up leaves at once.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lock } from '../../src/lock/lock.js';
@@ -30,6 +31,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** One acquire as the store saw it: when it was sent and answered, and what it said. */
 interface Attempt {
+  /** Which worker (store) sent it. */
+  readonly worker: number;
   readonly ticket: string | undefined;
   readonly sentAt: number;
   readonly answeredAt: number;
@@ -37,7 +40,7 @@ interface Attempt {
 }
 
 /** The store, with every acquire recorded (sent/answered on this process's clock). */
-function recording(store: RedisLeaseStore, log: Attempt[]): LeaseStore {
+function recording(store: RedisLeaseStore, log: Attempt[], worker = 0): LeaseStore {
   return new Proxy(store, {
     get(target, property) {
       if (property === 'acquire') {
@@ -45,6 +48,7 @@ function recording(store: RedisLeaseStore, log: Attempt[]): LeaseStore {
           const sentAt = performance.now();
           const result = await target.acquire(request);
           log.push({
+            worker,
             ticket: request.ticket,
             sentAt,
             answeredAt: performance.now(),
@@ -90,10 +94,10 @@ describe('FIFO queue of waiters (Redis)', () => {
   it('16 contenders, each re-locking at once: grants follow arrival order and nobody starves', async () => {
     const namespace = uniqueNamespace();
     const log: Attempt[] = [];
-    const workers = Array.from({ length: 16 }, () => {
+    const workers = Array.from({ length: 16 }, (_, w) => {
       const client = server.client();
       const store = new RedisLeaseStore({ client, namespace });
-      return { client, store, locker: new Locker(recording(store, log)) };
+      return { client, store, locker: new Locker(recording(store, log, w)) };
     });
     const grants: string[] = []; // tickets in grant order
     const perWorker = Array<number>(16).fill(0);
@@ -106,10 +110,11 @@ describe('FIFO queue of waiters (Redis)', () => {
         for (let i = 0; i < 400 && performance.now() < end; i++) {
           const before = log.length;
           const lock = await locker.lock('job', { ttlMs: 10_000, retryMs: 10, retryJitterMs: 10 });
-          // The granted attempt is the latest one of this call in the log.
-          const granted = log.slice(before).findLast((a) => a.acquired);
-          tickets.set(lock, granted?.ticket);
-          grants.push(granted?.ticket ?? `untracked-${w}-${i}`);
+          // This call's ticket: on its latest attempt (a release may have granted it the
+          // lock directly, after that attempt).
+          const latest = log.slice(before).findLast((a) => a.worker === w);
+          tickets.set(lock, latest?.ticket);
+          grants.push(latest?.ticket ?? `untracked-${w}-${i}`);
           if (++holders > 1) overlap++;
           perWorker[w] = (perWorker[w] ?? 0) + 1;
           await sleep(1);
@@ -135,7 +140,7 @@ describe('FIFO queue of waiters (Redis)', () => {
     }
   });
 
-  it('a release wakes only the waiter whose turn it is: one attempt per hand-over', async () => {
+  it('a release grants the lease to the waiter whose turn it is: no attempt per hand-over', async () => {
     const namespace = uniqueNamespace();
     const log: Attempt[] = [];
     const holderStore = new RedisLeaseStore({ client: server.client(), namespace });
@@ -163,8 +168,9 @@ describe('FIFO queue of waiters (Redis)', () => {
     await holder.release();
     await Promise.all(done);
     expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    // One granted attempt per waiter and no refused ones: nobody was woken out of turn.
-    expect(log.slice(attemptsBefore).map((a) => a.acquired)).toEqual(Array(8).fill(true));
+    // Each release handed the lease to the next waiter directly: no waiter sent an attempt
+    // (none was woken out of turn, and the one whose turn it was needed no round trip).
+    expect(log.slice(attemptsBefore)).toEqual([]);
     await holderStore.close();
     for (const { store, client } of waiters) {
       await store.close();
@@ -232,18 +238,18 @@ describe('FIFO queue of waiters (Redis)', () => {
     const client = server.client();
     const store = new RedisLeaseStore({ client, namespace, handoffMs: 0 });
     const locker = new Locker(store);
-    const held = await locker.lock('job', { ttlMs: 10_000 });
-    const request = (ticket: string) => ({
+    const request = (ticket: string, ttlMs = 5000) => ({
       name: 'job',
       token: OwnershipToken.generate(),
-      ttlMs: 5000,
+      ttlMs,
       identity: ticket,
       data: '',
       ticket,
     });
+    expect((await store.acquire(request('holder', 100))).acquired).toBe(true);
     expect((await store.acquire(request('t1'))).acquired).toBe(false); // queued
-    await held.release();
-    // Vacant, with no reservation (handoffMs 0), but t1 is queued: newcomers are refused...
+    await sleep(150); // the holder's lease expires: vacant, with t1 queued
+    // Newcomers are refused...
     expect(await locker.tryLock('job', { ttlMs: 10_000 })).toBeNull();
     const t2 = await store.acquire(request('t2'));
     expect(t2.acquired).toBe(false);
@@ -340,21 +346,95 @@ describe('FIFO queue of waiters (Redis)', () => {
     const holder = request('holder');
     expect((await store.acquire(holder)).acquired).toBe(true);
     for (let i = 0; i < 300; i++) await store.acquire(request(`dead${i}`, 20)); // waiters that die
-    await store.acquire(request('older'));
+    const older = request('older');
+    await store.acquire(older);
     await store.acquire(request('newer'));
     await sleep(50); // the 300 tickets expire
-    const events: (string | undefined)[] = [];
+    const turns: (string | undefined)[] = []; // whose turn each release gave
     await store.subscribe('job', (event, detail) => {
-      if (event === 'released') events.push(detail?.next);
+      if (event === 'released') turns.push(detail?.next);
+      else if (detail?.granted) turns.push(detail.granted.ticket);
     });
     expect(await store.release({ name: 'job', token: holder.token, term: 0 })).toBe(true);
-    await expect.poll(() => events, { interval: 5 }).toEqual(['older']);
+    await expect.poll(() => turns, { interval: 5 }).toEqual(['older']);
+    expect((await store.read('job'))?.identity).toBe('older'); // granted directly
     expect((await store.acquire(request('newer'))).acquired).toBe(false);
-    const older = request('older');
-    expect((await store.acquire(older)).acquired).toBe(true);
     expect(await admin.zrange(keys.queue, '0', '-1')).toEqual(['newer']);
     expect(await store.release({ name: 'job', token: older.token, term: 0 })).toBe(true);
-    await expect.poll(() => events, { interval: 5 }).toEqual(['older', 'newer']);
+    await expect.poll(() => turns, { interval: 5 }).toEqual(['older', 'newer']);
+    await store.close();
+    client.disconnect();
+  });
+
+  it('a direct grant counts validity from the attempt that queued the waiter, and renews with its token', async () => {
+    const namespace = uniqueNamespace();
+    const log: Attempt[] = [];
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace });
+    const holder = await new Locker(store).lock('job', { ttlMs: 10_000 });
+    const waiterStore = new RedisLeaseStore({ client: server.client(), namespace });
+    const waiter = new Locker(recording(waiterStore, log));
+    const keys = leaseKeys(namespace, 'job');
+    const pending = waiter.lock('job', { ttlMs: 1500, renewMs: 300 });
+    await expect.poll(() => admin.zcard(keys.queue), { interval: 5 }).toBe(1);
+    await sleep(400);
+    const lastSent = Math.max(...log.map((a) => a.sentAt));
+    const attempts = log.length;
+    await holder.release();
+    const lock = await pending;
+    expect(log.length).toBe(attempts); // no attempt after the release
+    expect(lock.term).toBeGreaterThan(holder.term);
+    // Validity counts from the waiter's last attempt (>= 400 ms ago), not from the grant.
+    expect(lock.remainingMs).toBeLessThanOrEqual(1500 - (performance.now() - lastSent) + 5);
+    await sleep(1600); // past the first ttl: only renewals with the granted token keep it
+    expect(lock.isValid).toBe(true);
+    expect(await lock.release()).toBe(true);
+    await store.close();
+    await waiterStore.close();
+    client.disconnect();
+  });
+
+  it('a granted ticket that gives up frees the lease; a lost grant is learnt on the next attempt', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const store = new RedisLeaseStore({ client, namespace });
+    const request = (ticket: string) => ({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 5000,
+      identity: ticket,
+      data: '',
+      waiting: true,
+      ticket,
+    });
+    const holder = request('holder');
+    expect((await store.acquire(holder)).acquired).toBe(true);
+    const first = request('gives-up');
+    expect((await store.acquire(first)).acquired).toBe(false); // queued
+    const second = request('learns');
+    expect((await store.acquire(second)).acquired).toBe(false); // queued behind
+    expect(await store.release({ name: 'job', token: holder.token, term: 0 })).toBe(true);
+    expect((await store.read('job'))?.identity).toBe('gives-up'); // granted directly
+    await store.withdraw('job', 'gives-up');
+    // Freed, and 'learns' was named next: its attempt (a lost grant notice would end the
+    // same way) takes it.
+    const again = request('learns');
+    const granted = await store.acquire(again);
+    expect(granted.acquired).toBe(true);
+    const third = request('late');
+    expect((await store.acquire(third)).acquired).toBe(false); // queued
+    expect(await store.release({ name: 'job', token: again.token, term: 0 })).toBe(true);
+    expect((await store.read('job'))?.identity).toBe('late'); // granted directly, notice "lost"
+    const retry = request('late');
+    const learnt = await store.acquire(retry);
+    expect(learnt).toEqual({
+      acquired: true,
+      term: expect.any(Number) as number,
+      grantedTokenSha1: createHash('sha1').update(third.token.reveal()).digest('hex'),
+    });
+    // The granted token holds it; the retry's own token does not.
+    expect(await store.release({ name: 'job', token: retry.token, term: 0 })).toBe(false);
+    expect(await store.release({ name: 'job', token: third.token, term: 0 })).toBe(true);
     await store.close();
     client.disconnect();
   });

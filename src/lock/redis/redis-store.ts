@@ -49,7 +49,7 @@ import { RECONNECTED, redisSubscriber } from './subscriber.js';
 const SCRIPTS = {
   acquire: script('acquire', acquireLua, 2),
   renew: script('renew', renewLua, 1),
-  release: script('release', releaseLua, 1),
+  release: script('release', releaseLua, 2),
   withdraw: script('withdraw', withdrawLua, 1),
   update: script('update', updateLua, 1),
   read: script('read', readLua, 1),
@@ -261,6 +261,12 @@ export class RedisLeaseStore implements LeaseStore {
     const status = toInt(parts[0], 'acquire status');
     if (status === 2)
       return { acquired: false, holder: null, reservedMs: Math.max(0, toInt(parts[1], 'pttl')) };
+    if (status === 3)
+      return {
+        acquired: true,
+        term: toInt(parts[1], 'term'),
+        grantedTokenSha1: toStr(parts[2], 'token hash'),
+      };
     if (status === 1) {
       const term = toInt(parts[1], 'term');
       if (waitError || acks < this.#waitReplicas) {
@@ -305,10 +311,14 @@ export class RedisLeaseStore implements LeaseStore {
     const keys = this.#keys(lease.name);
     const reply = await this.#run(SCRIPTS.release, 'release', keys, [
       keys.lease,
+      keys.term,
       lease.token.reveal(),
       keys.channel,
       this.#handoffMs,
       this.#sharded ? '1' : '0',
+      // A direct grant to the next waiter would not be confirmed by WAIT: with
+      // waitReplicas the release names the waiter, whose own acquire is confirmed.
+      this.#waitReplicas === 0 ? '1' : '0',
     ]);
     return toInt(reply, 'release status') === 1;
   }
@@ -389,7 +399,11 @@ export class RedisLeaseStore implements LeaseStore {
         if (message === 'acquired' || message === 'released' || message === 'updated')
           listener(message);
         else if (message === RECONNECTED) listener('released', { interrupted: true });
-        else if (message.startsWith('released:')) {
+        else if (message.startsWith('granted:')) {
+          // granted:<term>:<ttl>:<sha1 of the token>:<ticket>
+          const granted = parseGranted(message.slice(8));
+          listener('acquired', granted ? { granted } : {});
+        } else if (message.startsWith('released:')) {
           // released:<subscribers>[:<ms the next ticket lives>:<ticket whose turn it is>]
           const [count, life, next] = splitReleased(message.slice(9));
           const subscribers = Number(count);
@@ -530,6 +544,18 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #onFallback = (): void => {
     this.stats.scriptReloads++;
   };
+}
+
+/** `<term>:<ttl>:<sha1>:<ticket>` (a ticket may itself contain ':'). */
+function parseGranted(rest: string): NonNullable<LeaseEventDetail['granted']> | undefined {
+  const a = rest.indexOf(':');
+  const b = rest.indexOf(':', a + 1);
+  const c = rest.indexOf(':', b + 1);
+  if (a < 0 || b < 0 || c < 0) return undefined;
+  const term = Number(rest.slice(0, a));
+  const ttlMs = Number(rest.slice(a + 1, b));
+  if (!Number.isSafeInteger(term) || !Number.isSafeInteger(ttlMs)) return undefined;
+  return { term, ttlMs, tokenSha1: rest.slice(b + 1, c), ticket: rest.slice(c + 1) };
 }
 
 /** `<n>[:<life>:<ticket>]` → [n, life, ticket] (a ticket may itself contain ':'). */

@@ -17,6 +17,9 @@
   Also used, not declared: the FIFO queue keys (see lib/queue.lua).
   Returns
     {1, term}                          acquired
+    {3, term, sha1(token)}             a release already granted this ticket the lease
+                                       under the token with that SHA-1 (one of the
+                                       caller's earlier attempts); now extended by ttl
     {0, identity, term, data, pttl}    held by another owner for pttl more ms
     {2, pttl}                          reserved for waiting callers for pttl more ms,
                                        or for the oldest queued ticket (pttl = how
@@ -55,11 +58,12 @@
 --#include lib/queue.lua
 local ticket = ARGV[9]
 local ttl = tonumber(ARGV[2])
+local entry = ticket ~= '' and cmsgpack.pack({ARGV[1], ttl, ARGV[3], ARGV[4]}) or ''
 
 local pttl = redis.call('PTTL', KEYS[1])
 local reserved = false
 if pttl ~= -2 then
-  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff')
+  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff', 'ticket')
   if h['err'] then
     return {-1, KEYS[1], redis.call('TYPE', KEYS[1])['ok'], pttl}
   end
@@ -67,11 +71,20 @@ if pttl ~= -2 then
     return {-1, KEYS[1], 'hash', pttl}
   end
   if h[5] ~= '1' then
-    enqueue(ticket, ttl)
+    if ticket ~= '' and h[6] == ticket then
+      -- A release granted this call the lease (release.lua) under the token of one of its
+      -- earlier attempts, and the call has not taken it up from the notification (lost, or
+      -- still on its way). The lease is extended by ttl from now and the call told which
+      -- of its tokens holds it. The token is never changed here: the call may already be
+      -- using the grant, and this reply may come back too late to be read at all.
+      redis.call('PEXPIRE', KEYS[1], ARGV[2])
+      return {3, h[3], redis.sha1hex(redis.call('HGET', KEYS[1], 'token'))}
+    end
+    enqueue(ticket, ttl, entry)
     return {0, h[2], h[3], h[4], pttl}
   end
   if ARGV[7] ~= '1' then
-    enqueue(ticket, ttl)
+    enqueue(ticket, ttl, entry)
     return {2, pttl}
   end
   reserved = true
@@ -82,7 +95,7 @@ end
 if queued() then
   local first, life = live_head()
   if first and first ~= ticket then
-    enqueue(ticket, ttl)
+    enqueue(ticket, ttl, entry)
     return {2, life}
   end
 end
@@ -112,7 +125,7 @@ if missing then
     local issued = string.format('%.0f', term)
     redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'term', issued, 'identity', identity, 'data', '')
     redis.call('PEXPIRE', KEYS[1], quarantine)
-    enqueue(ticket, ttl)
+    enqueue(ticket, ttl, entry)
     return {0, identity, issued, '', quarantine}
   end
 end

@@ -1,5 +1,6 @@
 --[[ release: compare-and-delete, then notify waiters and reserve the name for them.
   KEYS[1]  lease key      {ns:name}:lease
+  KEYS[2]  term counter   {ns:name}:term
   Also used, not declared: the FIFO queue keys (see lib/queue.lua)
   ARGV[1]  ownership token
   ARGV[2]  notification channel
@@ -7,6 +8,8 @@
   ARGV[4]  '1' on a Redis Cluster: sharded pub/sub (SPUBLISH, PUBSUB SHARDNUMSUB),
            whose counts cover the shard's subscribers wherever they connect;
            else '0' (PUBLISH, PUBSUB NUMSUB)
+  ARGV[5]  '1': grant the lease directly to the oldest live queued ticket (no
+           waitReplicas: such a grant would not be confirmed by WAIT), else '0'
   Returns
     1    released (deleted; 'released:<n>[:<life>:<ticket>]' published on the
          channel, n = the number of subscribers it reaches, or -1 if PUBSUB
@@ -19,18 +22,43 @@
   for that many ms: only callers that were already waiting may take it (see
   acquire.lua). It has no owner token, so nobody can renew or release it.
   Naming the next ticket wakes one waiter per release instead of all of them;
-  expired tickets met at the head are dropped. ]]
+  expired tickets met at the head are dropped.
+  Direct grant (ARGV[5] = '1'): the lease passes to the oldest live ticket at
+  once, with the token, ttl, identity and data of that ticket's latest attempt
+  and a new term (the rule of acquire.lua), and 'granted:<term>:<ttl>:<sha1 of
+  the token>:<ticket>' is published: the waiter holds it without another round
+  trip (the others come back by ttl in case it died). Its validity starts when that attempt was sent, before this grant, so
+  it never overestimates. If the counter is missing (data loss) or the entry is
+  gone, the release falls back to naming the ticket. A waiter that does not
+  take the grant up (dead) holds the name for at most its ttl; one that gave up
+  withdraws it (withdraw.lua). ]]
 --#include lib/queue.lua
 if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
-redis.call('DEL', KEYS[1])
-local next_ticket = ''
-if queued() then
-  local first, life = live_head()
-  if first then next_ticket = ':' .. life .. ':' .. first end
-end
 local sharded = ARGV[4] == '1'
+local first, life
+if queued() then first, life = live_head() end
+if first and ARGV[5] == '1' then
+  local packed = redis.pcall('HGET', ENTRIES, first)
+  local counter = tonumber(redis.pcall('GET', KEYS[2]))
+  if type(packed) == 'string' and counter and counter > 1 then
+    local e = cmsgpack.unpack(packed)
+    local term = counter + 1
+    if clock_us > term then term = clock_us end
+    local issued = string.format('%.0f', term)
+    redis.call('SET', KEYS[2], issued)
+    redis.call('HSET', KEYS[1], 'v', '1', 'token', e[1], 'term', issued, 'identity', e[3],
+      'data', e[4], 'ticket', first)
+    redis.call('PEXPIRE', KEYS[1], e[2])
+    drop({first})
+    redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2],
+      'granted:' .. issued .. ':' .. e[2] .. ':' .. redis.sha1hex(e[1]) .. ':' .. first)
+    return 1
+  end
+end
+redis.call('DEL', KEYS[1])
+local next_ticket = first and (':' .. life .. ':' .. first) or ''
 local numsub = redis.pcall('PUBSUB', sharded and 'SHARDNUMSUB' or 'NUMSUB', ARGV[2])
 local subscribers = type(numsub) == 'table' and tonumber(numsub[2]) or -1
 local receivers = redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2], 'released:' .. subscribers .. next_ticket)

@@ -7,16 +7,26 @@
   ARGV[2]  notification channel
   ARGV[3]  publish command: 'PUBLISH', or 'SPUBLISH' on a Redis Cluster
   Returns
-    1    the ticket was queued and is gone
+    1    the ticket was queued and is gone, or the lease a release granted it
+         was freed (and the next ticket told)
     0    it was not queued (never, already granted, or expired) ]]
 --#include lib/queue.lua
+local lease = redis.pcall('HMGET', KEYS[1], 'token', 'ticket')
+if type(lease) == 'table' and lease[2] == ARGV[1] then
+  -- A release granted this ticket the lease, which its caller will not use: free it.
+  redis.call('DEL', KEYS[1])
+  local nxt, life = live_head()
+  redis.pcall(ARGV[3], ARGV[2], 'released:-1' .. (nxt and (':' .. life .. ':' .. nxt) or ''))
+  return 1
+end
 local range = redis.pcall('ZRANGE', QUEUE, 0, 0)
 local was_first = type(range) == 'table' and range[1] == ARGV[1]
 redis.pcall('ZREM', TICKETS, ARGV[1])
+redis.pcall('HDEL', ENTRIES, ARGV[1])
 if redis.pcall('ZREM', QUEUE, ARGV[1]) ~= 1 then
   return 0
 end
-local holder = redis.pcall('HGET', KEYS[1], 'token')
+local holder = type(lease) == 'table' and lease[1]
 if was_first and (holder == false or holder == '') then
   local nxt, life = live_head()
   if nxt then redis.pcall(ARGV[3], ARGV[2], 'released:-1:' .. life .. ':' .. nxt) end

@@ -2,12 +2,15 @@
 -- Keys, named from KEYS[1] (same hash tag, same slot) and not declared:
 --   {ns:name}:queue    sorted set  ticket -> arrival (server us): the order
 --   {ns:name}:tickets  sorted set  ticket -> expiry (server ms): the liveness
+--   {ns:name}:entries  hash        ticket -> cmsgpack {token, ttl, identity, data}
+--                      of the ticket's latest attempt: what a release needs to
+--                      grant it the lease directly (release.lua)
 -- Declared, they would get every script refused (TRYAGAIN) while a Cluster
 -- slot migrates, as they usually do not exist; undeclared, their commands are
 -- pcall'ed, and a node that cannot serve them acts as if nobody queued:
 -- fairness pauses, safety never rests on the queue.
-local QUEUE = string.sub(KEYS[1], 1, -6) .. 'queue'
-local TICKETS = string.sub(KEYS[1], 1, -6) .. 'tickets'
+local BASE = string.sub(KEYS[1], 1, -6)
+local QUEUE, TICKETS, ENTRIES = BASE .. 'queue', BASE .. 'tickets', BASE .. 'entries'
 local clock_us, clock_ms
 local function now()
   if not clock_us then
@@ -19,11 +22,12 @@ end
 local function queued()
   return redis.pcall('EXISTS', QUEUE) == 1
 end
--- Drops `list` of tickets from both sets.
+-- Drops `list` of tickets from the queue.
 local function drop(list)
   if #list > 0 then
     redis.pcall('ZREM', QUEUE, unpack(list))
     redis.pcall('ZREM', TICKETS, unpack(list))
+    redis.pcall('HDEL', ENTRIES, unpack(list))
   end
 end
 -- The oldest live ticket and its remaining life in ms, or nil. Expired tickets
@@ -42,15 +46,19 @@ local function live_head()
   end
   return nil
 end
--- Queues `ticket` (keeping its place if queued) and extends its life by `ttl` ms.
-local function enqueue(ticket, ttl)
+-- Queues `ticket` (keeping its place if queued), extends its life by `ttl` ms
+-- and records `entry` (packed) as what a direct grant gives it. The keys live
+-- twice the longest ttl, refreshed when less than one ttl is left.
+local function enqueue(ticket, ttl, entry)
   if ticket == '' then return end
   now()
   if type(redis.pcall('ZADD', QUEUE, 'NX', clock_us, ticket)) ~= 'number' then return end
   redis.pcall('ZADD', TICKETS, clock_ms + ttl, ticket)
+  redis.pcall('HSET', ENTRIES, ticket, entry)
   local left = redis.pcall('PTTL', QUEUE)
   if type(left) == 'number' and left < ttl then
-    redis.pcall('PEXPIRE', QUEUE, ttl)
-    redis.pcall('PEXPIRE', TICKETS, ttl)
+    redis.pcall('PEXPIRE', QUEUE, 2 * ttl)
+    redis.pcall('PEXPIRE', TICKETS, 2 * ttl)
+    redis.pcall('PEXPIRE', ENTRIES, 2 * ttl)
   end
 end
