@@ -182,7 +182,9 @@ export class Locker {
     // The ticket may be queued in the store: an attempt was refused, abandoned in flight
     // (abort), or failed in a way that may have been applied (ambiguous).
     let mayBeQueued = false;
-    let leave: (() => void) | undefined;
+    // Already subscribed to this name (other calls wait, or did a moment ago): join before
+    // the first attempt, so a release right after it reaches this call.
+    let leave: (() => void) | undefined = this.#waiters.joinIfActive(name, me);
     let lastError: unknown;
     // Refused at least once: from then on this call may take a hand-off reservation
     // (only a first attempt is kept out, so a releaser coming straight back queues behind waiters).

@@ -12,7 +12,7 @@
  * are woken by their own subscription, as before.
  */
 import { abortable } from '../internal/abortable.js';
-import type { Clock } from '../internal/clock.js';
+import type { Clock, TimerHandle } from '../internal/clock.js';
 import type { LeaseEvent, LeaseEventDetail, LeaseStore } from './lease-store.js';
 import { WakeSubscription } from './wake-subscription.js';
 
@@ -32,6 +32,8 @@ export interface Waiter {
 interface Group {
   readonly members: Set<Waiter>;
   readonly subscription: WakeSubscription;
+  /** Pending close after the last member left (see LINGER_MS). */
+  linger?: TimerHandle | undefined;
 }
 
 export interface WaiterSettings {
@@ -42,6 +44,13 @@ export interface WaiterSettings {
 
 /** First delay before re-subscribing after a failed subscribe. */
 const RESUBSCRIBE_MS = 200;
+/**
+ * How long a name's subscription outlives its last waiter. A service that
+ * locks a contended name again and again joins the live subscription before
+ * its first attempt (`joinIfActive`): no SUBSCRIBE/UNSUBSCRIBE per call, and
+ * no extra attempt after subscribing. Unref'd: it never holds a process open.
+ */
+export const LINGER_MS = 2000;
 
 export class WaiterGroups {
   readonly #store: LeaseStore;
@@ -56,6 +65,19 @@ export class WaiterGroups {
   /** How long a waiter of `name` sleeps before retrying when the holder expires in `expiryMs` (see `WakeSubscription.quietDelay`). */
   quietDelay(name: string, expiryMs: number): number {
     return this.#groups.get(name)?.subscription.quietDelay(expiryMs) ?? expiryMs;
+  }
+
+  /**
+   * Joins the waiters of `name` at once if their subscription is active now
+   * (so every notification from now on reaches the member); otherwise
+   * `undefined` and nothing changes. Returns `leave`.
+   */
+  joinIfActive(name: string, waiter: Waiter): (() => void) | undefined {
+    const group = this.#groups.get(name);
+    if (!group?.subscription.subscribed) return undefined;
+    this.#keep(group);
+    group.members.add(waiter);
+    return () => this.#leave(name, group, waiter);
   }
 
   /**
@@ -77,6 +99,7 @@ export class WaiterGroups {
       group = { members, subscription };
       this.#groups.set(name, group);
     }
+    this.#keep(group);
     group.members.add(waiter);
     const joined = group;
     const leave = (): void => this.#leave(name, joined, waiter);
@@ -118,12 +141,25 @@ export class WaiterGroups {
     }
   }
 
+  #keep(group: Group): void {
+    if (group.linger === undefined) return;
+    this.#settings.clock.clearTimeout(group.linger);
+    group.linger = undefined;
+  }
+
   #leave(name: string, group: Group, waiter: Waiter): void {
     if (!group.members.delete(waiter)) return;
     // A wake this member did not use goes to another, so the release is not wasted.
     if (waiter.pending) this.#notify(group.members, 'released');
-    if (group.members.size > 0) return;
-    if (this.#groups.get(name) === group) this.#groups.delete(name);
-    group.subscription.close();
+    if (group.members.size > 0 || group.linger !== undefined) return;
+    const close = (): void => {
+      group.linger = undefined;
+      if (group.members.size > 0) return;
+      if (this.#groups.get(name) === group) this.#groups.delete(name);
+      group.subscription.close();
+    };
+    // A subscription that is not up (failed, retrying) is not worth keeping.
+    if (!group.subscription.subscribed) close();
+    else group.linger = this.#settings.clock.setTimeout(close, LINGER_MS);
   }
 }

@@ -16,6 +16,7 @@ import { Locker } from '../../src/lock/locker.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { leaseKeys } from '../../src/lock/redis/keys.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
+import { LINGER_MS } from '../../src/lock/waiters.js';
 import { CountingClock } from '../helpers/counting-clock.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
@@ -426,7 +427,8 @@ describe('client handling', () => {
     const next = await waiting;
     await next.release();
     await store.close();
-    expect(clock.live).toBe(0);
+    // The name's subscription outlives its last waiter by LINGER_MS (an unref'd timer).
+    await expect.poll(() => clock.live, { timeout: LINGER_MS + 1000 }).toBe(0);
     await expect.poll(sockets, { timeout: 3000 }).toBe(socketsBefore);
   });
 

@@ -3,6 +3,7 @@
  * lock({signal}) rejects promptly when aborted while joining the subscription (even a hanging
  * one) and while sleeping; the shared subscription is gone once the last waiter leaves.
  */
+import { LINGER_MS } from '../../src/lock/waiters.js';
 import { describe, expect, it } from 'vitest';
 import type { LeaseStore, Unsubscribe } from '../../src/lock/lease-store.js';
 import { Locker } from '../../src/lock/locker.js';
@@ -100,6 +101,7 @@ describe('waiters', () => {
     await clock.advance(3000);
     await Promise.all(waiters);
     expect(results.filter((r) => r.startsWith('won')).length).toBe(3);
+    await clock.advance(LINGER_MS); // the subscription outlives the last waiter this long
     expect(s.live(), 'subscriptions left').toBe(0);
   });
 });
