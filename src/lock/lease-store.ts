@@ -102,6 +102,17 @@ export type UpdateResult = 'updated' | 'expired' | 'stolen';
  */
 export type LeaseEvent = 'acquired' | 'released' | 'updated';
 
+export interface SubscribeOptions {
+  /**
+   * The subscriber only waits for its turn: every request it waits on carries
+   * a ticket (`AcquireRequest.ticket`) and was made through this store. A
+   * store with a FIFO queue may then deliver only what concerns those tickets
+   * (Redis: the grant or turn of a ticket of this store, and a hint to the one
+   * queued next), instead of every event of the name.
+   */
+  readonly waiting?: boolean;
+}
+
 /** What a store may add to an event. */
 export interface LeaseEventDetail {
   /**
@@ -186,6 +197,7 @@ export interface LeaseStore {
   subscribe(
     name: string,
     listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
+    options?: SubscribeOptions,
   ): Promise<Unsubscribe>;
 
   /**

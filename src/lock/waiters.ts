@@ -94,6 +94,8 @@ export class WaiterGroups {
         clock: this.#settings.clock,
         timeoutMs: this.#settings.timeoutMs,
         retryMs: RESUBSCRIBE_MS,
+        // Every member waits with a ticket when the store keeps a queue (see Locker.lock).
+        waiting: typeof this.#store.withdraw === 'function',
         onEvent: (event, detail) => this.#notify(members, event, detail),
       });
       group = { members, subscription };

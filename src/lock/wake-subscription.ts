@@ -38,6 +38,8 @@ export interface WakeSubscriptionSettings {
   readonly keepAlive?: boolean;
   /** Whether an `updated` event (new data, same holder) wakes `sleep()`; `onEvent` hears it either way. @default false */
   readonly wakeOnUpdate?: boolean;
+  /** Subscribe as a waiter with tickets only (see `SubscribeOptions.waiting`). @default false */
+  readonly waiting?: boolean;
 }
 
 const MAX_RETRY_MS = 30_000;
@@ -153,7 +155,9 @@ export class WakeSubscription {
     const closer = this.#closer.signal;
     if (closer.aborted) return Promise.resolve('permanent');
     const subscribing = Promise.resolve().then(() =>
-      this.#store.subscribe(this.#name, this.#listener),
+      this.#s.waiting === true
+        ? this.#store.subscribe(this.#name, this.#listener, { waiting: true })
+        : this.#store.subscribe(this.#name, this.#listener),
     );
     return new Promise((resolve) => {
       let settled = false;

@@ -350,11 +350,16 @@ describe('FIFO queue of waiters (Redis)', () => {
     await store.acquire(older);
     await store.acquire(request('newer'));
     await sleep(50); // the 300 tickets expire
-    const turns: (string | undefined)[] = []; // whose turn each release gave
-    await store.subscribe('job', (event, detail) => {
-      if (event === 'released') turns.push(detail?.next);
-      else if (detail?.granted) turns.push(detail.granted.ticket);
-    });
+    // Whose turn each release gave, as this store's inbox hears it (its tickets and the next).
+    const turns: (string | undefined)[] = [];
+    await store.subscribe(
+      'job',
+      (event, detail) => {
+        if (event === 'released') turns.push(detail?.next);
+        else if (detail?.granted) turns.push(detail.granted.ticket);
+      },
+      { waiting: true },
+    );
     expect(await store.release({ name: 'job', token: holder.token, term: 0 })).toBe(true);
     await expect.poll(() => turns, { interval: 5 }).toEqual(['older']);
     expect((await store.read('job'))?.identity).toBe('older'); // granted directly

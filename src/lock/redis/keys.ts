@@ -13,8 +13,18 @@ export interface LeaseKeys {
   readonly channel: string;
   /** Sorted set of waiting tickets by arrival (FIFO queue); exists only while someone waits. */
   readonly queue: string;
-  /** Hash: ticket -> expiry (server ms) of each queued ticket. */
+  /** Sorted set: ticket -> expiry (server ms) of each queued ticket. */
   readonly tickets: string;
+  /** Hash: ticket -> what a direct grant gives it, and its store's inbox (see lib/queue.lua). */
+  readonly entries: string;
+}
+
+/**
+ * The channel where a store's waiting tickets for `name` hear their turn
+ * (a grant, or that the name is theirs to take), one per store instance.
+ */
+export function inboxChannel(namespace: string, name: string, storeId: string): string {
+  return `{${namespace}:${name}}:to:${storeId}`;
 }
 
 export function leaseKeys(namespace: string, name: string): LeaseKeys {
@@ -25,5 +35,6 @@ export function leaseKeys(namespace: string, name: string): LeaseKeys {
     channel: `${tag}:events`,
     queue: `${tag}:queue`,
     tickets: `${tag}:tickets`,
+    entries: `${tag}:entries`,
   };
 }

@@ -6,6 +6,7 @@
  * pub/sub connection with `client.duplicate()` on first `subscribe` and
  * closes it in `close()`.
  */
+import { randomBytes } from 'node:crypto';
 import {
   ConfigurationError,
   InvalidOptionError,
@@ -27,11 +28,12 @@ import type {
   LeaseStore,
   ListedLease,
   RenewResult,
+  SubscribeOptions,
   Unsubscribe,
   UpdateResult,
 } from '../lease-store.js';
 import { classifyRedisError } from './classify-error.js';
-import { type LeaseKeys, leaseKeys } from './keys.js';
+import { inboxChannel, type LeaseKeys, leaseKeys } from './keys.js';
 import { toArray, toInt, toStr } from './reply.js';
 import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
 import {
@@ -176,6 +178,8 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #waitTimeoutMs: number;
   readonly #quarantineMs: number;
   readonly #handoffMs: number;
+  /** Names this instance's inbox channels (see `subscribe({ waiting: true })`). */
+  readonly #id = randomBytes(9).toString('base64url');
   #closed = false;
   readonly #unguard: () => void;
 
@@ -256,6 +260,7 @@ export class RedisLeaseStore implements LeaseStore {
       request.waiting === true ? '1' : '0',
       this.#sharded ? 'SPUBLISH' : 'PUBLISH',
       request.ticket ?? '',
+      request.ticket === undefined ? '' : inboxChannel(this.namespace, request.name, this.#id),
     ]);
     const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
@@ -388,14 +393,23 @@ export class RedisLeaseStore implements LeaseStore {
     });
   }
 
+  /**
+   * With `{ waiting: true }` (the Locker's waiters, whose requests carry
+   * tickets) only this instance's inbox for the name is subscribed: the grant
+   * or turn of its own tickets, and the hint to the ticket queued next, not
+   * every event of the name.
+   */
   async subscribe(
     name: string,
     listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
+    options?: SubscribeOptions,
   ): Promise<Unsubscribe> {
     if (this.#closed) throw new StoreClosedError();
     const keys = this.#keys(name);
+    const channel =
+      options?.waiting === true ? inboxChannel(this.namespace, name, this.#id) : keys.channel;
     try {
-      return await this.#subscriptions.add(keys.channel, (message) => {
+      return await this.#subscriptions.add(channel, (message) => {
         if (message === 'acquired' || message === 'released' || message === 'updated')
           listener(message);
         else if (message === RECONNECTED) listener('released', { interrupted: true });
@@ -414,7 +428,7 @@ export class RedisLeaseStore implements LeaseStore {
         }
       });
     } catch (error) {
-      throw classifyRedisError(error, 'subscribe', keys.channel);
+      throw classifyRedisError(error, 'subscribe', channel);
     }
   }
 

@@ -14,6 +14,8 @@
            pub/sub: the channel shares the keys' hash tag, so the shard's
            subscribers hear it wherever they are connected)
   ARGV[9]  ticket: identifies one waiting call across its attempts ('' = none)
+  ARGV[10] the inbox of the caller's store: the channel where its tickets' turns
+           are announced (see lib/queue.lua)
   Also used, not declared: the FIFO queue keys (see lib/queue.lua).
   Returns
     {1, term}                          acquired
@@ -58,7 +60,7 @@
 --#include lib/queue.lua
 local ticket = ARGV[9]
 local ttl = tonumber(ARGV[2])
-local entry = ticket ~= '' and cmsgpack.pack({ARGV[1], ttl, ARGV[3], ARGV[4]}) or ''
+local entry = ticket ~= '' and cmsgpack.pack({ARGV[1], ttl, ARGV[3], ARGV[4], ARGV[10]}) or ''
 
 local pttl = redis.call('PTTL', KEYS[1])
 local reserved = false

@@ -12,7 +12,8 @@
            waitReplicas: such a grant would not be confirmed by WAIT), else '0'
   Returns
     1    released (deleted; 'released:<n>[:<life>:<ticket>]' published on the
-         channel, n = the number of subscribers it reaches, or -1 if PUBSUB
+         channel, and to the inboxes of that ticket and the next (see
+         lib/queue.lua), n = the number of subscribers it reaches, or -1 if PUBSUB
          NUMSUB is denied; <ticket> = the oldest live queued ticket, whose turn
          it is, and <life> the ms it lives unless it attempts: the others come
          back by then in case it died)
@@ -26,9 +27,10 @@
   Direct grant (ARGV[5] = '1'): the lease passes to the oldest live ticket at
   once, with the token, ttl, identity and data of that ticket's latest attempt
   and a new term (the rule of acquire.lua), and 'granted:<term>:<ttl>:<sha1 of
-  the token>:<ticket>' is published: the waiter holds it without another round
-  trip (the others come back by ttl in case it died). Its validity starts when that attempt was sent, before this grant, so
-  it never overestimates. If the counter is missing (data loss) or the entry is
+  the token>:<ticket>' is published to its inbox and the next ticket's (which
+  comes back by ttl in case the grantee died), 'acquired' on the channel: the
+  waiter holds it without another round trip. Its validity starts when that
+  attempt was sent, before this grant, so it never overestimates. If the counter is missing (data loss) or the entry is
   gone, the release falls back to naming the ticket. A waiter that does not
   take the grant up (dead) holds the name for at most its ttl; one that gave up
   withdraws it (withdraw.lua). ]]
@@ -36,34 +38,37 @@
 if redis.pcall('HGET', KEYS[1], 'token') ~= ARGV[1] then
   return 0
 end
-local sharded = ARGV[4] == '1'
+local publish = ARGV[4] == '1' and 'SPUBLISH' or 'PUBLISH'
 local first, life
 if queued() then first, life = live_head() end
-if first and ARGV[5] == '1' then
-  local packed = redis.pcall('HGET', ENTRIES, first)
+local entry = entry_of(first)
+local second = entry and entry_of(second_after(first))
+local inbox, second_inbox = entry and entry[5], second and second[5]
+if entry and ARGV[5] == '1' then
   local counter = tonumber(redis.pcall('GET', KEYS[2]))
-  if type(packed) == 'string' and counter and counter > 1 then
-    local e = cmsgpack.unpack(packed)
+  if counter and counter > 1 then
     local term = counter + 1
     if clock_us > term then term = clock_us end
     local issued = string.format('%.0f', term)
     redis.call('SET', KEYS[2], issued)
-    redis.call('HSET', KEYS[1], 'v', '1', 'token', e[1], 'term', issued, 'identity', e[3],
-      'data', e[4], 'ticket', first)
-    redis.call('PEXPIRE', KEYS[1], e[2])
+    redis.call('HSET', KEYS[1], 'v', '1', 'token', entry[1], 'term', issued,
+      'identity', entry[3], 'data', entry[4], 'ticket', first)
+    redis.call('PEXPIRE', KEYS[1], entry[2])
     drop({first})
-    redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2],
-      'granted:' .. issued .. ':' .. e[2] .. ':' .. redis.sha1hex(e[1]) .. ':' .. first)
+    tell(publish, inbox, second_inbox,
+      'granted:' .. issued .. ':' .. entry[2] .. ':' .. redis.sha1hex(entry[1]) .. ':' .. first)
+    redis.pcall(publish, ARGV[2], 'acquired')
     return 1
   end
 end
 redis.call('DEL', KEYS[1])
 local next_ticket = first and (':' .. life .. ':' .. first) or ''
-local numsub = redis.pcall('PUBSUB', sharded and 'SHARDNUMSUB' or 'NUMSUB', ARGV[2])
+local numsub = redis.pcall('PUBSUB', ARGV[4] == '1' and 'SHARDNUMSUB' or 'NUMSUB', ARGV[2])
 local subscribers = type(numsub) == 'table' and tonumber(numsub[2]) or -1
-local receivers = redis.pcall(sharded and 'SPUBLISH' or 'PUBLISH', ARGV[2], 'released:' .. subscribers .. next_ticket)
+local receivers = redis.pcall(publish, ARGV[2], 'released:' .. subscribers .. next_ticket)
+receivers = (tonumber(receivers) or 0) + tell(publish, inbox, second_inbox, 'released:-1' .. next_ticket)
 local handoff = tonumber(ARGV[3])
-if handoff and handoff > 0 and type(receivers) == 'number' and receivers > 0 then
+if handoff and handoff > 0 and receivers > 0 then
   redis.call('HSET', KEYS[1], 'v', '1', 'token', '', 'handoff', '1')
   redis.call('PEXPIRE', KEYS[1], handoff)
 end

@@ -2,9 +2,11 @@
 -- Keys, named from KEYS[1] (same hash tag, same slot) and not declared:
 --   {ns:name}:queue    sorted set  ticket -> arrival (server us): the order
 --   {ns:name}:tickets  sorted set  ticket -> expiry (server ms): the liveness
---   {ns:name}:entries  hash        ticket -> cmsgpack {token, ttl, identity, data}
---                      of the ticket's latest attempt: what a release needs to
---                      grant it the lease directly (release.lua)
+--   {ns:name}:entries  hash        ticket -> cmsgpack {token, ttl, identity, data,
+--                      inbox} of the ticket's latest attempt: what a release
+--                      needs to grant it the lease directly (release.lua), and
+--                      the pub/sub channel of the waiter's store, where its
+--                      turn is announced (only it and the next ticket are told)
 -- Declared, they would get every script refused (TRYAGAIN) while a Cluster
 -- slot migrates, as they usually do not exist; undeclared, their commands are
 -- pcall'ed, and a node that cannot serve them acts as if nobody queued:
@@ -45,6 +47,26 @@ local function live_head()
     if type(dead) == 'table' then drop(dead) end
   end
   return nil
+end
+-- The entry of a queued ticket ({token, ttl, identity, data, inbox}), or nil.
+local function entry_of(ticket)
+  local packed = ticket and redis.pcall('HGET', ENTRIES, ticket)
+  if type(packed) ~= 'string' then return nil end
+  return cmsgpack.unpack(packed)
+end
+-- The ticket queued right after `first` (perhaps expired: it is only told).
+local function second_after(first)
+  local range = redis.pcall('ZRANGE', QUEUE, 0, 1)
+  if type(range) ~= 'table' or range[1] ~= first then return nil end
+  return range[2]
+end
+-- Publishes `message` on the inboxes `a` and `b` (either may be nil, once if
+-- equal) with `command` (PUBLISH or SPUBLISH); the number of receivers.
+local function tell(command, a, b, message)
+  local n = 0
+  if a then n = n + (tonumber(redis.pcall(command, a, message)) or 0) end
+  if b and b ~= a then n = n + (tonumber(redis.pcall(command, b, message)) or 0) end
+  return n
 end
 -- Queues `ticket` (keeping its place if queued), extends its life by `ttl` ms
 -- and records `entry` (packed) as what a direct grant gives it. The keys live
