@@ -62,7 +62,12 @@ export async function attemptAcquire(
     clock,
     'acquire',
     (late) => {
-      if (late.acquired) releaseQuietly(store, { name, token, term: late.term });
+      // A late grant under this attempt's token is nobody's: hand it back. Not a late
+      // "already granted under an earlier token" ({3}): that lease may be the very lock
+      // this call holds by now (a resent request, after a reconnect, answers this way);
+      // a call that gave up frees it by withdrawing its ticket.
+      if (late.acquired && late.grantedTokenSha1 === undefined)
+        releaseQuietly(store, { name, token, term: late.term });
     },
   );
   if (!result.acquired) {

@@ -182,6 +182,7 @@ export class Locker {
     // The ticket may be queued in the store: an attempt was refused, abandoned in flight
     // (abort), or failed in a way that may have been applied (ambiguous).
     let mayBeQueued = false;
+    let lastAttempt: Promise<unknown> | undefined;
     // Already subscribed to this name (other calls wait, or did a moment ago): join before
     // the first attempt, so a release right after it reaches this call.
     let leave: (() => void) | undefined = this.#waiters.joinIfActive(name, me);
@@ -216,6 +217,7 @@ export class Locker {
           // An abort ends the call at once, even with a request in flight; a grant that
           // arrives after it is released, never returned.
           const attempt = this.#attempt(name, opts, waiting, ticket, onSend, earlierAttempt);
+          lastAttempt = attempt;
           const result = await abortable(attempt, opts.signal, (late) => {
             if (late.lock) this.#abandon(late.lock.release().catch(() => false));
           }).catch((error: unknown) => {
@@ -289,19 +291,29 @@ export class Locker {
       leave?.();
       // Gave up (abort, retry limit, error) after queueing: leave the queue, so the next
       // waiter is not held up until this ticket expires. Tracked by settled().
-      if (!acquired && mayBeQueued && ticket !== undefined) this.#withdraw(name, ticket);
+      if (!acquired && mayBeQueued && ticket !== undefined)
+        this.#withdraw(name, ticket, lastAttempt);
     }
   }
 
-  #withdraw(name: string, ticket: string): void {
+  /** Withdraws `ticket` once `after` (the call's last attempt) has settled, so it is not overtaken. */
+  #withdraw(name: string, ticket: string, after: Promise<unknown> | undefined): void {
     const store = this.#store;
+    const settled = Promise.resolve(after).then(
+      () => undefined,
+      () => undefined,
+    );
     this.#abandon(
-      withTimeout(
-        Promise.resolve().then(() => store.withdraw?.(name, ticket)),
-        this.#requestTimeoutMs,
-        this.#clock,
-        'withdraw',
-      ).catch(() => undefined),
+      settled
+        .then(() =>
+          withTimeout(
+            Promise.resolve().then(() => store.withdraw?.(name, ticket)),
+            this.#requestTimeoutMs,
+            this.#clock,
+            'withdraw',
+          ),
+        )
+        .catch(() => undefined),
     );
   }
 

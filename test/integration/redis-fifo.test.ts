@@ -443,4 +443,26 @@ describe('FIFO queue of waiters (Redis)', () => {
     await store.close();
     client.disconnect();
   });
+
+  it('a release never grants directly to a waiter whose store confirms grants with WAIT', async () => {
+    const namespace = uniqueNamespace();
+    const keys = leaseKeys(namespace, 'job');
+    const h = new RedisLeaseStore({ client: server.client(), namespace });
+    // No replicas here: every acquisition through this store fails its WAIT.
+    const t = new RedisLeaseStore({ client: server.client(), namespace, waitReplicas: 1 });
+    const held = await new Locker(h, { identity: 'h' }).lock('job', { ttlMs: 10_000 });
+    const waiting = new Locker(t, { identity: 't' })
+      .lock('job', { ttlMs: 10_000, retryMs: 20, retryLimit: 3 })
+      .then(
+        () => 'acquired',
+        () => 'refused',
+      );
+    await expect.poll(() => admin.zcard(keys.queue), { interval: 5 }).toBe(1);
+    await held.release(); // names t; does not hand it the lease
+    expect((await h.read('job'))?.identity).not.toBe('t');
+    expect(await waiting).toBe('refused');
+    expect((await h.read('job'))?.identity).not.toBe('t');
+    await h.close();
+    await t.close();
+  });
 });

@@ -261,17 +261,25 @@ export class RedisLeaseStore implements LeaseStore {
       this.#sharded ? 'SPUBLISH' : 'PUBLISH',
       request.ticket ?? '',
       request.ticket === undefined ? '' : inboxChannel(this.namespace, request.name, this.#id),
+      // Whether a release may grant this ticket the lease directly: not when its store
+      // counts only grants that WAIT confirmed (a direct grant is not).
+      this.#waitReplicas === 0 ? '1' : '0',
     ]);
     const parts = toArray(answer, 'acquire', 2);
     const status = toInt(parts[0], 'acquire status');
     if (status === 2)
       return { acquired: false, holder: null, reservedMs: Math.max(0, toInt(parts[1], 'pttl')) };
-    if (status === 3)
+    if (status === 3) {
+      // Already granted to this ticket (a direct grant), now extended: counted only when
+      // WAIT confirms it, like any acquisition (no hand-back: the call may hold it).
+      if (waitError) throw waitError;
+      if (acks < this.#waitReplicas) throw this.#notReplicated('acquire', keys.lease, acks);
       return {
         acquired: true,
         term: toInt(parts[1], 'term'),
         grantedTokenSha1: toStr(parts[2], 'token hash'),
       };
+    }
     if (status === 1) {
       const term = toInt(parts[1], 'term');
       if (waitError || acks < this.#waitReplicas) {

@@ -16,6 +16,8 @@
   ARGV[9]  ticket: identifies one waiting call across its attempts ('' = none)
   ARGV[10] the inbox of the caller's store: the channel where its tickets' turns
            are announced (see lib/queue.lua)
+  ARGV[11] '1' if a release may grant this ticket the lease directly, '0' if not
+           (the caller's store confirms grants with WAIT; a direct grant is not)
   Also used, not declared: the FIFO queue keys (see lib/queue.lua).
   Returns
     {1, term}                          acquired
@@ -60,7 +62,7 @@
 --#include lib/queue.lua
 local ticket = ARGV[9]
 local ttl = tonumber(ARGV[2])
-local entry = ticket ~= '' and cmsgpack.pack({ARGV[1], ttl, ARGV[3], ARGV[4], ARGV[10]}) or ''
+local entry = ticket ~= '' and cmsgpack.pack({ARGV[1], ttl, ARGV[3], ARGV[4], ARGV[10], ARGV[11]}) or ''
 
 local pttl = redis.call('PTTL', KEYS[1])
 local reserved = false

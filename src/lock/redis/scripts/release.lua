@@ -9,7 +9,9 @@
            whose counts cover the shard's subscribers wherever they connect;
            else '0' (PUBLISH, PUBSUB NUMSUB)
   ARGV[5]  '1': grant the lease directly to the oldest live queued ticket (no
-           waitReplicas: such a grant would not be confirmed by WAIT), else '0'
+           waitReplicas: such a grant would not be confirmed by WAIT), else '0';
+           also never to a ticket whose own store confirms with WAIT (its entry
+           says so)
   Returns
     1    released (deleted; 'released:<n>[:<life>:<ticket>]' published on the
          channel, and to the inboxes of that ticket and the next (see
@@ -44,7 +46,7 @@ if queued() then first, life = live_head() end
 local entry = entry_of(first)
 local second = entry and entry_of(second_after(first))
 local inbox, second_inbox = entry and entry[5], second and second[5]
-if entry and ARGV[5] == '1' then
+if entry and ARGV[5] == '1' and entry[6] ~= '0' then
   local counter = tonumber(redis.pcall('GET', KEYS[2]))
   if counter and counter > 1 then
     local term = counter + 1

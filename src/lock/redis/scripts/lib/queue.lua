@@ -3,7 +3,8 @@
 --   {ns:name}:queue    sorted set  ticket -> arrival (server us): the order
 --   {ns:name}:tickets  sorted set  ticket -> expiry (server ms): the liveness
 --   {ns:name}:entries  hash        ticket -> cmsgpack {token, ttl, identity, data,
---                      inbox} of the ticket's latest attempt: what a release
+--                      inbox, direct} of the ticket's latest attempt (direct:
+--                      '0' if it must not be granted without WAIT): what a release
 --                      needs to grant it the lease directly (release.lua), and
 --                      the pub/sub channel of the waiter's store, where its
 --                      turn is announced (only it and the next ticket are told)
@@ -48,7 +49,7 @@ local function live_head()
   end
   return nil
 end
--- The entry of a queued ticket ({token, ttl, identity, data, inbox}), or nil.
+-- The entry of a queued ticket ({token, ttl, identity, data, inbox, direct}), or nil.
 local function entry_of(ticket)
   local packed = ticket and redis.pcall('HGET', ENTRIES, ticket)
   if type(packed) ~= 'string' then return nil end
