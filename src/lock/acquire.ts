@@ -11,6 +11,7 @@ import { withTimeout } from '../internal/timeout.js';
 import type { LeaseTiming } from './lease-keeper.js';
 import type { LeaseHolder, LeaseRef, LeaseStore } from './lease-store.js';
 import { OwnershipToken } from './ownership-token.js';
+import { releaseQuietly } from './release-quietly.js';
 
 export type AttemptOutcome =
   | { readonly granted: true; readonly lease: LeaseRef; readonly sentAt: number }
@@ -89,12 +90,4 @@ export async function attemptAcquire(
     return { granted: false, holder: null };
   }
   return { granted: true, lease, sentAt };
-}
-
-/** Compare-and-delete in the background; a failure only means the lease expires by its ttl. */
-export function releaseQuietly(store: LeaseStore, lease: LeaseRef): void {
-  // Called from timers: a custom store that throws instead of rejecting must not escape.
-  Promise.resolve()
-    .then(() => store.release(lease))
-    .catch(() => undefined);
 }

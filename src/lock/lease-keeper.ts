@@ -40,7 +40,7 @@ import {
 import type { Clock, TimerHandle } from '../internal/clock.js';
 import { isolate } from '../internal/guard.js';
 import { withTimeout } from '../internal/timeout.js';
-import { releaseQuietly } from './acquire.js';
+import { releaseQuietly } from './release-quietly.js';
 import { isRetryable } from './error-kinds.js';
 import type { LeaseRef, LeaseStore } from './lease-store.js';
 

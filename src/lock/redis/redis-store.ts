@@ -12,12 +12,17 @@ import {
   InvalidOptionError,
   PermissionError,
   type TenureError,
-  LockKeyConflictError,
   NotEnoughReplicasError,
   StoreClosedError,
   StoreUnavailableError,
 } from '../../errors.js';
-import { describe, integer, ownOptions, text } from '../../internal/validate.js';
+import { integer, ownOptions, text } from '../../internal/validate.js';
+import {
+  checkClient,
+  type PipelineClient,
+  type RedisClientLike,
+  type ScanClient,
+} from './client.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -34,8 +39,8 @@ import type {
 } from '../lease-store.js';
 import { classifyRedisError } from './classify-error.js';
 import { inboxChannel, type LeaseKeys, leaseKeys } from './keys.js';
-import { toArray, toInt, toStr } from './reply.js';
-import { runScript, type Script, type ScriptClient, script } from './script-runner.js';
+import { conflict, holder, toArray, toInt, toStr } from './reply.js';
+import { runScript, type Script, script } from './script-runner.js';
 import {
   acquireLua,
   readLua,
@@ -44,9 +49,10 @@ import {
   updateLua,
   withdrawLua,
 } from './scripts.generated.js';
-import { ChannelSubscriptions, type SubscriberConnection } from '../channel-subscriptions.js';
+import { ChannelSubscriptions } from '../channel-subscriptions.js';
 import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
-import { RECONNECTED, redisSubscriber } from './subscriber.js';
+import { decodeNotification } from './notifications.js';
+import { redisSubscriber } from './subscriber.js';
 
 const SCRIPTS = {
   acquire: script('acquire', acquireLua, 2),
@@ -57,51 +63,7 @@ const SCRIPTS = {
   read: script('read', readLua, 1),
 } as const;
 
-/** The slice of a node client `list()` needs: SCAN over the key space. */
-export interface ScanClient {
-  scan(
-    cursor: string | number,
-    patternToken: 'MATCH',
-    pattern: string,
-    countToken: 'COUNT',
-    count: string | number,
-  ): Promise<[cursor: string, elements: string[]]>;
-}
-
-/** The slice of an ioredis `Redis` or `Cluster` client the store needs. */
-export interface RedisClientLike extends ScriptClient {
-  readonly status: string;
-  /** Used by `list()` on a standalone or Sentinel client. */
-  scan?: ScanClient['scan'];
-  /**
-   * An ioredis `Cluster`'s node connections: `list()` runs SCAN on every
-   * primary; an `ASK` answer to the `WAIT` pipeline is followed on the node it names.
-   */
-  nodes?(role: 'master' | 'all'): (ScanClient & ClusterNode)[];
-  /** ioredis options: `keyPrefix` is applied to keys but not to SCAN patterns or results. */
-  readonly options?: { readonly keyPrefix?: string | undefined };
-  /** The pub/sub connection (options `{ autoResubscribe: false }` on a standalone client). */
-  duplicate(...args: unknown[]): SubscriberConnection;
-  /** ioredis sets it: `true` on a `Cluster`. */
-  readonly isCluster?: boolean;
-  /** Used with `waitReplicas` to send the script and WAIT in one round trip. */
-  pipeline?: PipelineClient['pipeline'];
-  /** Used by `diagnose()`, best effort. */
-  info?(section: string): Promise<string>;
-  /** An ioredis `Cluster`'s slot-map refresh: a `MOVED` answer to the `WAIT` pipeline triggers it. */
-  refreshSlotsCache?(callback?: (error?: Error | null) => void): void;
-}
-
-/** One node connection of an ioredis `Cluster`. */
-export interface ClusterNode {
-  readonly options?: { readonly host?: string | undefined; readonly port?: number | undefined };
-  pipeline?: PipelineClient['pipeline'];
-}
-
-/** A connection that sends several commands in one round trip. */
-interface PipelineClient {
-  pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
-}
+export type { ClusterNode, RedisClientLike, ScanClient } from './client.js';
 
 export interface RedisLeaseStoreOptions {
   /** An ioredis `Redis` or `Cluster` instance. Not closed by the store. */
@@ -418,22 +380,8 @@ export class RedisLeaseStore implements LeaseStore {
       options?.waiting === true ? inboxChannel(this.namespace, name, this.#id) : keys.channel;
     try {
       return await this.#subscriptions.add(channel, (message) => {
-        if (message === 'acquired' || message === 'released' || message === 'updated')
-          listener(message);
-        else if (message === RECONNECTED) listener('released', { interrupted: true });
-        else if (message.startsWith('granted:')) {
-          // granted:<term>:<ttl>:<sha1 of the token>:<ticket>
-          const granted = parseGranted(message.slice(8));
-          listener('acquired', granted ? { granted } : {});
-        } else if (message.startsWith('released:')) {
-          // released:<subscribers>[:<ms the next ticket lives>:<ticket whose turn it is>]
-          const [count, life, next] = splitReleased(message.slice(9));
-          const subscribers = Number(count);
-          listener('released', {
-            ...(subscribers >= 0 ? { subscribers } : {}),
-            ...(next ? { next, nextLifeMs: Math.max(0, Number(life) || 0) } : {}),
-          });
-        }
+        const decoded = decodeNotification(message);
+        if (decoded) listener(...decoded);
       });
     } catch (error) {
       throw classifyRedisError(error, 'subscribe', channel);
@@ -568,27 +516,6 @@ export class RedisLeaseStore implements LeaseStore {
   };
 }
 
-/** `<term>:<ttl>:<sha1>:<ticket>` (a ticket may itself contain ':'). */
-function parseGranted(rest: string): NonNullable<LeaseEventDetail['granted']> | undefined {
-  const a = rest.indexOf(':');
-  const b = rest.indexOf(':', a + 1);
-  const c = rest.indexOf(':', b + 1);
-  if (a < 0 || b < 0 || c < 0) return undefined;
-  const term = Number(rest.slice(0, a));
-  const ttlMs = Number(rest.slice(a + 1, b));
-  if (!Number.isSafeInteger(term) || !Number.isSafeInteger(ttlMs)) return undefined;
-  return { term, ttlMs, tokenSha1: rest.slice(b + 1, c), ticket: rest.slice(c + 1) };
-}
-
-/** `<n>[:<life>:<ticket>]` → [n, life, ticket] (a ticket may itself contain ':'). */
-function splitReleased(rest: string): [string, string?, string?] {
-  const a = rest.indexOf(':');
-  if (a < 0) return [rest];
-  const b = rest.indexOf(':', a + 1);
-  if (b < 0) return [rest.slice(0, a)];
-  return [rest.slice(0, a), rest.slice(a + 1, b), rest.slice(b + 1)];
-}
-
 function isRedirection(error: Error): boolean {
   return /^(MOVED|ASK) /.test(error.message);
 }
@@ -618,50 +545,4 @@ function classifyWaitError(error: Error, key: string): TenureError {
 /** Escapes Redis glob characters so a name matches only itself. */
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-function holder(parts: unknown[], at: number): LeaseHolder {
-  return {
-    identity: toStr(parts[at], 'identity'),
-    term: toInt(parts[at + 1], 'term'),
-    data: toStr(parts[at + 2], 'data'),
-    remainingMs: Math.max(0, toInt(parts[at + 3], 'pttl')),
-  };
-}
-
-function conflict(parts: unknown[]): LockKeyConflictError {
-  const key = toStr(parts[1], 'key');
-  const type = toStr(parts[2], 'type');
-  const pttl = toInt(parts[3], 'pttl');
-  const detail =
-    type === 'hash' && pttl < 0
-      ? 'without a TTL (not a lease tenure wrote, or its expiry was removed)'
-      : type === 'hash'
-        ? 'that is not a tenure lease'
-        : 'where tenure expects its own data';
-  return new LockKeyConflictError(key, type, detail);
-}
-
-function checkClient(value: unknown): RedisClientLike {
-  const c = value as Partial<RedisClientLike> | null | undefined;
-  if (
-    typeof c !== 'object' ||
-    c === null ||
-    typeof c.evalsha !== 'function' ||
-    typeof c.eval !== 'function' ||
-    typeof c.duplicate !== 'function' ||
-    typeof c.status !== 'string'
-  ) {
-    throw new InvalidOptionError(
-      'client',
-      `Expected \`client\` to be an ioredis Redis or Cluster instance, got ${describe(value)}`,
-    );
-  }
-  if (c.status === 'end' || c.status === 'close') {
-    throw new InvalidOptionError(
-      'client',
-      `Expected \`client\` to be open, got a client with status ${JSON.stringify(c.status)} (was quit() called?)`,
-    );
-  }
-  return c as RedisClientLike;
 }

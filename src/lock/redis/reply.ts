@@ -4,7 +4,8 @@
  * bigints, and bulk strings as strings or Buffers. Anything else is a bug
  * and raises {@link InternalError}.
  */
-import { InternalError } from '../../errors.js';
+import { InternalError, LockKeyConflictError } from '../../errors.js';
+import type { LeaseHolder } from '../lease-store.js';
 
 export function toInt(value: unknown, what: string): number {
   let n: number;
@@ -33,4 +34,28 @@ export function toArray(value: unknown, what: string, minLength: number): unknow
     );
   }
   return value as unknown[];
+}
+
+/** The holder in a script reply, from index `at`: identity, term, data, pttl. */
+export function holder(parts: unknown[], at: number): LeaseHolder {
+  return {
+    identity: toStr(parts[at], 'identity'),
+    term: toInt(parts[at + 1], 'term'),
+    data: toStr(parts[at + 2], 'data'),
+    remainingMs: Math.max(0, toInt(parts[at + 3], 'pttl')),
+  };
+}
+
+/** The error for a script's `{-1, key, type, pttl}` reply (data tenure did not write). */
+export function conflict(parts: unknown[]): LockKeyConflictError {
+  const key = toStr(parts[1], 'key');
+  const type = toStr(parts[2], 'type');
+  const pttl = toInt(parts[3], 'pttl');
+  const detail =
+    type === 'hash' && pttl < 0
+      ? 'without a TTL (not a lease tenure wrote, or its expiry was removed)'
+      : type === 'hash'
+        ? 'that is not a tenure lease'
+        : 'where tenure expects its own data';
+  return new LockKeyConflictError(key, type, detail);
 }
