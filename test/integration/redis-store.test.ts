@@ -547,7 +547,7 @@ describe('minimal ACL (the README list)', () => {
   const rules = (namespace: string, numsub: boolean) => [
     `~{${namespace}:*`,
     `&{${namespace}:*`,
-    ...'+evalsha +eval +type +hmget +hget +hset +pexpire +pttl +exists +del +incr +set +time +publish +zadd +zrange +zrem +zscore +zrangebyscore +subscribe +unsubscribe'.split(
+    ...'+evalsha +eval +type +hmget +hget +hset +pexpire +pttl +exists +del +incr +get +set +hdel +time +publish +zadd +zrange +zrem +zscore +zrangebyscore +subscribe +unsubscribe'.split(
       ' ',
     ),
     ...(numsub ? ['+pubsub|numsub'] : []),

@@ -65,7 +65,7 @@ export function classifyRedisError(error: unknown, operation: string, key: strin
   }
   if (prefix === 'NOPERM' || message.includes("can't run this command")) {
     return new PermissionError(
-      `${where}: ACL denied it. Minimal ACL: ~{<namespace>:* &{<namespace>:* +evalsha +eval +type +hmget +hget +hset +pexpire +pttl +exists +del +incr +set +time +publish +zadd +zrange +zrem +zscore +zrangebyscore +subscribe +unsubscribe`,
+      `${where}: ACL denied it. Minimal ACL: ~{<namespace>:* &{<namespace>:* +evalsha +eval +type +hmget +hget +hset +pexpire +pttl +exists +del +incr +get +set +hdel +time +publish +zadd +zrange +zrem +zscore +zrangebyscore +subscribe +unsubscribe`,
       { cause },
     );
   }
