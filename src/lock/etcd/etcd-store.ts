@@ -10,10 +10,8 @@
  *   round trips when granted; a refusal adds one (`LeaseTimeToLive` of the
  *   holder's lease, for its remaining time).
  * - Terms: `max(counter + 1, this process's wall clock in µs)`, kept in a
- *   counter key without a lease. Not the key's create revision, although
- *   that is strictly increasing within one etcd history: a restore from a
- *   snapshot (or a cluster rebuilt from nothing) takes revisions back, and a
- *   fencing token must never go back (docs/safety.md, "etcd").
+ *   counter key without a lease; never the key's create revision, which a
+ *   restore from a snapshot takes back (see terms.ts, docs/safety.md).
  * - renew: a keep-alive of the lock's own etcd lease, and in the same round
  *   trip a linearizable read of the key: `expired` when the key is gone,
  *   `stolen` when it is another incarnation (create revision). A renewal
@@ -28,14 +26,14 @@
  *   hand-off reservation (see docs/safety.md).
  * - Every request carries a gRPC deadline of `requestTimeoutMs`.
  */
-import type { Etcd3, IKeyValue, IRangeResponse, ITxnResponse } from 'etcd3';
+import type { IKeyValue, ITxnResponse } from 'etcd3';
 import {
   InvalidOptionError,
   StoreClosedError,
   StoreError,
   StoreUnavailableError,
 } from '../../errors.js';
-import { describe, integer, ownOptions, text } from '../../internal/validate.js';
+import { describe } from '../../internal/validate.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -50,48 +48,22 @@ import type {
   UpdateResult,
 } from '../lease-store.js';
 import { classifyEtcdError } from './classify-error.js';
-import { decodeValue, encodeValue, holderOf, type Keys, keys, type LeaseValue } from './records.js';
+import { diagnoseEtcd } from './diagnose.js';
+import { type Held, HeldLeases, heldUntil } from './held-leases.js';
+import { keepAliveOnce, remainingMsOf } from './lease-ttl.js';
+import { type EtcdClientLike, type EtcdLeaseStoreOptions, etcdStoreSettings } from './options.js';
+import { decodeValue, holderOf, type Keys, keys, type LeaseValue } from './records.js';
+import { counterOf, nextTerm } from './terms.js';
+import { grantTxn, moveTxn, rangeOf, releaseTxn, updateTxn } from './transactions.js';
 import { WatchHub } from './watch-hub.js';
 
-/** The parts of an `Etcd3` client (or one of its namespaces) the store uses. */
-export type EtcdClientLike = Pick<Etcd3, 'kv' | 'leaseClient' | 'watchClient'> &
-  Partial<Pick<Etcd3, 'cluster'>>;
-
-export interface EtcdLeaseStoreOptions {
-  /**
-   * An `etcd3` client (`new Etcd3({ hosts: [...] })`) with every member's
-   * endpoint, or one of its namespaces (`client.namespace('app/')`: its
-   * prefix goes in front of `prefix`). Never closed by the store.
-   */
-  client: EtcdClientLike;
-  /** Prefix of every key the store writes; each fleet shares one. @default 'tenure/' */
-  prefix?: string;
-  /** gRPC deadline of each request. Keep it at or below the `requestTimeoutMs` of the locks and electors. @default 5000 */
-  requestTimeoutMs?: number;
-  /** How often the watch stream is checked for liveness (a progress request). @default 5000 */
-  watchHeartbeatMs?: number;
-}
-
-/** What this store knows about a lease it granted. */
-interface Held {
-  readonly name: string;
-  /** Create revision of the key: which incarnation is ours. */
-  readonly created: number;
-  leaseId: string;
-  grantedMs: number;
-  value: LeaseValue;
-  /** Monotonic time after which etcd has surely dropped the lease if it was not renewed. */
-  until: number;
-}
+export type { EtcdClientLike, EtcdLeaseStoreOptions } from './options.js';
 
 /** Reported for a holder whose etcd lease is gone but whose key etcd has not deleted yet. */
 const EXPIRY_PENDING_MS = 100;
-/** How long past its etcd ttl a lease this store granted is remembered without a renewal. */
-const SWEEP_MARGIN_MS = 60_000;
 /** Transactions lost to concurrent grants before an acquire gives up (each lost one means someone else progressed). */
 const MAX_CONFLICTS = 16;
 
-const OPTIONS = ['client', 'prefix', 'requestTimeoutMs', 'watchHeartbeatMs'] as const;
 /** Operations that write: a transient failure of theirs is ambiguous (see classify-error.ts). */
 const WRITES = new Set(['acquire', 'renew', 'update', 'release']);
 
@@ -104,31 +76,14 @@ export class EtcdLeaseStore implements LeaseStore {
   readonly #timeoutMs: number;
   readonly #hub: WatchHub;
   /** Leases granted here, by name and token; entries of leases abandoned unreleased are swept. */
-  readonly #held = new Map<string, Held>();
-  #sweepAt = 256;
+  readonly #held = new HeldLeases();
   #closed = false;
 
   constructor(options: EtcdLeaseStoreOptions) {
-    const o = ownOptions('EtcdLeaseStore options', options, OPTIONS);
-    const client = o['client'] as EtcdClientLike | undefined;
-    if (
-      !client ||
-      typeof client.kv?.txn !== 'function' ||
-      typeof client.leaseClient?.leaseGrant !== 'function' ||
-      typeof client.watchClient?.watch !== 'function'
-    ) {
-      throw new InvalidOptionError(
-        'client',
-        `Expected \`client\` to be an etcd3 client (new Etcd3({ hosts })), got ${describe(client)}`,
-      );
-    }
+    const { client, keyPrefix, timeoutMs, heartbeatMs } = etcdStoreSettings(options);
     this.#client = client;
-    const prefix = text('prefix', o['prefix'] ?? 'tenure/', 256);
-    // etcd3's low-level calls, which this store uses, ignore a namespace's prefix: apply it here.
-    const namespace = (client as { prefix?: unknown }).prefix;
-    this.#keys = keys((Buffer.isBuffer(namespace) ? namespace.toString('utf8') : '') + prefix);
-    this.#timeoutMs = integer('requestTimeoutMs', o['requestTimeoutMs'] ?? 5000, 1, 600_000);
-    const heartbeatMs = integer('watchHeartbeatMs', o['watchHeartbeatMs'] ?? 5000, 100, 600_000);
+    this.#keys = keys(keyPrefix);
+    this.#timeoutMs = timeoutMs;
     this.#hub = new WatchHub(
       {
         openStream: () => this.#client.watchClient.watch(),
@@ -174,7 +129,7 @@ export class EtcdLeaseStore implements LeaseStore {
     try {
       let last = counterOf(counter, name);
       for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
-        const term = Math.max(last.term + 1, Math.floor(wallClockMs() * 1000));
+        const term = nextTerm(last);
         const value: LeaseValue = {
           token,
           identity: request.identity,
@@ -183,23 +138,10 @@ export class EtcdLeaseStore implements LeaseStore {
           ttlMs: request.ttlMs,
         };
         const txn = await this.#run('acquire', name, () =>
-          this.#client.kv.txn(
-            {
-              compare: [
-                { key, target: 'Create', result: 'Equal', create_revision: 0 },
-                { key: termKey, target: 'Mod', result: 'Equal', mod_revision: last.revision },
-              ],
-              success: [
-                { request_put: { key, value: encodeValue(value), lease: leaseId } },
-                { request_put: { key: termKey, value: Buffer.from(String(term)) } },
-              ],
-              failure: [{ request_range: { key } }, { request_range: { key: termKey } }],
-            },
-            this.#call(),
-          ),
+          this.#client.kv.txn(grantTxn(key, termKey, last.revision, leaseId, value), this.#call()),
         );
         if (txn.succeeded) {
-          this.#remember(name, token, Number(txn.header.revision), leaseId, grant.TTL, value);
+          this.#held.remember(name, token, Number(txn.header.revision), leaseId, grant.TTL, value);
           return { acquired: true, term };
         }
         const kv = rangeOf(txn, 0)?.kvs[0];
@@ -211,7 +153,7 @@ export class EtcdLeaseStore implements LeaseStore {
         const holder = decodeValue(kv);
         if (holder.token === token) {
           // Our own grant, applied by an earlier attempt whose reply was lost (the client retried).
-          this.#remember(name, token, Number(kv.create_revision), leaseId, grant.TTL, holder);
+          this.#held.remember(name, token, Number(kv.create_revision), leaseId, grant.TTL, holder);
           return { acquired: true, term: holder.term };
         }
         this.#revokeQuietly(leaseId);
@@ -254,8 +196,8 @@ export class EtcdLeaseStore implements LeaseStore {
         : ttl <= 0
           ? 'expired'
           : 'renewed';
-    if (outcome !== 'renewed') this.#forget(lease);
-    else held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
+    if (outcome !== 'renewed') this.#held.forget(lease);
+    else held.until = heldUntil(held.grantedMs);
     return outcome;
   }
 
@@ -266,20 +208,13 @@ export class EtcdLeaseStore implements LeaseStore {
     const key = this.#keys.lease(lease.name);
     const value = { ...held.value, data };
     const txn = await this.#run('update', lease.name, () =>
-      this.#client.kv.txn(
-        {
-          compare: [{ key, target: 'Create', result: 'Equal', create_revision: held.created }],
-          success: [{ request_put: { key, value: encodeValue(value), ignore_lease: true } }],
-          failure: [{ request_range: { key } }],
-        },
-        this.#call(),
-      ),
+      this.#client.kv.txn(updateTxn(key, held.created, value), this.#call()),
     );
     if (txn.succeeded) {
       held.value = value;
       return 'updated';
     }
-    this.#forget(lease);
+    this.#held.forget(lease);
     return rangeOf(txn, 0)?.kvs[0] ? 'stolen' : 'expired';
   }
 
@@ -289,16 +224,9 @@ export class EtcdLeaseStore implements LeaseStore {
     if (typeof held === 'string') return false;
     const key = this.#keys.lease(lease.name);
     const txn = await this.#run('release', lease.name, () =>
-      this.#client.kv.txn(
-        {
-          compare: [{ key, target: 'Create', result: 'Equal', create_revision: held.created }],
-          success: [{ request_delete_range: { key } }],
-          failure: [],
-        },
-        this.#call(),
-      ),
+      this.#client.kv.txn(releaseTxn(key, held.created), this.#call()),
     );
-    this.#forget(lease);
+    this.#held.forget(lease);
     this.#revokeQuietly(held.leaseId);
     return txn.succeeded;
   }
@@ -346,19 +274,10 @@ export class EtcdLeaseStore implements LeaseStore {
 
   async diagnose(): Promise<string[]> {
     this.#assertOpen();
-    const warnings: string[] = [];
     const cluster = this.#client.cluster;
-    if (cluster) {
-      const { members } = await this.#run('diagnose', '', () =>
-        cluster.memberList({}, this.#call()),
-      );
-      if (members.length < 3) {
-        warnings.push(
-          `etcd has ${members.length} member(s): losing one stops every election; run 3 or 5 members`,
-        );
-      }
-    }
-    return warnings;
+    return diagnoseEtcd(
+      cluster && (() => this.#run('diagnose', '', () => cluster.memberList({}, this.#call()))),
+    );
   }
 
   close(): Promise<void> {
@@ -372,7 +291,7 @@ export class EtcdLeaseStore implements LeaseStore {
 
   /** This store's record of the lease, or what the key says about it (another store's grant). */
   async #find(lease: LeaseRef, operation: string): Promise<Held | 'expired' | 'stolen'> {
-    const held = this.#held.get(heldKey(lease));
+    const held = this.#held.get(lease);
     if (held) return held;
     const r = await this.#run(operation, lease.name, () =>
       this.#client.kv.range({ key: this.#keys.lease(lease.name) }, this.#call()),
@@ -388,7 +307,7 @@ export class EtcdLeaseStore implements LeaseStore {
       leaseId: kv.lease,
       grantedMs,
       value,
-      until: performance.now() + grantedMs + SWEEP_MARGIN_MS,
+      until: heldUntil(grantedMs),
     };
   }
 
@@ -414,21 +333,14 @@ export class EtcdLeaseStore implements LeaseStore {
     if (kept.status === 'rejected' || kept.value <= 0) {
       this.#revokeQuietly(grant.ID);
       if (kept.status === 'rejected') throw kept.reason;
-      this.#forget(lease);
+      this.#held.forget(lease);
       return 'expired';
     }
     let txn: ITxnResponse;
     try {
       txn = await this.#run('renew', lease.name, () =>
         this.#client.kv.txn(
-          {
-            compare: [
-              { key, target: 'Create', result: 'Equal', create_revision: held.created },
-              { key, target: 'Lease', result: 'Equal', lease: held.leaseId },
-            ],
-            success: [{ request_put: { key, value: encodeValue(held.value), lease: grant.ID } }],
-            failure: [{ request_range: { key } }],
-          },
+          moveTxn(key, held.created, held.leaseId, grant.ID, held.value),
           this.#call(),
         ),
       );
@@ -443,13 +355,13 @@ export class EtcdLeaseStore implements LeaseStore {
         // Ours, on another lease: an earlier move applied without an answer. Keep that one.
         return this.#adopt(held, lease, kv);
       }
-      this.#forget(lease);
+      this.#held.forget(lease);
       return kv ? 'stolen' : 'expired';
     }
     this.#revokeQuietly(held.leaseId);
     held.leaseId = grant.ID;
     held.grantedMs = Number(grant.TTL) * 1000;
-    held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
+    held.until = heldUntil(held.grantedMs);
     return 'renewed';
   }
 
@@ -459,56 +371,21 @@ export class EtcdLeaseStore implements LeaseStore {
     held.leaseId = kv.lease;
     const ttl = await this.#run('renew', lease.name, () => this.#keepAliveOnce(kv.lease));
     if (ttl <= 0) {
-      this.#forget(lease);
+      this.#held.forget(lease);
       return 'expired';
     }
     held.grantedMs = ttl * 1000;
-    held.until = performance.now() + held.grantedMs + SWEEP_MARGIN_MS;
+    held.until = heldUntil(held.grantedMs);
     this.#revokeQuietly(previous);
     return 'renewed';
   }
 
-  /**
-   * One keep-alive on a short-lived stream; resolves with the ttl etcd
-   * reports (≤ 0: the lease is gone). After the reply the stream is
-   * half-closed (`end()`), which etcd answers by closing it: cancelling it
-   * instead (RST_STREAM) made the next requests on the connection take an
-   * extra round trip (measured through a delaying proxy).
-   */
-  async #keepAliveOnce(leaseId: string): Promise<number> {
-    const stream = await this.#client.leaseClient.leaseKeepAlive(this.#call());
-    let answered = false;
-    try {
-      return await new Promise<number>((resolve, reject) => {
-        stream.on('data', (reply) => {
-          answered = true;
-          resolve(Number(reply.TTL));
-        });
-        stream.on('error', reject);
-        stream.on('end', () =>
-          reject(
-            new StoreUnavailableError('etcd ended the keep-alive stream without a reply', {
-              ambiguous: true,
-            }),
-          ),
-        );
-        stream.write({ ID: leaseId });
-      });
-    } finally {
-      try {
-        if (answered) stream.end();
-        else stream.cancel(); // failed or timed out: the 'error' it may emit now is ignored
-      } catch {
-        // already closed
-      }
-    }
+  /** One keep-alive of etcd lease `leaseId`: its ttl in seconds (≤ 0: gone). See lease-ttl.ts. */
+  #keepAliveOnce(leaseId: string): Promise<number> {
+    return keepAliveOnce(this.#client.leaseClient, leaseId, this.#call());
   }
 
-  /**
-   * The holder's remaining time. etcd reports whole seconds rounded toward
-   * zero (0: under a second left, or run out and about to be deleted; -1:
-   * gone), so this is an upper bound, within 1 s, of when etcd frees the name.
-   */
+  /** The holder's remaining time, from its etcd lease's time to live (see `remainingMsOf`): 0 when gone. */
   async #remainingMs(
     kv: IKeyValue,
     value: LeaseValue,
@@ -518,38 +395,7 @@ export class EtcdLeaseStore implements LeaseStore {
     const ttl = await this.#run(operation, name, () =>
       this.#client.leaseClient.leaseTimeToLive({ ID: kv.lease }, this.#call()),
     );
-    const seconds = Number(ttl.TTL);
-    if (seconds < 0) return 0;
-    return Math.min(seconds * 1000 + 999, Math.max(Number(ttl.grantedTTL) * 1000, value.ttlMs));
-  }
-
-  #remember(
-    name: string,
-    token: string,
-    created: number,
-    leaseId: string,
-    grantedTtl: string,
-    value: LeaseValue,
-  ): void {
-    const grantedMs = Number(grantedTtl) * 1000;
-    this.#held.set(`${name}\u0000${token}`, {
-      name,
-      created,
-      leaseId,
-      grantedMs,
-      value,
-      until: performance.now() + grantedMs + SWEEP_MARGIN_MS,
-    });
-    if (this.#held.size >= this.#sweepAt) {
-      // Locks dropped without release (lost by their deadline, abandoned) would pile up here.
-      const now = performance.now();
-      for (const [key, held] of this.#held) if (held.until < now) this.#held.delete(key);
-      this.#sweepAt = Math.max(256, 2 * this.#held.size);
-    }
-  }
-
-  #forget(lease: LeaseRef): void {
-    this.#held.delete(heldKey(lease));
+    return remainingMsOf(ttl, value);
   }
 
   #revokeQuietly(leaseId: string): void {
@@ -572,38 +418,4 @@ export class EtcdLeaseStore implements LeaseStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
-}
-
-function heldKey(lease: LeaseRef): string {
-  return `${lease.name}\u0000${lease.token.reveal()}`;
-}
-
-function rangeOf(txn: ITxnResponse, index: number): IRangeResponse | undefined {
-  return txn.responses[index]?.response_range;
-}
-
-/** The term counter and the revision to compare it on (0: no counter yet). */
-function counterOf(
-  range: IRangeResponse | undefined,
-  name: string,
-): { term: number; revision: number } {
-  const kv = range?.kvs[0];
-  if (!kv) return { term: 0, revision: 0 };
-  const term = Number(kv.value.toString('utf8'));
-  if (!Number.isSafeInteger(term) || term < 0) {
-    throw new StoreError(
-      `etcd: the term counter of ${JSON.stringify(name)} holds ${JSON.stringify(kv.value.toString('utf8'))}, not a term`,
-      { ambiguous: false, retryable: false },
-    );
-  }
-  return { term, revision: Number(kv.mod_revision) };
-}
-
-/**
- * The system's wall clock, read now (`Date.now()`), so a correction of the
- * clock (an NTP step) after this process started counts; a monotonic-based
- * reading (`performance.timeOrigin + now()`) would keep a start-time error.
- */
-function wallClockMs(): number {
-  return Date.now();
 }

@@ -19,18 +19,14 @@
  * - Every statement is bounded by `queryTimeoutMs` and cancelled on the
  *   server when it runs out (an ambiguous `StoreTimeoutError`).
  */
-import { createHash } from 'node:crypto';
 import {
   ConfigurationError,
-  SchemaMissingError,
-  InvalidOptionError,
   StoreClosedError,
   StoreError,
   StoreTimeoutError,
   StoreUnavailableError,
   type TenureError,
 } from '../../errors.js';
-import { boolean, describe, integer, ownOptions } from '../../internal/validate.js';
 import { ChannelSubscriptions } from '../channel-subscriptions.js';
 import type {
   AcquireRequest,
@@ -46,83 +42,27 @@ import type {
   UpdateResult,
 } from '../lease-store.js';
 import { classifyPostgresError } from './classify-error.js';
+import { diagnosePostgres } from './diagnose.js';
+import { HandBacks } from './hand-back.js';
 import { ListenConnection, RECONNECTED } from './listen-connection.js';
+import { channelName, decodeNotification } from './notifications.js';
+import { type PostgresLeaseStoreOptions, postgresStoreSettings } from './options.js';
 import type { PgConnectionConfig, PgPoolLike } from './pg-types.js';
+import { acquireResultOf, holderOf, type LeaseRecord, leaseRecordOf } from './rows.js';
 import { NotSentError, runStatement } from './run-statement.js';
-import { identifier, SCHEMA_COMMENT, type Statements, statements } from './statements.js';
+import {
+  checkComment,
+  SCHEMA_STATE,
+  schemaMissing,
+  type SchemaState,
+  schemaStateOf,
+  schemaStateValues,
+} from './schema-check.js';
+import { statementName } from './statement-name.js';
+import type { Statements } from './statements.js';
 
-export interface PostgresLeaseStoreOptions {
-  /** A node-postgres `Pool` (direct or through PgBouncer in transaction mode). Never closed by the store. */
-  pool: PgPoolLike;
-  /** Schema of the lease table. @default 'public' */
-  schema?: string;
-  /**
-   * The lease table; a second table `<table>_watchers` holds the LISTEN
-   * registrations. Every member of a fleet must use the same table.
-   * @default 'tenure_leases'
-   */
-  table?: string;
-  /**
-   * Connection settings (a node-postgres `ClientConfig`) for the store's one
-   * `LISTEN` connection, which must reach PostgreSQL directly: `LISTEN`
-   * does not work through PgBouncer's transaction pooling. `false` turns
-   * notifications off: waiters and followers then wake at the holder's
-   * expiry (hand-over takes up to a lease instead of milliseconds).
-   * @default the pool's own settings
-   */
-  listen?: PgConnectionConfig | false;
-  /** Fair hand-off window after a release that notified a watcher (see `LeaseStore`); 0 disables. @default 50 */
-  handoffMs?: number;
-  /** Keep a lease's data in its row after release, for `inspect()` (pglock's KeepOnRelease). @default false */
-  keepDataOnRelease?: boolean;
-  /**
-   * Send the store's statements as named prepared statements, parsed and
-   * planned once per connection instead of on every call (see
-   * docs/benchmarks.md). Turn it off behind PgBouncer older than 1.21 in transaction mode
-   * (or with `max_prepared_statements = 0`), which cannot route them.
-   * @default true
-   */
-  preparedStatements?: boolean;
-  /**
-   * Bound on each statement, including the wait for a pooled client; on
-   * expiry the statement is cancelled on the server and the operation fails
-   * with an ambiguous `StoreTimeoutError`. Keep it at or below the
-   * `requestTimeoutMs` of the locks and electors using the store.
-   * @default 5000
-   */
-  queryTimeoutMs?: number;
-}
-
-/** A lease row as `inspect()` reads it, held or not. */
-export interface LeaseRecord {
-  readonly name: string;
-  /** Whether someone holds it now. */
-  readonly held: boolean;
-  /** The latest holder's identity (kept after release). */
-  readonly identity: string;
-  /** The latest term issued for the name. */
-  readonly term: number;
-  /** The holder's data; after release only with `keepDataOnRelease`. */
-  readonly data: string;
-  /** Time to expiry while held, else 0. */
-  readonly remainingMs: number;
-}
-
-/** $1 schema, $2 table, $3 watchers table (quoted, qualified). */
-const SCHEMA_STATE = `SELECT to_regnamespace($1) IS NOT NULL AS schema,
-  to_regclass($2) IS NOT NULL AS table, to_regclass($3) IS NOT NULL AS watchers,
-  obj_description(to_regclass($2), 'pg_class') AS comment`;
-
-const OPTIONS = [
-  'pool',
-  'schema',
-  'table',
-  'listen',
-  'handoffMs',
-  'keepDataOnRelease',
-  'preparedStatements',
-  'queryTimeoutMs',
-] as const;
+export type { PostgresLeaseStoreOptions } from './options.js';
+export type { LeaseRecord } from './rows.js';
 
 export class PostgresLeaseStore implements LeaseStore {
   readonly kind = 'postgres';
@@ -135,53 +75,35 @@ export class PostgresLeaseStore implements LeaseStore {
   readonly #prepared: boolean;
   readonly #subscriptions: ChannelSubscriptions | undefined;
   #schemaChecked: Promise<void> | undefined;
-  /** Hand-back attempts of acquisitions that timed out (see `#handBack`). */
-  readonly #handBacks = new Set<ReturnType<typeof setTimeout>>();
+  /** Acquisitions that timed out, handed back if they apply late. */
+  readonly #handBacks: HandBacks;
   #closed = false;
 
   constructor(options: PostgresLeaseStoreOptions) {
-    const o = ownOptions('PostgresLeaseStore options', options, OPTIONS);
-    const pool = o['pool'] as PgPoolLike | undefined;
-    if (!pool || typeof (pool as { connect?: unknown }).connect !== 'function') {
-      throw new InvalidOptionError(
-        'pool',
-        `Expected \`pool\` to be a node-postgres Pool, got ${describe(pool)}`,
-      );
-    }
-    this.#pool = pool;
-    const schema = identifier('schema', o['schema'] ?? 'public', 63);
-    const table = identifier('table', o['table'] ?? 'tenure_leases', 54);
-    this.#sql = statements(schema, table);
-    this.#handoffMs = integer('handoffMs', o['handoffMs'] ?? 50, 0, 60_000);
-    this.#keepData = boolean('keepDataOnRelease', o['keepDataOnRelease'] ?? false);
-    this.#timeoutMs = integer('queryTimeoutMs', o['queryTimeoutMs'] ?? 5000, 1, 600_000);
-    this.#prepared = boolean('preparedStatements', o['preparedStatements'] ?? true);
-    const listen = o['listen'];
-    if (
-      listen !== undefined &&
-      listen !== false &&
-      (typeof listen !== 'object' || listen === null)
-    ) {
-      throw new InvalidOptionError(
-        'listen',
-        `Expected \`listen\` to be a connection config object or false, got ${describe(listen)}`,
-      );
-    }
-    this.#listen = listen === false ? false : (listen ?? pool.options ?? {});
-    if (this.#listen !== false) {
-      const Client = pool.Client;
-      if (typeof Client !== 'function') {
-        throw new InvalidOptionError(
-          'pool',
-          'Expected `pool` to be a node-postgres Pool (its `Client` class opens the LISTEN connection); pass `listen: false` to run without notifications',
-        );
-      }
-      const config = this.#listen;
-      const sql = this.#sql;
+    const settings = postgresStoreSettings(options);
+    this.#pool = settings.pool;
+    this.#sql = settings.sql;
+    this.#handoffMs = settings.handoffMs;
+    this.#keepData = settings.keepData;
+    this.#timeoutMs = settings.timeoutMs;
+    this.#prepared = settings.prepared;
+    this.#listen = settings.listen;
+    const { Client, listen: config, sql } = settings;
+    if (Client && config !== false) {
       this.#subscriptions = new ChannelSubscriptions(
         () => new ListenConnection(Client, config, sql),
       );
     }
+    this.#handBacks = new HandBacks((lease) =>
+      runStatement(
+        this.#pool,
+        'release',
+        this.#sql.release,
+        this.#releaseValues(lease),
+        this.#timeoutMs,
+        { name: this.#prepared ? statementName('release', this.#sql.release) : undefined },
+      ),
+    );
   }
 
   /** The qualified table, e.g. `"public"."tenure_leases"`. */
@@ -201,7 +123,7 @@ export class PostgresLeaseStore implements LeaseStore {
     // one bounded read, no lock, no DDL.
     const found = await this.#schemaState();
     if (found.table && found.watchers) {
-      this.#checkComment(found.comment);
+      checkComment(this.#sql, found.comment);
       this.#schemaChecked = Promise.resolve();
       return;
     }
@@ -220,9 +142,12 @@ export class PostgresLeaseStore implements LeaseStore {
         text: 'SELECT pg_advisory_xact_lock(1952804469, hashtext($1))',
         values: [this.#sql.table],
       });
-      const locked = await client.query({ text: SCHEMA_STATE, values: this.#schemaStateValues() });
+      const locked = await client.query({
+        text: SCHEMA_STATE,
+        values: schemaStateValues(this.#sql),
+      });
       const row = locked.rows[0] ?? {};
-      if (row['table'] === true) this.#checkComment(row['comment']);
+      if (row['table'] === true) checkComment(this.#sql, row['comment']);
       if (row['schema'] !== true)
         await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#sql.schemaName}"`);
       await client.query(this.#sql.schema);
@@ -240,26 +165,17 @@ export class PostgresLeaseStore implements LeaseStore {
     this.#schemaChecked = Promise.resolve();
   }
 
-  async #schemaState(): Promise<{ table: boolean; watchers: boolean; comment: unknown }> {
+  async #schemaState(): Promise<SchemaState> {
     const rows = await runStatement(
       this.#pool,
       'schema check',
       SCHEMA_STATE,
-      this.#schemaStateValues(),
+      schemaStateValues(this.#sql),
       this.#timeoutMs,
     ).catch((error: unknown) => {
       throw this.#classify(error, 'schema check', '');
     });
-    const row = rows[0] ?? {};
-    return {
-      table: row['table'] === true,
-      watchers: row['watchers'] === true,
-      comment: row['comment'],
-    };
-  }
-
-  #schemaStateValues(): string[] {
-    return [`"${this.#sql.schemaName}"`, this.#sql.table, this.#sql.watchers];
+    return schemaStateOf(rows[0] ?? {});
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -270,24 +186,15 @@ export class PostgresLeaseStore implements LeaseStore {
       request.data,
       request.ttlMs,
       request.waiting === true,
-      this.#channel(request.name),
+      channelName(this.#sql.table, request.name),
     ]).catch((error: unknown) => {
       // Timed out: the statement may still apply later (a stalled server runs it when it
       // resumes). Nobody will use that grant: hand it back if it shows up.
-      if (error instanceof StoreTimeoutError) this.#handBack(request);
+      if (error instanceof StoreTimeoutError) this.#handBacks.add(request);
       throw error;
     });
     if (!row) throw this.#classify(new Error('acquire returned no row'), 'acquire', request.name);
-    const term = Number(row['term']);
-    if (row['acquired'] === true) return { acquired: true, term };
-    const remainingMs = Number(row['remaining_ms']);
-    if (remainingMs > 0) {
-      return {
-        acquired: false,
-        holder: { identity: String(row['identity']), term, data: String(row['data']), remainingMs },
-      };
-    }
-    return { acquired: false, holder: null, reservedMs: Math.max(1, Number(row['reserved_ms'])) };
+    return acquireResultOf(row);
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
@@ -305,7 +212,7 @@ export class PostgresLeaseStore implements LeaseStore {
       lease.name,
       lease.token.reveal(),
       data,
-      this.#channel(lease.name),
+      channelName(this.#sql.table, lease.name),
     ]);
     if (row?.['updated'] === true) return 'updated';
     return row?.['held'] === true ? 'stolen' : 'expired';
@@ -327,19 +234,19 @@ export class PostgresLeaseStore implements LeaseStore {
       lease.token.reveal(),
       this.#keepData,
       this.#handoffMs,
-      this.#channel(lease.name),
+      channelName(this.#sql.table, lease.name),
     ];
   }
 
   async read(name: string): Promise<LeaseHolder | null> {
     const row = await this.#one('read', name, this.#sql.read, [name]);
-    return row ? holder(row) : null;
+    return row ? holderOf(row) : null;
   }
 
   async list(prefix: string): Promise<ListedLease[]> {
     const rows = await this.#rows('list', prefix, this.#sql.list, [prefix]);
     return rows
-      .map((row) => ({ name: String(row['name']), ...holder(row) }))
+      .map((row) => ({ name: String(row['name']), ...holderOf(row) }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
@@ -350,16 +257,7 @@ export class PostgresLeaseStore implements LeaseStore {
    */
   async inspect(name: string): Promise<LeaseRecord | null> {
     const row = await this.#one('inspect', name, this.#sql.inspect, [name]);
-    if (!row) return null;
-    const held = row['held'] === true;
-    return {
-      name: String(row['name']),
-      held,
-      identity: String(row['identity']),
-      term: Number(row['term']),
-      data: String(row['data']),
-      remainingMs: held ? Number(row['remaining_ms']) : 0,
-    };
+    return row ? leaseRecordOf(row) : null;
   }
 
   async subscribe(
@@ -370,107 +268,34 @@ export class PostgresLeaseStore implements LeaseStore {
     const subscriptions = this.#subscriptions;
     if (!subscriptions) return () => undefined; // listen: false: callers wake at expiry
     await this.#ensureSchema();
-    const channel = this.#channel(name);
+    const channel = channelName(this.#sql.table, name);
     try {
       return await subscriptions.add(channel, (message) => {
-        if (message === 'acquired' || message === 'updated') listener(message);
-        else if (message.startsWith('released:')) {
-          const subscribers = Number(message.slice(9));
-          listener('released', Number.isInteger(subscribers) ? { subscribers } : {});
-        } else if (message === RECONNECTED) {
+        if (message === RECONNECTED) {
           // Notifications sent while disconnected are lost: re-read and report the state now.
           this.read(name).then(
             (holder) => listener(holder ? 'acquired' : 'released'),
             () => listener('released'),
           );
+          return;
         }
+        const event = decodeNotification(message);
+        if (event) listener(...event);
       });
     } catch (error) {
       throw this.#classify(error, 'subscribe', name);
     }
   }
 
-  async diagnose(): Promise<string[]> {
-    const warnings: string[] = [];
-    if (this.#listen === false) {
-      warnings.push(
-        "PostgreSQL notifications are off (listen: false): waiters and followers wake at the holder's expiry, so a hand-over takes up to a lease period. Pass `listen` with a direct connection (not through PgBouncer) for millisecond hand-over.",
-      );
-    }
-    const rows = await this.#rows(
-      'diagnose',
-      '',
-      `SELECT pg_is_in_recovery() AS standby,
-              current_setting('synchronous_commit') AS commit,
-              current_setting('synchronous_standby_names') AS standbys,
-              (SELECT count(*) FROM pg_stat_replication)::integer AS replicas`,
-      [],
-    );
-    const row = rows[0] ?? {};
-    const standbys = typeof row['standbys'] === 'string' ? row['standbys'] : '';
-    const commit = typeof row['commit'] === 'string' ? row['commit'] : '';
-    if (row['standby'] === true) {
-      warnings.push(
-        'The pool is connected to a PostgreSQL standby (read-only): every acquisition will be refused.',
-      );
-    }
-    const synchronous = standbys !== '' && ['on', 'remote_apply'].includes(commit);
-    if (Number(row['replicas']) > 0 && !synchronous) {
-      warnings.push(
-        `PostgreSQL streams to ${String(row['replicas'])} standby(s) without synchronous commit (synchronous_commit=${commit}, synchronous_standby_names='${standbys}'): a fail-over to a standby that missed the latest renewals can let a second holder in while the first still trusts its lease (terms stay increasing). Set synchronous_standby_names and synchronous_commit=remote_apply (docs/safety.md).`,
-      );
-    }
-    return warnings;
+  diagnose(): Promise<string[]> {
+    return diagnosePostgres(this.#listen !== false, (text) => this.#rows('diagnose', '', text, []));
   }
 
   close(): Promise<void> {
     this.#closed = true;
-    for (const timer of this.#handBacks) clearTimeout(timer);
-    this.#handBacks.clear();
+    this.#handBacks.close();
     this.#subscriptions?.close();
     return Promise.resolve();
-  }
-
-  /**
-   * An acquisition timed out and may still apply later. Compare-and-clear on
-   * its token (a no-op unless that grant exists) after 0.25, 0.5, 1, 2 ...
-   * seconds until the request's ttl has passed or a release succeeded; each
-   * attempt on a fresh pooled connection. `close()` stops the attempts.
-   */
-  #handBack(request: AcquireRequest): void {
-    const lease = { name: request.name, token: request.token, term: 0 };
-    const until = performance.now() + request.ttlMs;
-    const attempt = (delayMs: number): void => {
-      if (this.#closed || performance.now() + delayMs > until) return;
-      const timer = setTimeout(() => {
-        this.#handBacks.delete(timer);
-        if (this.#closed) return;
-        runStatement(
-          this.#pool,
-          'release',
-          this.#sql.release,
-          this.#releaseValues(lease),
-          this.#timeoutMs,
-          {
-            name: this.#prepared ? statementName('release', this.#sql.release) : undefined,
-          },
-        ).then(
-          (rows) => {
-            if (rows.length === 0) attempt(delayMs * 2);
-          },
-          () => attempt(delayMs * 2),
-        );
-      }, delayMs);
-      timer.unref?.();
-      this.#handBacks.add(timer);
-    };
-    attempt(250);
-  }
-
-  /** Notification channel of a name: `tenure_` + 40 hex digits of SHA-256(table, name). */
-  #channel(name: string): string {
-    const digest = createHash('sha256').update(`${this.#sql.table}\n${name}`).digest('hex');
-    return `tenure_${digest.slice(0, 40)}`;
   }
 
   async #one(
@@ -503,24 +328,13 @@ export class PostgresLeaseStore implements LeaseStore {
   #ensureSchema(): Promise<void> {
     this.#schemaChecked ??= (async () => {
       const found = await this.#schemaState();
-      if (!found.table || !found.watchers) {
-        throw new SchemaMissingError(
-          `The lease table ${this.#sql.table} (or its ${this.#sql.watchers}) does not exist: call \`await store.createTable()\` once (or apply tenure's postgres schema.sql)`,
-        );
-      }
-      this.#checkComment(found.comment);
+      if (!found.table || !found.watchers) throw schemaMissing(this.#sql);
+      checkComment(this.#sql, found.comment);
     })().catch((error: unknown) => {
       this.#schemaChecked = undefined;
       throw error;
     });
     return this.#schemaChecked;
-  }
-
-  #checkComment(comment: unknown): void {
-    if (comment === SCHEMA_COMMENT) return;
-    throw new ConfigurationError(
-      `The lease table ${this.#sql.table} is not tenure's schema version 1 (its comment is ${describe(comment)}, expected ${JSON.stringify(SCHEMA_COMMENT)}): apply the schema of this tenure version, or use another table`,
-    );
   }
 
   #classify(error: unknown, operation: string, name: string): TenureError {
@@ -539,24 +353,4 @@ export class PostgresLeaseStore implements LeaseStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreClosedError();
   }
-}
-
-const names = new Map<string, string>();
-/** A prepared statement's name: the operation and a digest of its text (which names the table). */
-function statementName(operation: string, text: string): string {
-  let name = names.get(text);
-  if (name === undefined) {
-    name = `tenure_${operation.replace(/\W/g, '_')}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-    names.set(text, name);
-  }
-  return name;
-}
-
-function holder(row: Record<string, unknown>): LeaseHolder {
-  return {
-    identity: String(row['identity']),
-    term: Number(row['term']),
-    data: String(row['data']),
-    remainingMs: Number(row['remaining_ms']),
-  };
 }
