@@ -11,14 +11,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotEnoughReplicasError } from '../../src/errors.js';
 import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
+import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 
 let cluster: RedisCluster;
+/** Stores the tests made without closing them (each may hold a WAIT connection of its own). */
+const opened: RedisLeaseStore[] = [];
 beforeAll(async () => {
   cluster = await RedisCluster.start();
 }, 60_000);
-afterAll(() => cluster.stop());
+afterAll(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.close()));
+  await cluster.stop();
+});
 
 describe('RedisLeaseStore on a Redis Cluster', () => {
   it('list() on a Cluster client that has not loaded its slot map yet rejects as unavailable instead of listing nothing', async () => {
@@ -34,14 +40,17 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
   });
 
   it('with waitReplicas 1, after its shard fails over and the old primary rejoins as a replica, the name works again: MOVED is routing, never TENURE_CLUSTER_MISCONFIGURED', async () => {
-    const store = (): RedisLeaseStore =>
-      new RedisLeaseStore({
+    const store = (): RedisLeaseStore => {
+      const made = new RedisLeaseStore({
         client: cluster.client(),
         namespace: 'failover',
         waitReplicas: 1,
         // A replica on a loaded CI machine can take longer than 100 ms to confirm.
         waitTimeoutMs: 1000,
       });
+      opened.push(made);
+      return made;
+    };
     const a = new Locker(store(), { identity: 'a' });
     const b = new Locker(store(), { identity: 'b' });
     const lock = await a.lock('job', { ttlMs: 3000, renewMs: 1000 });
@@ -67,14 +76,17 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
   });
 
   it('with waitReplicas 1, while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it', async () => {
-    const store = (): RedisLeaseStore =>
-      new RedisLeaseStore({
+    const store = (): RedisLeaseStore => {
+      const made = new RedisLeaseStore({
         client: cluster.client(),
         namespace: 'migrating',
         waitReplicas: 1,
         // A replica on a loaded CI machine can take longer than 100 ms to confirm.
         waitTimeoutMs: 1000,
       });
+      opened.push(made);
+      return made;
+    };
     const a = new Locker(store(), { identity: 'a' });
     const b = new Locker(store(), { identity: 'b' });
     const lock = await a.lock('job', { ttlMs: 1500, renewMs: 300 });
@@ -110,14 +122,17 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
   async function reshardThenFailDestination(lagging: boolean) {
     const namespace = lagging ? 'reshard-lag' : 'reshard-ok';
     const key = `{${namespace}:job}:lease`;
-    const store = (): RedisLeaseStore =>
-      new RedisLeaseStore({
+    const store = (): RedisLeaseStore => {
+      const made = new RedisLeaseStore({
         client: cluster.client(),
         namespace,
         waitReplicas: 1,
         // A replica on a loaded CI machine can take longer than 100 ms to confirm.
         waitTimeoutMs: 1000,
       });
+      opened.push(made);
+      return made;
+    };
     const a = new Locker(store(), { identity: 'a' });
     const b = new Locker(store(), { identity: 'b' });
     const lock = await a.lock('job', { ttlMs: 30_000, renewMs: 8000 });
@@ -173,4 +188,39 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
   it("gate: the same reshard and fail-over after the destination's replica confirmed the migrated keys (a write and WAIT 1 on the destination): nobody else is granted the name", async () => {
     expect(await reshardThenFailDestination(false)).toEqual({ granted: false, firstValid: true });
   }, 60_000);
+
+  it("with waitReplicas 1, a WAIT that blocks (the shard's replica SIGSTOPped) blocks the store's own connection, never the caller's", async () => {
+    const client = cluster.client();
+    const store = new RedisLeaseStore({
+      client,
+      namespace: 'blocked',
+      waitReplicas: 1,
+      waitTimeoutMs: 1500,
+    });
+    const token = OwnershipToken.generate();
+    const request = { name: 'job', token, ttlMs: 5000, identity: 'a', data: '' };
+    try {
+      const warm = await store.acquire(request); // opens the store's connection
+      expect(warm.acquired).toBe(true);
+      const primary = await cluster.primaryOf('{blocked:job}:lease');
+      const replica = (await cluster.shardOf(primary))[1];
+      if (replica?.pid === undefined) throw new Error('the shard has no replica');
+      process.kill(replica.pid, 'SIGSTOP');
+      try {
+        const renewed = store.renew({ name: 'job', token, term: 0 }, 5000).catch((e: unknown) => e);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the script and WAIT are on the wire
+        const sent = performance.now();
+        await client.get('{blocked:job}:other'); // the same slot, so the same primary
+        const getMs = performance.now() - sent;
+        // Pipelined on the caller's client, GET waited behind a WAIT blocking 1,450 ms more.
+        expect(getMs).toBeLessThan(700);
+        expect(await renewed).toBeInstanceOf(NotEnoughReplicasError);
+      } finally {
+        process.kill(replica.pid, 'SIGCONT');
+      }
+      await cluster.waitUntilHealthy();
+    } finally {
+      await store.close();
+    }
+  });
 });

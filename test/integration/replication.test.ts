@@ -101,6 +101,92 @@ describe('waitReplicas', () => {
     await store.close();
   });
 
+  it("WAIT blocks only the store's own connection: the caller's client answers meanwhile", async () => {
+    const client = primary.client();
+    const store = new RedisLeaseStore({
+      client,
+      namespace: uniqueNamespace(),
+      waitReplicas: 1,
+      waitTimeoutMs: 1500,
+    });
+    await store.acquire(request('warm')); // opens the store's connection
+    link.stall();
+    try {
+      const acquired = store.acquire(request('job')).catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the batch and its WAIT are on the wire
+      const sent = performance.now();
+      await client.ping();
+      const pingMs = performance.now() - sent;
+      // Pipelined on the caller's client (as before), PING waited behind the WAIT, which blocks
+      // for 1,450 ms more here; on the store's own connection it is answered at once.
+      expect(pingMs).toBeLessThan(700);
+      expect(await acquired).toBeInstanceOf(NotEnoughReplicasError);
+    } finally {
+      link.heal('deliver');
+    }
+    await store.close();
+  });
+
+  it('confirms concurrent acquisitions with one WAIT per batch, and reloads a lost script within a batch', async () => {
+    const client = primary.client();
+    const store = new RedisLeaseStore({
+      client,
+      namespace: uniqueNamespace(),
+      waitReplicas: 1,
+      waitTimeoutMs: 2000,
+    });
+    await store.acquire(request('warm'));
+    await client.call('script', 'flush');
+    await client.config('RESETSTAT');
+    const results = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => store.acquire(request(`job-${i}`))),
+    );
+    expect(results.every((r) => r.acquired)).toBe(true);
+    const stats = await client.info('commandstats');
+    const calls = (command: string) =>
+      Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    // The first acquisition goes alone; the 63 sent meanwhile go in the next batch (and the
+    // batch that found the script cache empty is sent again with EVAL).
+    expect(calls('wait')).toBeGreaterThanOrEqual(2);
+    expect(calls('wait')).toBeLessThanOrEqual(4);
+    expect(calls('eval')).toBeGreaterThanOrEqual(1);
+    expect(store.stats.scriptReloads).toBeGreaterThanOrEqual(1);
+    // Every lease is on the replica: one WAIT confirmed its whole batch.
+    const names = Array.from(
+      { length: 64 },
+      (_, i) => leaseKeys(store.namespace, `job-${i}`).lease,
+    );
+    expect(await replica.client().exists(...names)).toBe(64);
+    await store.close();
+  });
+
+  it("close() ends the store's WAIT connection and fails what it had not answered", async () => {
+    const client = primary.client();
+    const connections = async () =>
+      String(await client.call('CLIENT', 'LIST'))
+        .trim()
+        .split('\n').length;
+    const before = await connections();
+    const store = new RedisLeaseStore({
+      client,
+      namespace: uniqueNamespace(),
+      waitReplicas: 1,
+      waitTimeoutMs: 2000,
+    });
+    await store.acquire(request('warm'));
+    expect(await connections()).toBe(before + 1);
+    link.stall();
+    try {
+      const pending = store.acquire(request('job')).catch((e: unknown) => e);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await store.close();
+      expect(await pending).toBeInstanceOf(Error);
+    } finally {
+      link.heal('deliver');
+    }
+    await expect.poll(connections, { timeout: 2000 }).toBe(before);
+  });
+
   it('warns when replicas exist and waitReplicas is 0', async () => {
     const store = new RedisLeaseStore({ client: primary.client(), namespace: uniqueNamespace() });
     const warnings = await store.diagnose();

@@ -3,8 +3,9 @@
  * (standalone, Sentinel or Cluster). Each operation is one Lua script, sent
  * with EVALSHA in one round trip (EVAL once more after script-cache loss).
  * The caller's client is used as is and never closed; the store opens one
- * pub/sub connection with `client.duplicate()` on first `subscribe` and
- * closes it in `close()`.
+ * pub/sub connection with `client.duplicate()` on first `subscribe` (and,
+ * with `waitReplicas` on a standalone or Sentinel client, one for writes
+ * confirmed by `WAIT`) and closes them in `close()`.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -17,12 +18,7 @@ import {
   StoreUnavailableError,
 } from '../../errors.js';
 import { integer, ownOptions, text } from '../../internal/validate.js';
-import {
-  checkClient,
-  type PipelineClient,
-  type RedisClientLike,
-  type ScanClient,
-} from './client.js';
+import { checkClient, type RedisClientLike, type ScanClient } from './client.js';
 import type {
   AcquireRequest,
   AcquireResult,
@@ -53,6 +49,8 @@ import { ChannelSubscriptions } from '../channel-subscriptions.js';
 import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 import { decodeNotification } from './notifications.js';
 import { redisSubscriber } from './subscriber.js';
+import { type ConfirmedWrites, WaitBatches, type WaitConnection } from './wait-batches.js';
+import { type ClusterWaitConnection, ClusterWaits } from './cluster-waits.js';
 
 const SCRIPTS = {
   acquire: script('acquire', acquireLua, 2),
@@ -80,6 +78,12 @@ export interface RedisLeaseStoreOptions {
    * replicas have it. With asynchronous replication a failover to a replica
    * that missed the latest renewals can otherwise elect a second leader while
    * the first still trusts its lease. Standalone and Sentinel deployments.
+   * On a standalone or Sentinel client the acquisitions and renewals then go
+   * to a connection of the store's own (a `duplicate()`, opened on the first
+   * of them, closed by `close()`), in batches of those in flight together,
+   * each batch followed by one `WAIT`: `WAIT` blocks that connection, never
+   * the caller's. On a Cluster each is pipelined with its own `WAIT` on the
+   * caller's client.
    * @default 0
    */
   waitReplicas?: number;
@@ -144,6 +148,8 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #id = randomBytes(9).toString('base64url');
   #closed = false;
   readonly #unguard: () => void;
+  /** With `waitReplicas`: acquisitions and renewals, confirmed by WAIT on a connection of their own. */
+  readonly #waits: ConfirmedWrites;
 
   constructor(options: RedisLeaseStoreOptions) {
     const o = ownOptions('options', options, OPTIONS);
@@ -166,6 +172,21 @@ export class RedisLeaseStore implements LeaseStore {
       );
     }
     this.#unguard = guardSentinelClient(this.#client as GuardableClient, revived);
+    const waits = {
+      waitReplicas: this.#waitReplicas,
+      waitTimeoutMs: this.#waitTimeoutMs,
+      onReload: this.#onFallback,
+    };
+    this.#waits = this.#sharded
+      ? new ClusterWaits({
+          ...waits,
+          open: () => this.#client.duplicate() as unknown as ClusterWaitConnection,
+        })
+      : new WaitBatches({
+          ...waits,
+          open: () => this.#client.duplicate() as unknown as WaitConnection,
+          onRevive: revived,
+        });
   }
 
   /**
@@ -392,6 +413,7 @@ export class RedisLeaseStore implements LeaseStore {
     this.#closed = true;
     this.#unguard();
     this.#subscriptions.close();
+    this.#waits.close();
     return Promise.resolve();
   }
 
@@ -400,8 +422,9 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   /**
-   * Runs a writing script; with `waitReplicas` > 0 it is pipelined with
-   * `WAIT` (one round trip) and `acks` says how many replicas confirmed.
+   * Runs a writing script; with `waitReplicas` > 0 it is followed by `WAIT`
+   * in the same round trip (batched on the store's own connection, or
+   * pipelined on a Cluster client) and `acks` says how many replicas confirmed.
    * A `WAIT` that failed (ACL without `+wait`, a proxy that lacks it) is
    * `waitError`, never read as "0 replicas": retrying would not fix it.
    */
@@ -413,88 +436,16 @@ export class RedisLeaseStore implements LeaseStore {
   ): Promise<Replicated> {
     if (this.#waitReplicas === 0)
       return this.#run(s, operation, keys, args).then((reply): Replicated => ({ reply, acks: 0 }));
-    return this.#runWithWait(s, operation, keys, args);
-  }
-
-  async #runWithWait(
-    s: Script,
-    operation: string,
-    keys: LeaseKeys,
-    args: (string | number)[],
-  ): Promise<Replicated> {
-    if (this.#closed) throw new StoreClosedError();
-    const client = this.#client as Required<RedisClientLike>;
-    const wait = ['wait', this.#waitReplicas, this.#waitTimeoutMs];
-    try {
-      let results: [Error | null, unknown][] = [];
-      for (let redirects = 0; ; redirects++) {
-        results = await this.#scriptThenWait(client, [], s, args, wait);
-        // An ASK (the slot is migrating and the key has moved) is followed once on the node
-        // it names: ASKING, then the same script and WAIT, whose replicas hold the key now.
-        const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
-        const node = asked === undefined ? undefined : this.#node(asked);
-        if (node) {
-          results = await this.#scriptThenWait(node, [['asking']], s, args, wait);
-          break;
-        }
-        // On a Cluster, ioredis redirects a pipeline only when every command in it may be
-        // retried, which WAIT is not: a MOVED (the slot's primary changed, as after a fail-over)
-        // comes back as the script's answer, and the slot map stays stale. The script did not
-        // run there: refresh the map and send the pipeline again.
-        const moved = results[0]?.[0]?.message.startsWith('MOVED') === true;
-        if (!moved || typeof client.refreshSlotsCache !== 'function' || redirects >= 2) break;
-        await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
-      }
-      const [scriptError, reply] = results[0] ?? [new Error('Connection is closed.'), null];
-      if (scriptError) {
-        if (typeof client.refreshSlotsCache === 'function' && isRedirection(scriptError)) {
-          // A slot in migration (ASK), or still moving: not applied; retried until the deadline.
-          throw new StoreUnavailableError(
-            `Redis Cluster redirected \`${operation}\` on ${JSON.stringify(keys.lease)}: ${scriptError.message}`,
-            { cause: scriptError, ambiguous: false },
-          );
-        }
-        throw scriptError;
-      }
-      const [waitError, acks] = results[1] ?? [null, 0];
-      if (waitError) return { reply, acks: 0, waitError: classifyWaitError(waitError, keys.lease) };
-      return { reply, acks: toInt(acks, 'WAIT reply') };
-    } catch (error) {
-      throw classifyRedisError(error, operation, keys.lease);
-    }
-  }
-
-  /**
-   * The script and `WAIT` sent after `ASKING` to the Cluster node at
-   * `address` (`host:port` from an `ASK` answer); `undefined` when this
-   * client has no connection to that node (the `ASK` is then reported as
-   * "not now" and retried).
-   */
-  /**
-   * `prefix` (e.g. ASKING), the script (EVALSHA, EVAL on NOSCRIPT) and `wait`
-   * in one pipeline on `target`; the replies after the prefix.
-   */
-  async #scriptThenWait(
-    target: PipelineClient,
-    prefix: unknown[][],
-    s: Script,
-    args: (string | number)[],
-    wait: (string | number)[],
-  ): Promise<[Error | null, unknown][]> {
-    const send = async (command: unknown[]): Promise<[Error | null, unknown][]> =>
-      ((await target.pipeline([...prefix, command, wait]).exec()) ?? []).slice(prefix.length);
-    const results = await send(['evalsha', s.sha, s.numKeys, ...args]);
-    if (!results[0]?.[0]?.message.startsWith('NOSCRIPT')) return results;
-    this.stats.scriptReloads++;
-    return send(['eval', s.source, s.numKeys, ...args]);
-  }
-
-  /** The Cluster node connection at `host:port`, if the client has one that pipelines. */
-  #node(address: string): PipelineClient | undefined {
-    const node = this.#client
-      .nodes?.('all')
-      .find((n) => `${n.options?.host}:${n.options?.port}` === address);
-    return node?.pipeline ? (node as PipelineClient) : undefined;
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#waits.run(s, args, `${operation} on ${JSON.stringify(keys.lease)}`).then(
+      ({ reply, acks, waitError }): Replicated =>
+        waitError
+          ? { reply, acks: 0, waitError: classifyWaitError(waitError, keys.lease) }
+          : { reply, acks },
+      (error: unknown) => {
+        throw classifyRedisError(error, operation, keys.lease);
+      },
+    );
   }
 
   #notReplicated(operation: string, key: string, acks: number): NotEnoughReplicasError {
@@ -514,10 +465,6 @@ export class RedisLeaseStore implements LeaseStore {
   readonly #onFallback = (): void => {
     this.stats.scriptReloads++;
   };
-}
-
-function isRedirection(error: Error): boolean {
-  return /^(MOVED|ASK) /.test(error.message);
 }
 
 interface Replicated {

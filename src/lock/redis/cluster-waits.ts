@@ -1,0 +1,128 @@
+/**
+ * Writes confirmed by `WAIT` on a Redis Cluster (see `RedisLeaseStore`'s
+ * `waitReplicas`): each script is pipelined with its own `WAIT` (one round
+ * trip) on a `duplicate()` of the caller's Cluster client, opened on the
+ * first write and closed by `close()`, so a `WAIT` that blocks a node
+ * connection never blocks the caller's. (A batch per node, as on a
+ * standalone client, is not done here: ioredis pipelines a Cluster's commands
+ * only within one slot, and names hash to different slots.)
+ *
+ * Contract of `run`: resolves with the script's reply and what `WAIT` said
+ * (`acks`, or `waitError` when `WAIT` itself failed); rejects with the
+ * script's error reply, a redirection it could not follow as
+ * `StoreUnavailableError` (not applied: "not now"), or the connection's
+ * failure. The caller classifies the rest.
+ */
+import { StoreUnavailableError } from '../../errors.js';
+import type { ClusterNode, PipelineClient } from './client.js';
+import type { Script } from './script-runner.js';
+import type { ConfirmedWrites, WaitedReply } from './wait-batches.js';
+
+/** What the writes need of the duplicated ioredis `Cluster`. */
+export interface ClusterWaitConnection extends PipelineClient {
+  nodes(role: 'all'): ClusterNode[];
+  refreshSlotsCache(callback?: (error?: Error | null) => void): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  disconnect(): void;
+}
+
+export interface ClusterWaitsOptions {
+  /** Opens the connection (a `duplicate()` of the caller's Cluster client). */
+  readonly open: () => ClusterWaitConnection;
+  readonly waitReplicas: number;
+  readonly waitTimeoutMs: number;
+  /** A script was resent with EVAL after NOSCRIPT. */
+  readonly onReload: () => void;
+}
+
+export class ClusterWaits implements ConfirmedWrites {
+  readonly #options: ClusterWaitsOptions;
+  #connection: ClusterWaitConnection | undefined;
+
+  constructor(options: ClusterWaitsOptions) {
+    this.#options = options;
+  }
+
+  close(): void {
+    this.#connection?.disconnect();
+    this.#connection = undefined;
+  }
+
+  async run(s: Script, args: (string | number)[], what: string): Promise<WaitedReply> {
+    const client = this.#connect();
+    const wait = ['wait', this.#options.waitReplicas, this.#options.waitTimeoutMs];
+    let results: [Error | null, unknown][] = [];
+    for (let redirects = 0; ; redirects++) {
+      results = await this.#scriptThenWait(client, [], s, args, wait);
+      // An ASK (the slot is migrating and the key has moved) is followed once on the node
+      // it names: ASKING, then the same script and WAIT, whose replicas hold the key now.
+      const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
+      const node = asked === undefined ? undefined : nodeAt(client, asked);
+      if (node) {
+        results = await this.#scriptThenWait(node, [['asking']], s, args, wait);
+        break;
+      }
+      // ioredis redirects a Cluster pipeline only when every command in it may be retried,
+      // which WAIT is not: a MOVED (the slot's primary changed, as after a fail-over) comes
+      // back as the script's answer, and the slot map stays stale. The script did not run
+      // there: refresh the map and send the pipeline again.
+      const moved = results[0]?.[0]?.message.startsWith('MOVED') === true;
+      if (!moved || redirects >= 2) break;
+      await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+    }
+    const [scriptError, reply] = results[0] ?? [new Error('Connection is closed.'), null];
+    if (scriptError) {
+      if (/^(MOVED|ASK) /.test(scriptError.message)) {
+        // A slot in migration (ASK), or still moving: not applied; retried until the deadline.
+        throw new StoreUnavailableError(
+          `Redis Cluster redirected \`${what}\`: ${scriptError.message}`,
+          { cause: scriptError, ambiguous: false },
+        );
+      }
+      throw scriptError;
+    }
+    const [waitError, acks] = results[1] ?? [null, 0];
+    if (waitError) return { reply, acks: 0, waitError };
+    if (typeof acks === 'number' && Number.isInteger(acks)) return { reply, acks };
+    return { reply, acks: 0, waitError: new Error(`Unexpected WAIT reply: ${String(acks)}`) };
+  }
+
+  #connect(): ClusterWaitConnection {
+    if (!this.#connection) {
+      const connection = this.#options.open();
+      // Its errors reach the callers as rejections; ioredis would print the event otherwise.
+      connection.on('error', () => undefined);
+      this.#connection = connection;
+    }
+    return this.#connection;
+  }
+
+  /**
+   * `prefix` (e.g. ASKING), the script (EVALSHA, EVAL on NOSCRIPT) and `wait`
+   * in one pipeline on `target`; the replies after the prefix.
+   */
+  async #scriptThenWait(
+    target: PipelineClient,
+    prefix: unknown[][],
+    s: Script,
+    args: (string | number)[],
+    wait: (string | number)[],
+  ): Promise<[Error | null, unknown][]> {
+    const send = async (command: unknown[]): Promise<[Error | null, unknown][]> =>
+      ((await target.pipeline([...prefix, command, wait]).exec()) ?? []).slice(prefix.length);
+    const results = await send(['evalsha', s.sha, s.numKeys, ...args]);
+    if (!results[0]?.[0]?.message.startsWith('NOSCRIPT')) return results;
+    this.#options.onReload();
+    return send(['eval', s.source, s.numKeys, ...args]);
+  }
+}
+
+/**
+ * The node connection at `address` (`host:port` from an `ASK` answer), if the
+ * client has one that pipelines; otherwise the `ASK` is reported as "not now"
+ * and retried.
+ */
+function nodeAt(client: ClusterWaitConnection, address: string): PipelineClient | undefined {
+  const node = client.nodes('all').find((n) => `${n.options?.host}:${n.options?.port}` === address);
+  return node?.pipeline ? (node as PipelineClient) : undefined;
+}
