@@ -9,6 +9,7 @@ import { Locker } from '../../src/lock/locker.js';
 import { leaseKeys } from '../../src/lock/redis/keys.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
 import { FaultProxy } from '../fault/proxy.js';
+import { Redis } from 'ioredis';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
 let primary: RedisServer;
@@ -145,10 +146,10 @@ describe('waitReplicas', () => {
     const stats = await client.info('commandstats');
     const calls = (command: string) =>
       Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-    // The first acquisition goes alone; the 63 sent meanwhile go in the next batch (and the
-    // batch that found the script cache empty is sent again with EVAL).
+    // On each of the store's two connections the first acquisition goes alone (and is sent
+    // again with EVAL: the script cache is empty); those sent meanwhile go in one next batch.
     expect(calls('wait')).toBeGreaterThanOrEqual(2);
-    expect(calls('wait')).toBeLessThanOrEqual(4);
+    expect(calls('wait')).toBeLessThanOrEqual(6);
     expect(calls('eval')).toBeGreaterThanOrEqual(1);
     expect(store.stats.scriptReloads).toBeGreaterThanOrEqual(1);
     // Every lease is on the replica: one WAIT confirmed its whole batch.
@@ -185,6 +186,60 @@ describe('waitReplicas', () => {
       link.heal('deliver');
     }
     await expect.poll(connections, { timeout: 2000 }).toBe(before);
+  });
+
+  it("its WAIT connection follows the caller's client to the database it SELECTed after the store was made", async () => {
+    const client = primary.client();
+    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    await store.acquire(request('warm')); // its connection opens on db 0
+    await client.select(3);
+    const g = await store.acquire(request('job'));
+    expect(g.acquired).toBe(true);
+    expect(await store.read('job')).toMatchObject({ identity: 'me' }); // read on the caller's client
+    const db3 = primary.client({ db: 3 });
+    expect(await db3.exists(leaseKeys(store.namespace, 'job').lease)).toBe(1);
+    // A member configured on db 3 sees it held; before, the lease went to db 0.
+    const other = new RedisLeaseStore({ client: db3, namespace: store.namespace, waitReplicas: 1 });
+    expect((await other.acquire(request('job'))).acquired).toBe(false);
+    await other.close();
+    await store.close();
+  });
+
+  it('with enableOfflineQueue: false, the first write waits for the new WAIT connection instead of failing', async () => {
+    const client = primary.client({ enableOfflineQueue: false });
+    await new Promise((resolve) => client.once('ready', resolve));
+    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    expect((await store.acquire(request('job'))).acquired).toBe(true);
+    await store.close();
+  });
+
+  it('close() settles writes queued while the WAIT connection reconnects', async () => {
+    const front = await FaultProxy.start(primary.port);
+    const client = new Redis({ host: '127.0.0.1', port: front.port, retryStrategy: () => 50 });
+    client.on('error', () => undefined);
+    try {
+      const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+      expect((await store.acquire(request('warm'))).acquired).toBe(true);
+      front.refuse(true);
+      front.reset(); // both connections lost; reconnecting, refused
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const pending = [store.acquire(request('a')), store.acquire(request('b'))].map((p) =>
+        p.then(
+          () => 'acquired',
+          (e: unknown) => (e as { code?: string }).code,
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await store.close();
+      // ioredis does not fail what it queued while reconnecting when disconnected then.
+      expect(await Promise.all(pending)).toEqual([
+        'TENURE_STORE_UNAVAILABLE',
+        'TENURE_STORE_UNAVAILABLE',
+      ]);
+    } finally {
+      client.disconnect();
+      await front.close();
+    }
   });
 
   it('warns when replicas exist and waitReplicas is 0', async () => {

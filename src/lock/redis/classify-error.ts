@@ -27,6 +27,8 @@ const CONNECTION = [
   "Stream isn't writeable",
   'Reached the max retries per request limit',
   'Command timed out',
+  // ioredis, for the commands of a pipeline left unanswered when its connection closed
+  'Command aborted due to connection close',
 ];
 const SOCKET_CODES = new Set([
   'ECONNRESET',

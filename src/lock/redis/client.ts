@@ -29,7 +29,12 @@ export interface RedisClientLike extends ScriptClient {
    */
   nodes?(role: 'master' | 'all'): (ScanClient & ClusterNode)[];
   /** ioredis options: `keyPrefix` is applied to keys but not to SCAN patterns or results. */
-  readonly options?: { readonly keyPrefix?: string | undefined };
+  readonly options?: {
+    readonly keyPrefix?: string | undefined;
+    /** The database the client was created on (a later `SELECT` moves it). */
+    readonly db?: number | undefined;
+    readonly connectTimeout?: number | undefined;
+  };
   /** The pub/sub connection (options `{ autoResubscribe: false }` on a standalone client). */
   duplicate(...args: unknown[]): SubscriberConnection;
   /** ioredis sets it: `true` on a `Cluster`. */

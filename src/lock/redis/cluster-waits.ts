@@ -38,17 +38,34 @@ export interface ClusterWaitsOptions {
 export class ClusterWaits implements ConfirmedWrites {
   readonly #options: ClusterWaitsOptions;
   #connection: ClusterWaitConnection | undefined;
+  /** Rejects the writes not yet answered (see `close()`). */
+  readonly #pending = new Set<(error: Error) => void>();
+  #closed = false;
 
   constructor(options: ClusterWaitsOptions) {
     this.#options = options;
   }
 
+  /** Closes the connection; writes not yet answered fail, whatever ioredis does with them. */
   close(): void {
+    this.#closed = true;
     this.#connection?.disconnect();
     this.#connection = undefined;
+    for (const reject of [...this.#pending]) reject(new Error('Connection is closed.'));
+    this.#pending.clear();
   }
 
-  async run(s: Script, args: (string | number)[], what: string): Promise<WaitedReply> {
+  run(s: Script, args: (string | number)[], what: string): Promise<WaitedReply> {
+    if (this.#closed) return Promise.reject(new Error('Connection is closed.'));
+    return new Promise<WaitedReply>((resolve, reject) => {
+      this.#pending.add(reject);
+      this.#write(s, args, what)
+        .then(resolve, reject)
+        .finally(() => this.#pending.delete(reject));
+    });
+  }
+
+  async #write(s: Script, args: (string | number)[], what: string): Promise<WaitedReply> {
     const client = this.#connect();
     const wait = ['wait', this.#options.waitReplicas, this.#options.waitTimeoutMs];
     let results: [Error | null, unknown][] = [];

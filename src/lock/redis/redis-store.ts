@@ -4,8 +4,8 @@
  * with EVALSHA in one round trip (EVAL once more after script-cache loss).
  * The caller's client is used as is and never closed; the store opens one
  * pub/sub connection with `client.duplicate()` on first `subscribe` (and,
- * with `waitReplicas` on a standalone or Sentinel client, one for writes
- * confirmed by `WAIT`) and closes them in `close()`.
+ * with `waitReplicas`, one for the writes `WAIT` confirms) and closes them
+ * in `close()`.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -49,7 +49,12 @@ import { ChannelSubscriptions } from '../channel-subscriptions.js';
 import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 import { decodeNotification } from './notifications.js';
 import { redisSubscriber } from './subscriber.js';
-import { type ConfirmedWrites, WaitBatches, type WaitConnection } from './wait-batches.js';
+import {
+  type ConfirmedWrites,
+  WaitBatches,
+  type WaitConnection,
+  waitPool,
+} from './wait-batches.js';
 import { type ClusterWaitConnection, ClusterWaits } from './cluster-waits.js';
 
 const SCRIPTS = {
@@ -78,12 +83,13 @@ export interface RedisLeaseStoreOptions {
    * replicas have it. With asynchronous replication a failover to a replica
    * that missed the latest renewals can otherwise elect a second leader while
    * the first still trusts its lease. Standalone and Sentinel deployments.
-   * On a standalone or Sentinel client the acquisitions and renewals then go
-   * to a connection of the store's own (a `duplicate()`, opened on the first
-   * of them, closed by `close()`), in batches of those in flight together,
-   * each batch followed by one `WAIT`: `WAIT` blocks that connection, never
-   * the caller's. On a Cluster each is pipelined with its own `WAIT` on the
-   * caller's client.
+   * The acquisitions and renewals then go to connections of the store's own
+   * (`duplicate()`s of the client, on the database the client is on; opened
+   * on first use, closed by `close()`), so `WAIT` blocks them, never the
+   * caller's connection. On a standalone or Sentinel client there are two,
+   * and the writes waiting for one go together as one batch followed by one
+   * `WAIT`; on a Cluster, one duplicate Cluster client, each write pipelined
+   * with its own `WAIT`.
    * @default 0
    */
   waitReplicas?: number;
@@ -182,11 +188,18 @@ export class RedisLeaseStore implements LeaseStore {
           ...waits,
           open: () => this.#client.duplicate() as unknown as ClusterWaitConnection,
         })
-      : new WaitBatches({
-          ...waits,
-          open: () => this.#client.duplicate() as unknown as WaitConnection,
-          onRevive: revived,
-        });
+      : waitPool(
+          2,
+          () =>
+            new WaitBatches({
+              ...waits,
+              open: (db) =>
+                this.#client.duplicate(db === undefined ? {} : { db }) as unknown as WaitConnection,
+              database: () => currentDatabase(this.#client),
+              connectTimeoutMs: this.#client.options?.connectTimeout ?? 10_000,
+              onRevive: revived,
+            }),
+        );
   }
 
   /**
@@ -487,6 +500,13 @@ function classifyWaitError(error: Error, key: string): TenureError {
       { cause: error },
     );
   return classifyRedisError(error, 'wait', key);
+}
+
+/** The database an ioredis client is on now (`condition.select` follows its `SELECT`s). */
+function currentDatabase(client: RedisClientLike): number | undefined {
+  const select = (client as { condition?: { select?: unknown } }).condition?.select;
+  if (typeof select === 'number') return select;
+  return client.options?.db;
 }
 
 /** Escapes Redis glob characters so a name matches only itself. */

@@ -17,6 +17,9 @@
  *   latest write offset, which is at or after each of them (Redis runs a
  *   connection's commands in order).
  *
+ * The connection follows the caller's client to the database it is on (a
+ * `SELECT` made after the store was created), before each batch.
+ *
  * Contract of `run`: resolves with the script's reply and what `WAIT` said
  * (`acks`, or `waitError` when `WAIT` itself failed: never read as "0
  * replicas"); rejects with the script's error reply (a script the server's
@@ -28,14 +31,27 @@ import { type GuardableClient, guardSentinelClient } from './sentinel-guard.js';
 
 /** What the batches need of the duplicated ioredis connection. */
 export interface WaitConnection {
+  readonly status?: string;
   pipeline(commands: unknown[][]): { exec(): Promise<[Error | null, unknown][] | null> };
   on(event: 'error', listener: (error: Error) => void): unknown;
+  once?(event: 'ready' | 'end', listener: () => void): unknown;
   disconnect(): void;
 }
 
 export interface WaitBatchesOptions {
-  /** Opens the connection (a `duplicate()` of the caller's client). */
-  readonly open: () => WaitConnection;
+  /**
+   * Opens the connection (a `duplicate()` of the caller's client) on database
+   * `db` (undefined: the client's configured one).
+   */
+  readonly open: (db: number | undefined) => WaitConnection;
+  /**
+   * The database the caller's client is on now (a `SELECT` after it was
+   * created moves it): every batch goes to that one, so acquisitions and the
+   * caller's own reads and releases always meet on the same keys.
+   */
+  readonly database: () => number | undefined;
+  /** How long the first batch waits for the connection to be ready (ioredis `connectTimeout`). */
+  readonly connectTimeoutMs: number;
   readonly waitReplicas: number;
   readonly waitTimeoutMs: number;
   /** The Sentinel guard reconnected the connection (see sentinel-guard.ts). */
@@ -70,41 +86,77 @@ interface Pending {
 
 /** At most this many scripts in one batch; the rest wait for the next. */
 const MAX_BATCH = 512;
+/**
+ * Batches on the wire at once, per connection: a second one waits behind the
+ * first's `WAIT` on the server anyway (a blocked connection's commands are not
+ * read); two connections overlap, see {@link waitPool}.
+ */
+const IN_FLIGHT = 1;
 
 export class WaitBatches implements ConfirmedWrites {
   readonly #options: WaitBatchesOptions;
   #connection: WaitConnection | undefined;
+  /** The database the connection was last told to use. */
+  #db: number | undefined;
+  /** Settles when the connection was first ready (or the wait for it is over). */
+  #opened: Promise<void> | undefined;
   #unguard: (() => void) | undefined;
   #queue: Pending[] = [];
-  #sending = false;
+  /** The batches on the wire. */
+  readonly #inFlight = new Set<Pending[]>();
   #closed = false;
 
   constructor(options: WaitBatchesOptions) {
     this.#options = options;
   }
 
+  /** Scripts queued or on the wire: how busy this connection is. */
+  get load(): number {
+    let n = this.#queue.length;
+    for (const batch of this.#inFlight) n += batch.length;
+    return n;
+  }
+
   run(script: Script, args: readonly (string | number)[]): Promise<WaitedReply> {
     if (this.#closed) return Promise.reject(new Error('Connection is closed.'));
     return new Promise<WaitedReply>((resolve, reject) => {
       this.#queue.push({ script, args, reload: false, resolve, reject });
-      if (!this.#sending) this.#send();
+      if (this.#inFlight.size < IN_FLIGHT) this.#send();
     });
   }
 
-  /** Closes the connection; scripts not yet answered fail with its error. */
+  /**
+   * Closes the connection; scripts not yet answered fail (ioredis does not
+   * fail what it queued while reconnecting when disconnected then).
+   */
   close(): void {
     this.#closed = true;
     this.#unguard?.();
     this.#connection?.disconnect();
     this.#connection = undefined;
-    const left = this.#queue;
+    const left = [...[...this.#inFlight].flat(), ...this.#queue];
+    this.#inFlight.clear();
     this.#queue = [];
     for (const p of left) p.reject(new Error('Connection is closed.'));
   }
 
   #connect(): WaitConnection {
     if (!this.#connection) {
-      const connection = this.#options.open();
+      this.#db = this.#options.database();
+      const connection = this.#options.open(this.#db);
+      // The first batch waits for the connection (bounded): a client without an offline
+      // queue would fail it at once, which the caller's own connection, ready, does not.
+      this.#opened = new Promise<void>((resolve) => {
+        if (connection.status === 'ready' || !connection.once) return resolve();
+        const timer = setTimeout(resolve, this.#options.connectTimeoutMs);
+        timer.unref?.();
+        const done = (): void => {
+          clearTimeout(timer);
+          resolve();
+        };
+        connection.once('ready', done);
+        connection.once('end', done);
+      });
       // Its errors reach the callers as rejections; ioredis would print the event otherwise.
       connection.on('error', () => undefined);
       this.#unguard = guardSentinelClient(
@@ -118,24 +170,22 @@ export class WaitBatches implements ConfirmedWrites {
 
   /** Sends the queued scripts as one batch, then the next batch when it is answered. */
   #send(): void {
-    if (this.#queue.length === 0 || this.#closed) {
-      this.#sending = false;
-      return;
-    }
-    this.#sending = true;
+    if (this.#queue.length === 0 || this.#closed) return;
     const batch = this.#queue.splice(0, MAX_BATCH);
-    const commands: unknown[][] = batch.map((p) =>
-      p.reload
-        ? ['eval', p.script.source, p.script.numKeys, ...p.args]
-        : ['evalsha', p.script.sha, p.script.numKeys, ...p.args],
-    );
-    commands.push(['wait', this.#options.waitReplicas, this.#options.waitTimeoutMs]);
-    let sent: Promise<[Error | null, unknown][] | null>;
-    try {
-      sent = this.#connect().pipeline(commands).exec();
-    } catch (error) {
-      sent = Promise.reject(error);
-    }
+    this.#inFlight.add(batch);
+    const connection = this.#connect();
+    const sent = (this.#opened ?? Promise.resolve())
+      .then(() => this.#select(connection))
+      .then(() => {
+        if (this.#closed) throw new Error('Connection is closed.');
+        const commands: unknown[][] = batch.map((p) =>
+          p.reload
+            ? ['eval', p.script.source, p.script.numKeys, ...p.args]
+            : ['evalsha', p.script.sha, p.script.numKeys, ...p.args],
+        );
+        commands.push(['wait', this.#options.waitReplicas, this.#options.waitTimeoutMs]);
+        return connection.pipeline(commands).exec();
+      });
     sent
       .then(
         (results) => this.#settle(batch, results ?? []),
@@ -143,7 +193,23 @@ export class WaitBatches implements ConfirmedWrites {
           for (const p of batch) p.reject(error);
         },
       )
-      .finally(() => this.#send());
+      .finally(() => {
+        this.#inFlight.delete(batch);
+        this.#send();
+      });
+  }
+
+  /**
+   * Moves the connection to the caller's database if the caller moved
+   * (`SELECT`, in a round trip of its own: if it fails, no script is sent).
+   * ioredis selects it again itself after a reconnect.
+   */
+  async #select(connection: WaitConnection): Promise<void> {
+    const db = this.#options.database();
+    if (db === undefined || db === this.#db) return;
+    const [[error] = [null]] = (await connection.pipeline([['select', db]]).exec()) ?? [];
+    if (error) throw error;
+    this.#db = db;
   }
 
   #settle(batch: Pending[], results: [Error | null, unknown][]): void {
@@ -167,6 +233,29 @@ export class WaitBatches implements ConfirmedWrites {
           waitError: new Error(`Unexpected WAIT reply: ${String(acks)}`),
         });
     });
-    if (reloads.length > 0) this.#queue.unshift(...reloads);
+    if (reloads.length === 0) return;
+    if (this.#closed) for (const p of reloads) p.reject(new Error('Connection is closed.'));
+    else this.#queue.unshift(...reloads);
   }
+}
+
+/**
+ * `size` connections of batches, each write sent on the least busy: while one
+ * connection's `WAIT` blocks, another runs its scripts, and the replicas'
+ * acknowledgement that unblocks one often covers the other's too. Measured
+ * (64 concurrent, one replica, this machine): one connection kept 0.5–0.65
+ * of the throughput without `waitReplicas`, two 0.7–0.9, four no better.
+ */
+export function waitPool(size: number, make: () => WaitBatches): ConfirmedWrites {
+  const all = Array.from({ length: size }, make);
+  return {
+    run(script, args) {
+      let best = all[0] as WaitBatches;
+      for (const batches of all) if (batches.load < best.load) best = batches;
+      return best.run(script, args);
+    },
+    close() {
+      for (const batches of all) batches.close();
+    },
+  };
 }
