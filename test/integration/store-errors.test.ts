@@ -17,6 +17,7 @@ import { ConfigurationError, PermissionError } from '../../src/errors.js';
 import { Locker } from '../../src/lock/locker.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
+import { FaultProxy } from '../fault/proxy.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -172,5 +173,53 @@ describe('a pub/sub connection that never answers', () => {
     expect(Date.now() - abortedAt).toBeLessThan(100);
     await held.release();
     await store.close();
+  });
+});
+
+describe('an acquisition ioredis sends again after its reply was lost', () => {
+  let server: RedisServer;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    proxy = await FaultProxy.start(server.port);
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await server.stop();
+  });
+
+  it('is granted to its caller (same token: the same attempt), not refused with the caller as holder', async () => {
+    // The connection resets with the script applied and unanswered; ioredis resends it.
+    const client = server.client({ port: proxy.port, maxRetriesPerRequest: 5 });
+    client.on('error', () => undefined);
+    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace() });
+    try {
+      // Loads the script: the resent attempt must be one that ran, not a NOSCRIPT.
+      await store.acquire({
+        name: 'warm',
+        token: OwnershipToken.generate(),
+        ttlMs: 5000,
+        identity: 'me',
+        data: '',
+      });
+      proxy.dropRepliesFrom('evalsha', 200);
+      const token = OwnershipToken.generate();
+      const got = await store.acquire({
+        name: 'job',
+        token,
+        ttlMs: 5000,
+        identity: 'me',
+        data: '',
+      });
+      // Before, the second run found the lease held (by this very attempt) and refused it,
+      // and the lease stayed for its ttl under a token nobody used.
+      expect(got.acquired).toBe(true);
+      if (!got.acquired) return;
+      expect(await store.renew({ name: 'job', token, term: got.term }, 5000)).toBe('renewed');
+      expect(await store.release({ name: 'job', token, term: got.term })).toBe(true);
+    } finally {
+      await store.close();
+      client.disconnect();
+    }
   });
 });

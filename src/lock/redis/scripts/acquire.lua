@@ -20,7 +20,8 @@
            (the caller's store confirms grants with WAIT; a direct grant is not)
   Also used, not declared: the FIFO queue keys (see lib/queue.lua).
   Returns
-    {1, term}                          acquired
+    {1, term}                          acquired (also when this same attempt, same
+                                       token, was already granted: a resend)
     {3, term, sha1(token)}             a release already granted this ticket the lease
                                        under the token with that SHA-1 (one of the
                                        caller's earlier attempts); now extended by ttl
@@ -67,7 +68,7 @@ local entry = ticket ~= '' and cmsgpack.pack({ARGV[1], ttl, ARGV[3], ARGV[4], AR
 local pttl = redis.call('PTTL', KEYS[1])
 local reserved = false
 if pttl ~= -2 then
-  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff', 'ticket')
+  local h = redis.pcall('HMGET', KEYS[1], 'v', 'identity', 'term', 'data', 'handoff', 'ticket', 'token')
   if h['err'] then
     return {-1, KEYS[1], redis.call('TYPE', KEYS[1])['ok'], pttl}
   end
@@ -82,7 +83,14 @@ if pttl ~= -2 then
       -- of its tokens holds it. The token is never changed here: the call may already be
       -- using the grant, and this reply may come back too late to be read at all.
       redis.call('PEXPIRE', KEYS[1], ARGV[2])
-      return {3, h[3], redis.sha1hex(redis.call('HGET', KEYS[1], 'token'))}
+      return {3, h[3], redis.sha1hex(h[7])}
+    end
+    if h[7] == ARGV[1] then
+      -- This very attempt already ran and was granted: the client sent it again (ioredis
+      -- resends the commands a lost connection left unanswered). The grant is this
+      -- caller's; it was counted from before the first send, so extending it is safe.
+      redis.call('PEXPIRE', KEYS[1], ARGV[2])
+      return {1, h[3]}
     end
     enqueue(ticket, ttl, entry)
     return {0, h[2], h[3], h[4], pttl}
