@@ -199,6 +199,9 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
     });
     const token = OwnershipToken.generate();
     const request = { name: 'job', token, ttlMs: 5000, identity: 'a', data: '' };
+    // The tests before this one fail shards over: every shard has its replica back first.
+    await cluster.waitUntilHealthy();
+    await cluster.waitUntilReplicated();
     try {
       const warm = await store.acquire(request); // opens the store's connection
       expect(warm.acquired).toBe(true);

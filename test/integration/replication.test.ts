@@ -205,6 +205,32 @@ describe('waitReplicas', () => {
     await store.close();
   });
 
+  it('stays on the SELECTed database when its WAIT connection reconnects (which puts it back on the one it was opened on)', async () => {
+    const client = primary.client({ connectionName: 'selected-caller' });
+    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    await store.acquire(request('warm')); // its connections open on db 0
+    await client.select(4);
+    expect((await store.acquire(request('before'))).acquired).toBe(true);
+    // Every connection of this client's name (the caller's and the store's) is cut.
+    await primary.client().call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    expect((await store.acquire(request('after'))).acquired).toBe(true);
+    const db4 = primary.client({ db: 4 });
+    const key = (name: string) => leaseKeys(store.namespace, name).lease;
+    expect(await db4.exists(key('before'), key('after'))).toBe(2);
+    expect(await primary.client().exists(key('before'), key('after'))).toBe(0); // db 0
+    await store.close();
+  });
+
+  it('with a lazyConnect client, the first write connects the WAIT connection at once', async () => {
+    const client = primary.client({ lazyConnect: true, connectTimeout: 20_000 });
+    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    const started = performance.now();
+    expect((await store.acquire(request('job'))).acquired).toBe(true);
+    // A lazy duplicate waited for a 'ready' that nothing triggered: the connect timeout.
+    expect(performance.now() - started).toBeLessThan(5000);
+    await store.close();
+  });
+
   it('with enableOfflineQueue: false, the first write waits for the new WAIT connection instead of failing', async () => {
     const client = primary.client({ enableOfflineQueue: false });
     await new Promise((resolve) => client.once('ready', resolve));

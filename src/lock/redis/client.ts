@@ -34,6 +34,7 @@ export interface RedisClientLike extends ScriptClient {
     /** The database the client was created on (a later `SELECT` moves it). */
     readonly db?: number | undefined;
     readonly connectTimeout?: number | undefined;
+    readonly reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined;
   };
   /** The pub/sub connection (options `{ autoResubscribe: false }` on a standalone client). */
   duplicate(...args: unknown[]): SubscriberConnection;

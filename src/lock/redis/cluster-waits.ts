@@ -20,6 +20,7 @@ import type { ConfirmedWrites, WaitedReply } from './wait-batches.js';
 
 /** What the writes need of the duplicated ioredis `Cluster`. */
 export interface ClusterWaitConnection extends PipelineClient {
+  readonly options?: { readonly keyPrefix?: string | undefined };
   nodes(role: 'all'): ClusterNode[];
   refreshSlotsCache(callback?: (error?: Error | null) => void): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -76,7 +77,10 @@ export class ClusterWaits implements ConfirmedWrites {
       const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
       const node = asked === undefined ? undefined : nodeAt(client, asked);
       if (node) {
-        results = await this.#scriptThenWait(node, [['asking']], s, args, wait);
+        // A node's connection does not apply the Cluster's `keyPrefix`: the keys get it here.
+        const prefix = client.options?.keyPrefix ?? '';
+        const keyed = args.map((arg, i) => (i < s.numKeys ? `${prefix}${String(arg)}` : arg));
+        results = await this.#scriptThenWait(node, [['asking']], s, keyed, wait);
         break;
       }
       // ioredis redirects a Cluster pipeline only when every command in it may be retried,

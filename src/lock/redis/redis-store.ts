@@ -183,6 +183,7 @@ export class RedisLeaseStore implements LeaseStore {
       waitTimeoutMs: this.#waitTimeoutMs,
       onReload: this.#onFallback,
     };
+    const database = databaseOf(this.#client);
     this.#waits = this.#sharded
       ? new ClusterWaits({
           ...waits,
@@ -194,8 +195,13 @@ export class RedisLeaseStore implements LeaseStore {
             new WaitBatches({
               ...waits,
               open: (db) =>
-                this.#client.duplicate(db === undefined ? {} : { db }) as unknown as WaitConnection,
-              database: () => currentDatabase(this.#client),
+                this.#client.duplicate({
+                  ...(db === undefined ? {} : { db }),
+                  // Connected at once: the first batch waits for it to be ready.
+                  lazyConnect: false,
+                  reconnectOnError: withoutResend(this.#client.options?.reconnectOnError),
+                }) as unknown as WaitConnection,
+              database,
               connectTimeoutMs: this.#client.options?.connectTimeout ?? 10_000,
               onRevive: revived,
             }),
@@ -502,11 +508,32 @@ function classifyWaitError(error: Error, key: string): TenureError {
   return classifyRedisError(error, 'wait', key);
 }
 
-/** The database an ioredis client is on now (`condition.select` follows its `SELECT`s). */
-function currentDatabase(client: RedisClientLike): number | undefined {
-  const select = (client as { condition?: { select?: unknown } }).condition?.select;
-  if (typeof select === 'number') return select;
-  return client.options?.db;
+/**
+ * The database an ioredis client is on, read while it is ready (`condition.select`
+ * follows its `SELECT`s; while it reconnects it reports the configured one until
+ * it has selected again): the last value read then.
+ */
+function databaseOf(client: RedisClientLike): () => number | undefined {
+  let last = client.options?.db;
+  return () => {
+    const select = (client as { condition?: { select?: unknown } }).condition?.select;
+    if (client.status === 'ready' && typeof select === 'number') last = select;
+    return last;
+  };
+}
+
+/**
+ * `reconnectOnError` for the store's WAIT connections: the caller's choice, but
+ * never "resend" (2), which sends the failed command alone on a new connection
+ * while its `WAIT` is answered on the old one: a write a `WAIT` did not cover.
+ */
+function withoutResend(
+  own: ((error: Error) => boolean | 1 | 2) | null | undefined,
+): (error: Error) => boolean | 1 | 2 {
+  return (error) => {
+    const answer = own?.(error) ?? false;
+    return answer === 2 ? 1 : answer;
+  };
 }
 
 /** Escapes Redis glob characters so a name matches only itself. */

@@ -18,7 +18,8 @@
  *   connection's commands in order).
  *
  * The connection follows the caller's client to the database it is on (a
- * `SELECT` made after the store was created), before each batch.
+ * `SELECT` made after the store was created): a `SELECT` heads each batch
+ * while the two differ.
  *
  * Contract of `run`: resolves with the script's reply and what `WAIT` said
  * (`acks`, or `waitError` when `WAIT` itself failed: never read as "0
@@ -45,9 +46,11 @@ export interface WaitBatchesOptions {
    */
   readonly open: (db: number | undefined) => WaitConnection;
   /**
-   * The database the caller's client is on now (a `SELECT` after it was
-   * created moves it): every batch goes to that one, so acquisitions and the
-   * caller's own reads and releases always meet on the same keys.
+   * The database the caller's client is on (a `SELECT` after it was created
+   * moves it; read while it is ready, as a reconnecting ioredis client reports
+   * its configured one until it has selected again): every batch goes to that
+   * one, so acquisitions and the caller's own reads and releases always meet
+   * on the same keys.
    */
   readonly database: () => number | undefined;
   /** How long the first batch waits for the connection to be ready (ioredis `connectTimeout`). */
@@ -96,8 +99,8 @@ const IN_FLIGHT = 1;
 export class WaitBatches implements ConfirmedWrites {
   readonly #options: WaitBatchesOptions;
   #connection: WaitConnection | undefined;
-  /** The database the connection was last told to use. */
-  #db: number | undefined;
+  /** The database the connection was opened on (its own after a reconnect). */
+  #openedDb: number | undefined;
   /** Settles when the connection was first ready (or the wait for it is over). */
   #opened: Promise<void> | undefined;
   #unguard: (() => void) | undefined;
@@ -141,9 +144,16 @@ export class WaitBatches implements ConfirmedWrites {
   }
 
   #connect(): WaitConnection {
+    if (this.#connection?.status === 'end') {
+      // Ended for good (its client's retries ran out): a new one, as the caller's client
+      // would be used again once the application reconnects it.
+      this.#unguard?.();
+      this.#connection.disconnect();
+      this.#connection = undefined;
+    }
     if (!this.#connection) {
-      this.#db = this.#options.database();
-      const connection = this.#options.open(this.#db);
+      this.#openedDb = this.#options.database();
+      const connection = this.#options.open(this.#openedDb);
       // The first batch waits for the connection (bounded): a client without an offline
       // queue would fail it at once, which the caller's own connection, ready, does not.
       this.#opened = new Promise<void>((resolve) => {
@@ -172,20 +182,37 @@ export class WaitBatches implements ConfirmedWrites {
   #send(): void {
     if (this.#queue.length === 0 || this.#closed) return;
     const batch = this.#queue.splice(0, MAX_BATCH);
+    let connection: WaitConnection;
+    try {
+      connection = this.#connect();
+    } catch (error) {
+      for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(error);
+      return;
+    }
     this.#inFlight.add(batch);
-    const connection = this.#connect();
-    const sent = (this.#opened ?? Promise.resolve())
-      .then(() => this.#select(connection))
-      .then(() => {
-        if (this.#closed) throw new Error('Connection is closed.');
-        const commands: unknown[][] = batch.map((p) =>
-          p.reload
-            ? ['eval', p.script.source, p.script.numKeys, ...p.args]
-            : ['evalsha', p.script.sha, p.script.numKeys, ...p.args],
-        );
-        commands.push(['wait', this.#options.waitReplicas, this.#options.waitTimeoutMs]);
-        return connection.pipeline(commands).exec();
-      });
+    const sent = (this.#opened ?? Promise.resolve()).then(() => {
+      if (this.#closed) throw new Error('Connection is closed.');
+      const commands: unknown[][] = batch.map((p) =>
+        p.reload
+          ? ['eval', p.script.source, p.script.numKeys, ...p.args]
+          : ['evalsha', p.script.sha, p.script.numKeys, ...p.args],
+      );
+      commands.push(['wait', this.#options.waitReplicas, this.#options.waitTimeoutMs]);
+      // The caller's database, if it moved since the connection was opened: SELECT at the
+      // head of the same pipeline, every batch (a reconnect puts the connection back on the
+      // database it was opened on, and ioredis replays queued commands there).
+      const db = this.#options.database();
+      if (db === undefined || db === this.#openedDb) return connection.pipeline(commands).exec();
+      return connection
+        .pipeline([['select', db], ...commands])
+        .exec()
+        .then((results) => {
+          const [selected, ...rest] = results ?? [];
+          // Not on the caller's database: nothing of this batch is counted.
+          if (selected?.[0]) throw selected[0];
+          return rest;
+        });
+    });
     sent
       .then(
         (results) => this.#settle(batch, results ?? []),
@@ -197,19 +224,6 @@ export class WaitBatches implements ConfirmedWrites {
         this.#inFlight.delete(batch);
         this.#send();
       });
-  }
-
-  /**
-   * Moves the connection to the caller's database if the caller moved
-   * (`SELECT`, in a round trip of its own: if it fails, no script is sent).
-   * ioredis selects it again itself after a reconnect.
-   */
-  async #select(connection: WaitConnection): Promise<void> {
-    const db = this.#options.database();
-    if (db === undefined || db === this.#db) return;
-    const [[error] = [null]] = (await connection.pipeline([['select', db]]).exec()) ?? [];
-    if (error) throw error;
-    this.#db = db;
   }
 
   #settle(batch: Pending[], results: [Error | null, unknown][]): void {
