@@ -35,6 +35,15 @@ const request = (name: string) => ({
   data: '',
 });
 
+/** A store on `client` that counts writes once 1 replica confirmed them. */
+const replicated = (client: Redis, waitTimeoutMs?: number): RedisLeaseStore =>
+  new RedisLeaseStore({
+    client,
+    namespace: uniqueNamespace(),
+    waitReplicas: 1,
+    ...(waitTimeoutMs === undefined ? {} : { waitTimeoutMs }),
+  });
+
 describe('waitReplicas', () => {
   it('counts an acquisition once a replica confirmed it, and the replica has the lease', async () => {
     const namespace = uniqueNamespace();
@@ -104,12 +113,7 @@ describe('waitReplicas', () => {
 
   it("WAIT blocks only the store's own connection: the caller's client answers meanwhile", async () => {
     const client = primary.client();
-    const store = new RedisLeaseStore({
-      client,
-      namespace: uniqueNamespace(),
-      waitReplicas: 1,
-      waitTimeoutMs: 1500,
-    });
+    const store = replicated(client, 1500);
     await store.acquire(request('warm')); // opens the store's connection
     link.stall();
     try {
@@ -130,12 +134,7 @@ describe('waitReplicas', () => {
 
   it('confirms concurrent acquisitions with one WAIT per batch, and reloads a lost script within a batch', async () => {
     const client = primary.client();
-    const store = new RedisLeaseStore({
-      client,
-      namespace: uniqueNamespace(),
-      waitReplicas: 1,
-      waitTimeoutMs: 2000,
-    });
+    const store = replicated(client, 2000);
     await store.acquire(request('warm'));
     await client.call('script', 'flush');
     await client.config('RESETSTAT');
@@ -168,12 +167,7 @@ describe('waitReplicas', () => {
         .trim()
         .split('\n').length;
     const before = await connections();
-    const store = new RedisLeaseStore({
-      client,
-      namespace: uniqueNamespace(),
-      waitReplicas: 1,
-      waitTimeoutMs: 2000,
-    });
+    const store = replicated(client, 2000);
     await store.acquire(request('warm'));
     expect(await connections()).toBe(before + 1);
     link.stall();
@@ -190,7 +184,7 @@ describe('waitReplicas', () => {
 
   it("its WAIT connection follows the caller's client to the database it SELECTed after the store was made", async () => {
     const client = primary.client();
-    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    const store = replicated(client);
     await store.acquire(request('warm')); // its connection opens on db 0
     await client.select(3);
     const g = await store.acquire(request('job'));
@@ -207,7 +201,7 @@ describe('waitReplicas', () => {
 
   it('stays on the SELECTed database when its WAIT connection reconnects (which puts it back on the one it was opened on)', async () => {
     const client = primary.client({ connectionName: 'selected-caller' });
-    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    const store = replicated(client);
     await store.acquire(request('warm')); // its connections open on db 0
     await client.select(4);
     expect((await store.acquire(request('before'))).acquired).toBe(true);
@@ -223,7 +217,7 @@ describe('waitReplicas', () => {
 
   it('with a lazyConnect client, the first write connects the WAIT connection at once', async () => {
     const client = primary.client({ lazyConnect: true, connectTimeout: 20_000 });
-    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    const store = replicated(client);
     const started = performance.now();
     expect((await store.acquire(request('job'))).acquired).toBe(true);
     // A lazy duplicate waited for a 'ready' that nothing triggered: the connect timeout.
@@ -234,7 +228,7 @@ describe('waitReplicas', () => {
   it('with enableOfflineQueue: false, the first write waits for the new WAIT connection instead of failing', async () => {
     const client = primary.client({ enableOfflineQueue: false });
     await new Promise((resolve) => client.once('ready', resolve));
-    const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+    const store = replicated(client);
     expect((await store.acquire(request('job'))).acquired).toBe(true);
     await store.close();
   });
@@ -244,7 +238,7 @@ describe('waitReplicas', () => {
     const client = new Redis({ host: '127.0.0.1', port: front.port, retryStrategy: () => 50 });
     client.on('error', () => undefined);
     try {
-      const store = new RedisLeaseStore({ client, namespace: uniqueNamespace(), waitReplicas: 1 });
+      const store = replicated(client);
       expect((await store.acquire(request('warm'))).acquired).toBe(true);
       front.refuse(true);
       front.reset(); // both connections lost; reconnecting, refused

@@ -89,12 +89,6 @@ interface Pending {
 
 /** At most this many scripts in one batch; the rest wait for the next. */
 const MAX_BATCH = 512;
-/**
- * Batches on the wire at once, per connection: a second one waits behind the
- * first's `WAIT` on the server anyway (a blocked connection's commands are not
- * read); two connections overlap, see {@link waitPool}.
- */
-const IN_FLIGHT = 1;
 
 export class WaitBatches implements ConfirmedWrites {
   readonly #options: WaitBatchesOptions;
@@ -105,8 +99,12 @@ export class WaitBatches implements ConfirmedWrites {
   #opened: Promise<void> | undefined;
   #unguard: (() => void) | undefined;
   #queue: Pending[] = [];
-  /** The batches on the wire. */
-  readonly #inFlight = new Set<Pending[]>();
+  /**
+   * The batch on the wire. One per connection: a second would wait behind the
+   * first's `WAIT` on the server anyway (a blocked connection's commands are
+   * not read); two connections overlap, see {@link waitPool}.
+   */
+  #inFlight: Pending[] | undefined;
   #closed = false;
 
   constructor(options: WaitBatchesOptions) {
@@ -115,16 +113,14 @@ export class WaitBatches implements ConfirmedWrites {
 
   /** Scripts queued or on the wire: how busy this connection is. */
   get load(): number {
-    let n = this.#queue.length;
-    for (const batch of this.#inFlight) n += batch.length;
-    return n;
+    return this.#queue.length + (this.#inFlight?.length ?? 0);
   }
 
   run(script: Script, args: readonly (string | number)[]): Promise<WaitedReply> {
     if (this.#closed) return Promise.reject(new Error('Connection is closed.'));
     return new Promise<WaitedReply>((resolve, reject) => {
       this.#queue.push({ script, args, reload: false, resolve, reject });
-      if (this.#inFlight.size < IN_FLIGHT) this.#send();
+      if (!this.#inFlight) this.#send();
     });
   }
 
@@ -137,8 +133,8 @@ export class WaitBatches implements ConfirmedWrites {
     this.#unguard?.();
     this.#connection?.disconnect();
     this.#connection = undefined;
-    const left = [...[...this.#inFlight].flat(), ...this.#queue];
-    this.#inFlight.clear();
+    const left = [...(this.#inFlight ?? []), ...this.#queue];
+    this.#inFlight = undefined;
     this.#queue = [];
     for (const p of left) p.reject(new Error('Connection is closed.'));
   }
@@ -189,7 +185,7 @@ export class WaitBatches implements ConfirmedWrites {
       for (const p of [...batch, ...this.#queue.splice(0)]) p.reject(error);
       return;
     }
-    this.#inFlight.add(batch);
+    this.#inFlight = batch;
     const sent = (this.#opened ?? Promise.resolve()).then(() => {
       if (this.#closed) throw new Error('Connection is closed.');
       const commands: unknown[][] = batch.map((p) =>
@@ -221,7 +217,7 @@ export class WaitBatches implements ConfirmedWrites {
         },
       )
       .finally(() => {
-        this.#inFlight.delete(batch);
+        if (this.#inFlight === batch) this.#inFlight = undefined;
         this.#send();
       });
   }
