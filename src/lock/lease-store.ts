@@ -64,7 +64,7 @@ export interface AcquireRequest {
   readonly waiting?: boolean;
   /**
    * Identifies one waiting call across its attempts (random, stable, at most
-   * 64 characters). A store with a FIFO queue (Redis) queues a refused
+   * 64 characters). A store with a FIFO queue (Redis, etcd) queues a refused
    * ticket, grants a vacant name only to the oldest live ticket, keeps each
    * ticket alive for `ttlMs` after its latest attempt, and names that ticket
    * in the `released` event (`detail.next`). Stores without a queue ignore it.
@@ -108,7 +108,8 @@ export interface SubscribeOptions {
    * a ticket (`AcquireRequest.ticket`) and was made through this store. A
    * store with a FIFO queue may then deliver only what concerns those tickets
    * (Redis: the grant or turn of a ticket of this store, and a hint to the one
-   * queued next), instead of every event of the name.
+   * queued next; etcd: every event, a release naming the ticket queued next),
+   * instead of every event of the name.
    */
   readonly waiting?: boolean;
 }

@@ -24,6 +24,10 @@
  *   the grant or keep-alive, never earlier than the request was sent.
  * - Notifications: etcd's own watch (`WatchHub`), no subscriber count and no
  *   hand-off reservation (see docs/safety.md).
+ * - FIFO queue of waiting `lock()` calls (`AcquireRequest.ticket`): a
+ *   refused ticket is queued in the same transaction, a vacant name goes to
+ *   the oldest live ticket, and a release names it to the waiters (see
+ *   queue.ts). Callers without a ticket neither queue nor jump the queue.
  * - Every request carries a gRPC deadline of `requestTimeoutMs`.
  */
 import type { IKeyValue, ITxnResponse } from 'etcd3';
@@ -44,6 +48,7 @@ import type {
   LeaseStore,
   ListedLease,
   RenewResult,
+  SubscribeOptions,
   Unsubscribe,
   UpdateResult,
 } from '../lease-store.js';
@@ -54,7 +59,16 @@ import { keepAliveOnce, remainingMsOf } from './lease-ttl.js';
 import { type EtcdClientLike, type EtcdLeaseStoreOptions, etcdStoreSettings } from './options.js';
 import { decodeValue, holderOf, type Keys, keys, type LeaseValue } from './records.js';
 import { counterOf, nextTerm } from './terms.js';
-import { grantTxn, moveTxn, rangeOf, releaseTxn, updateTxn } from './transactions.js';
+import { ticketValue, WaitQueue } from './queue.js';
+import {
+  grantTxn,
+  headIndex,
+  moveTxn,
+  type QueueTerms,
+  rangeOf,
+  releaseTxn,
+  updateTxn,
+} from './transactions.js';
 import { WatchHub } from './watch-hub.js';
 
 export type { EtcdClientLike, EtcdLeaseStoreOptions } from './options.js';
@@ -65,7 +79,7 @@ const EXPIRY_PENDING_MS = 100;
 const MAX_CONFLICTS = 16;
 
 /** Operations that write: a transient failure of theirs is ambiguous (see classify-error.ts). */
-const WRITES = new Set(['acquire', 'renew', 'update', 'release']);
+const WRITES = new Set(['acquire', 'renew', 'update', 'release', 'withdraw']);
 
 export class EtcdLeaseStore implements LeaseStore {
   readonly kind = 'etcd';
@@ -77,6 +91,7 @@ export class EtcdLeaseStore implements LeaseStore {
   readonly #hub: WatchHub;
   /** Leases granted here, by name and token; entries of leases abandoned unreleased are swept. */
   readonly #held = new HeldLeases();
+  readonly #queue: WaitQueue;
   #closed = false;
 
   constructor(options: EtcdLeaseStoreOptions) {
@@ -98,14 +113,30 @@ export class EtcdLeaseStore implements LeaseStore {
       },
       heartbeatMs,
     );
+    this.#queue = new WaitQueue({
+      client,
+      keys: this.#keys,
+      hub: this.#hub,
+      call: () => this.#call(),
+      run: (operation, name, fn) => this.#run(operation, name, fn),
+      revoke: (leaseId) => this.#revokeQuietly(leaseId),
+    });
   }
 
   async acquire(request: AcquireRequest): Promise<AcquireResult> {
     this.#assertOpen();
-    const { name } = request;
+    const { name, ticket } = request;
     const token = request.token.reveal();
     const key = this.#keys.lease(name);
     const termKey = this.#keys.term(name);
+    const ticketKey = ticket === undefined ? undefined : this.#keys.ticket(name, ticket);
+    const queue: QueueTerms = {
+      range: this.#keys.queue(name),
+      ticket: ticketKey && {
+        key: ticketKey,
+        value: ticketValue(request.ttlMs, request.identity),
+      },
+    };
     const [granted, read] = await Promise.allSettled([
       this.#run('acquire', name, () =>
         this.#client.leaseClient.leaseGrant(
@@ -128,6 +159,7 @@ export class EtcdLeaseStore implements LeaseStore {
     const leaseId = grant.ID;
     try {
       let last = counterOf(counter, name);
+      let head: number | undefined;
       for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
         const term = nextTerm(last);
         const value: LeaseValue = {
@@ -138,25 +170,47 @@ export class EtcdLeaseStore implements LeaseStore {
           ttlMs: request.ttlMs,
         };
         const txn = await this.#run('acquire', name, () =>
-          this.#client.kv.txn(grantTxn(key, termKey, last.revision, leaseId, value), this.#call()),
+          this.#client.kv.txn(
+            grantTxn(key, termKey, last.revision, leaseId, value, { ...queue, head }),
+            this.#call(),
+          ),
         );
         if (txn.succeeded) {
           this.#held.remember(name, token, Number(txn.header.revision), leaseId, grant.TTL, value);
+          if (ticket !== undefined) this.#queue.granted(name, ticket, leaseId);
           return { acquired: true, term };
         }
+        // Refused: the failure branch queued the ticket on this attempt's etcd lease.
+        if (ticket !== undefined)
+          this.#queue.queued(name, ticket, leaseId, request.ttlMs);
         const kv = rangeOf(txn, 0)?.kvs[0];
         if (!kv) {
-          // Vacant, but someone was granted and released in between: try again on the new counter.
-          last = counterOf(rangeOf(txn, 1), name);
-          continue;
+          const first = rangeOf(txn, headIndex(queue))?.kvs[0];
+          if (first === undefined || (ticketKey !== undefined && first.key.equals(ticketKey))) {
+            // Vacant and this caller's turn: the counter moved (someone was granted and
+            // released in between), or its ticket just reached the head. Again, on that.
+            head = first && Number(first.create_revision);
+            last = counterOf(rangeOf(txn, 1), name);
+            continue;
+          }
+          // Vacant, but another ticket's turn: back when that ticket would lapse at the latest.
+          if (ticket === undefined) this.#revokeQuietly(leaseId);
+          return { acquired: false, holder: null, reservedMs: await this.#queue.lifeMs(first, name) };
         }
         const holder = decodeValue(kv);
         if (holder.token === token) {
           // Our own grant, applied by an earlier attempt whose reply was lost (the client retried).
           this.#held.remember(name, token, Number(kv.create_revision), leaseId, grant.TTL, holder);
+          if (ticketKey !== undefined && ticket !== undefined) {
+            // The failure branch queued the ticket again, on the lease that now holds the key.
+            this.#queue.granted(name, ticket, leaseId);
+            await this.#run('acquire', name, () =>
+              this.#client.kv.deleteRange({ key: ticketKey }, this.#call()),
+            );
+          }
           return { acquired: true, term: holder.term };
         }
-        this.#revokeQuietly(leaseId);
+        if (ticket === undefined) this.#revokeQuietly(leaseId);
         const remainingMs = await this.#remainingMs(kv, holder, 'acquire', name);
         return {
           acquired: false,
@@ -168,10 +222,17 @@ export class EtcdLeaseStore implements LeaseStore {
         { ambiguous: false },
       );
     } catch (error) {
-      // Revoking the fresh lease deletes the key too, if an unanswered transaction created it.
+      // Revoking the fresh lease deletes the key too, if an unanswered transaction created it
+      // (and the ticket, if queued on it: it queues again, at the back, on the next attempt).
       this.#revokeQuietly(leaseId);
       throw error;
     }
+  }
+
+  /** See {@link WaitQueue.withdraw}. */
+  withdraw(name: string, ticket: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    return this.#queue.withdraw(name, ticket);
   }
 
   async renew(lease: LeaseRef, ttlMs: number): Promise<RenewResult> {
@@ -264,11 +325,14 @@ export class EtcdLeaseStore implements LeaseStore {
     return listed.flat().sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** With `waiting`, as {@link WaitQueue.subscribe} (a release names the ticket whose turn it is). */
   subscribe(
     name: string,
     listener: (event: LeaseEvent, detail?: LeaseEventDetail) => void,
+    options?: SubscribeOptions,
   ): Promise<Unsubscribe> {
     if (this.#closed) return Promise.reject(new StoreClosedError());
+    if (options?.waiting === true) return this.#queue.subscribe(name, listener);
     return this.#hub.add(this.#keys.lease(name), listener);
   }
 
@@ -285,6 +349,7 @@ export class EtcdLeaseStore implements LeaseStore {
       this.#closed = true;
       this.#hub.close();
       this.#held.clear();
+      this.#queue.clear();
     }
     return Promise.resolve();
   }

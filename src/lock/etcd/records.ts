@@ -5,6 +5,12 @@
  *   `{ v: 1, token, identity, data, term, ttlMs }`.
  * - `terms/<name>`: the last term issued for the name, a decimal string,
  *   with no etcd lease: it outlives releases and expiries.
+ * - `queue/<length of name>/<name>/<ticket>`: one waiting `lock()` call in
+ *   the name's FIFO queue (see queue.ts), on the etcd lease of its latest
+ *   attempt; its create revision is its place. The length makes one name's
+ *   queue range never cover another's (`a/` and `a/b/` would).
+ * - `turn/<name>`: written when a queued call withdraws while the name is
+ *   vacant, so the waiters' watch wakes the next ticket (see queue.ts).
  */
 import type { IKeyValue } from 'etcd3';
 import { StoreError } from '../../errors.js';
@@ -25,10 +31,19 @@ export interface Keys {
   leaseRange(prefix: string): { key: Buffer; range_end: Buffer };
   /** The name in a lease key. */
   nameOf(key: Buffer): string;
+  /** Range covering every ticket queued for `name`. */
+  queue(name: string): { key: Buffer; range_end: Buffer };
+  /** The queue key of `ticket` waiting for `name`. */
+  ticket(name: string, ticket: string): Buffer;
+  /** The ticket in a queue key of `name`. */
+  ticketOf(name: string, key: Buffer): string;
+  /** The key a withdrawal writes to wake the next ticket of `name`. */
+  turn(name: string): Buffer;
 }
 
 export function keys(prefix: string): Keys {
   const leases = `${prefix}leases/`;
+  const queueOf = (name: string): string => `${prefix}queue/${name.length}/${name}/`;
   return {
     lease: (name) => Buffer.from(leases + name),
     term: (name) => Buffer.from(`${prefix}terms/${name}`),
@@ -37,6 +52,13 @@ export function keys(prefix: string): Keys {
       return { key, range_end: prefixEnd(key) };
     },
     nameOf: (key) => key.toString('utf8').slice(leases.length),
+    queue: (name) => {
+      const key = Buffer.from(queueOf(name));
+      return { key, range_end: prefixEnd(key) };
+    },
+    ticket: (name, ticket) => Buffer.from(queueOf(name) + ticket),
+    ticketOf: (name, key) => key.subarray(Buffer.byteLength(queueOf(name))).toString('utf8'),
+    turn: (name) => Buffer.from(`${prefix}turn/${name}`),
   };
 }
 

@@ -1,0 +1,241 @@
+/**
+ * The etcd store's FIFO queue of waiting `lock()` calls (see
+ * `AcquireRequest.ticket`), kept in etcd itself so it holds across
+ * processes:
+ * - A refused attempt with a ticket puts the ticket's key under the name's
+ *   queue range in the same transaction, on that attempt's etcd lease. A put
+ *   keeps an existing key's create revision, so the ticket keeps its place
+ *   across attempts, and lives as long as its latest attempt's etcd lease
+ *   (`ceil(ttlMs / 1000)` s): a waiter that died holds the queue up for at
+ *   most that long.
+ * - A vacant name is granted only when the queue is empty, or to the caller
+ *   whose ticket key a read showed at the head (lowest create revision): it
+ *   stays the head until deleted, since any key created later has a higher
+ *   revision. The grant deletes the ticket key in the same transaction.
+ *   Callers without a ticket (tryLock, electors) need an empty queue: they
+ *   neither queue nor jump it.
+ * - Waiters watch the lease key; a release (a delete) is reported with the
+ *   head's ticket (`LeaseEventDetail.next`), read once per subscription, so
+ *   only that waiter tries. A withdrawal while the name is vacant writes the
+ *   `turn/<name>` key, whose watch wakes the next ticket the same way.
+ *
+ * Safety does not depend on the queue: a grant still requires the lease key
+ * to be absent (see transactions.ts). The queue decides only who goes next.
+ */
+import type { IKeyValue, ITxnRequest } from 'etcd3';
+import type { LeaseEvent, LeaseEventDetail, Unsubscribe } from '../lease-store.js';
+import type { EtcdClientLike } from './options.js';
+import type { Keys } from './records.js';
+import { headRange } from './transactions.js';
+import type { WatchHub, WatchListener } from './watch-hub.js';
+
+/** A ticket key's value: what a waiter needs to know about another's ticket. */
+export function ticketValue(ttlMs: number, identity: string): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, ttlMs, identity }));
+}
+
+/** What the queue needs from its store. */
+export interface WaitQueueDeps {
+  readonly client: EtcdClientLike;
+  readonly keys: Keys;
+  readonly hub: WatchHub;
+  /** A request's call options (its gRPC deadline). */
+  readonly call: () => { deadline: number };
+  /** Runs a request, mapping its failure to a typed store error. */
+  readonly run: <T>(operation: string, name: string, fn: () => Promise<T>) => Promise<T>;
+  /** Revokes an etcd lease in the background, ignoring failures. */
+  readonly revoke: (leaseId: string) => void;
+}
+
+/** A store's side of the queue: which etcd lease its tickets sit on, withdrawals, and waiters' events. */
+export class WaitQueue {
+  readonly #deps: WaitQueueDeps;
+  readonly #tickets = new QueuedTickets();
+
+  constructor(deps: WaitQueueDeps) {
+    this.#deps = deps;
+  }
+
+  /** A refused attempt queued `ticket` on its etcd lease `leaseId`: the lease of its previous attempt is revoked. */
+  queued(name: string, ticket: string, leaseId: string, ttlMs: number): void {
+    const before = this.#tickets.queued(name, ticket, leaseId, ttlMs);
+    if (before !== undefined) this.#deps.revoke(before);
+  }
+
+  /** `ticket` was granted on etcd lease `leaseId` (its key deleted): the lease it was queued on before is revoked. */
+  granted(name: string, ticket: string, leaseId: string): void {
+    const before = this.#tickets.take(name, ticket);
+    if (before !== undefined && before !== leaseId) this.#deps.revoke(before);
+  }
+
+  /**
+   * The waiting call with `ticket` gave up: its ticket leaves the queue (its
+   * etcd lease is revoked) and, if the name is vacant, the waiters' watch of
+   * the turn key wakes the ticket now at the head.
+   */
+  async withdraw(name: string, ticket: string): Promise<void> {
+    const { client, keys, run, call, revoke } = this.#deps;
+    const leaseId = this.#tickets.take(name, ticket);
+    await run('withdraw', name, () =>
+      client.kv.txn(
+        withdrawTxn(keys.lease(name), keys.ticket(name, ticket), keys.turn(name), leaseId),
+        call(),
+      ),
+    );
+    if (leaseId !== undefined) revoke(leaseId);
+  }
+
+  /** How long the queued ticket in `kv` lives at most: its etcd lease's time to live. */
+  async lifeMs(kv: IKeyValue, name: string): Promise<number> {
+    const { client, run, call } = this.#deps;
+    const ttl = await run('acquire', name, () =>
+      client.leaseClient.leaseTimeToLive({ ID: kv.lease }, call()),
+    );
+    const seconds = Number(ttl.TTL);
+    return seconds < 0 ? EXPIRY_PENDING_MS : Math.min(seconds * 1000 + 999, ticketLifeMs(kv));
+  }
+
+  /**
+   * A waiting subscription (`SubscribeOptions.waiting`): a release is
+   * reported with the ticket at the head of the queue (`next`), read after
+   * the event, and a withdrawal that left the name vacant (a put of the turn
+   * key) is reported as a release too. Resolves once both watches are up.
+   */
+  async subscribe(name: string, listener: WatchListener): Promise<Unsubscribe> {
+    const { hub, keys } = this.#deps;
+    const turns = (event: LeaseEvent, detail?: LeaseEventDetail): void => {
+      if (event !== 'released' || detail?.interrupted === true) {
+        listener(event, detail);
+        return;
+      }
+      this.#nextTurn(name)
+        .then(
+          (turn) => listener('released', { ...detail, ...turn }),
+          () => listener('released', detail),
+        )
+        .catch(() => undefined); // a listener's failure is its own (the hub isolates it likewise)
+    };
+    const [lease, turn] = await Promise.allSettled([
+      hub.add(keys.lease(name), turns),
+      // A put of the turn key (a withdrawal); its deletion (the revoke right after) says nothing.
+      hub.add(keys.turn(name), (event, detail) => {
+        if (event !== 'released') turns('released', detail);
+      }),
+    ]);
+    if (lease.status === 'rejected' || turn.status === 'rejected') {
+      if (lease.status === 'fulfilled') lease.value();
+      if (turn.status === 'fulfilled') turn.value();
+      throw lease.status === 'rejected' ? lease.reason : (turn as PromiseRejectedResult).reason;
+    }
+    return () => {
+      lease.value();
+      turn.value();
+    };
+  }
+
+  clear(): void {
+    this.#tickets.clear();
+  }
+
+  /** The ticket at the head of `name`'s queue and how long it lives at most; `{}` when none. */
+  async #nextTurn(name: string): Promise<Pick<LeaseEventDetail, 'next' | 'nextLifeMs'>> {
+    const { client, keys, run, call } = this.#deps;
+    const r = await run('read', name, () => client.kv.range(headRange(keys.queue(name)), call()));
+    const first = r.kvs[0];
+    if (!first) return {};
+    return { next: keys.ticketOf(name, first.key), nextLifeMs: ticketLifeMs(first) };
+  }
+}
+
+/** Reported for a ticket whose etcd lease is gone but whose key etcd has not deleted yet. */
+const EXPIRY_PENDING_MS = 100;
+
+/**
+ * How long the ticket in `kv` lives at most without another attempt: its
+ * etcd lease's ttl as granted (whole seconds, rounded up from its `ttlMs`).
+ * A value tenure did not write counts as one second.
+ */
+export function ticketLifeMs(kv: IKeyValue): number {
+  try {
+    const parsed = JSON.parse(kv.value.toString('utf8')) as { ttlMs?: unknown } | null;
+    const ttlMs = parsed?.ttlMs;
+    if (typeof ttlMs === 'number' && ttlMs > 0) return Math.ceil(ttlMs / 1000) * 1000;
+  } catch {
+    // not ours: fall through
+  }
+  return 1000;
+}
+
+/**
+ * withdraw: take the ticket out of the queue. If the name is vacant, also
+ * write the turn key (on the ticket's etcd lease, revoked right after, so
+ * nothing stays behind): the next ticket may be waiting for this one.
+ */
+export function withdrawTxn(
+  leaseKey: Buffer,
+  ticketKey: Buffer,
+  turnKey: Buffer,
+  leaseId: string | undefined,
+): ITxnRequest {
+  const remove = { request_delete_range: { key: ticketKey } };
+  return {
+    compare: [{ key: leaseKey, target: 'Create', result: 'Equal', create_revision: 0 }],
+    success:
+      leaseId === undefined
+        ? [remove]
+        : [remove, { request_put: { key: turnKey, value: Buffer.from('withdrawn'), lease: leaseId } }],
+    failure: [remove],
+  };
+}
+
+interface Queued {
+  readonly leaseId: string;
+  /** Monotonic time after which etcd has surely dropped the ticket. */
+  readonly until: number;
+}
+
+/** How long past its etcd ttl a ticket is remembered without another attempt. */
+const SWEEP_MARGIN_MS = 60_000;
+
+/**
+ * Which etcd lease each ticket queued by this store sits on, so the lease of
+ * an earlier attempt is revoked once the ticket moved to a newer one, and a
+ * withdrawal or grant revokes the last. Entries of calls that vanished
+ * without either are swept once surely expired.
+ */
+class QueuedTickets {
+  readonly #queued = new Map<string, Queued>();
+  #sweepAt = 256;
+
+  /** The ticket now sits on `leaseId`; returns the lease it sat on before, if another. */
+  queued(name: string, ticket: string, leaseId: string, ttlMs: number): string | undefined {
+    const key = entryKey(name, ticket);
+    const before = this.#queued.get(key)?.leaseId;
+    this.#queued.set(key, {
+      leaseId,
+      until: performance.now() + Math.ceil(ttlMs / 1000) * 1000 + SWEEP_MARGIN_MS,
+    });
+    if (this.#queued.size >= this.#sweepAt) {
+      const now = performance.now();
+      for (const [k, q] of this.#queued) if (q.until < now) this.#queued.delete(k);
+      this.#sweepAt = Math.max(256, 2 * this.#queued.size);
+    }
+    return before === leaseId ? undefined : before;
+  }
+
+  /** Forgets the ticket (granted or withdrawn); returns the lease it sat on. */
+  take(name: string, ticket: string): string | undefined {
+    const key = entryKey(name, ticket);
+    const leaseId = this.#queued.get(key)?.leaseId;
+    this.#queued.delete(key);
+    return leaseId;
+  }
+
+  clear(): void {
+    this.#queued.clear();
+  }
+}
+
+function entryKey(name: string, ticket: string): string {
+  return `${name}\u0000${ticket}`;
+}

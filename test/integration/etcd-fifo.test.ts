@@ -1,0 +1,210 @@
+/**
+ * The etcd store's FIFO queue of waiters (queue.ts) through the public
+ * Locker, on a private 3-member cluster: grant order follows arrival order
+ * under 16 contenders and nobody starves, a release wakes only the waiter
+ * whose turn it is, a waiter that dies holds the queue up for at most its
+ * own ttl, one that gives up leaves at once and wakes the next, and callers
+ * without a ticket do not jump the queue.
+ */
+import type { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
+import { keys } from '../../src/lock/etcd/records.js';
+import type { Lock } from '../../src/lock/lock.js';
+import { Locker } from '../../src/lock/locker.js';
+import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { EtcdCluster } from '../helpers/etcd-cluster.js';
+import { type Attempt, overtakes, recording } from '../helpers/fifo-log.js';
+
+let cluster: EtcdCluster;
+let admin: Etcd3;
+let prefixes = 0;
+beforeAll(async () => {
+  cluster = await EtcdCluster.start();
+  admin = cluster.client();
+});
+afterAll(async () => {
+  await cluster.stop();
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A prefix of its own per test, and a store (on a client of its own) under it. */
+function storeMaker() {
+  const prefix = `fifo/${prefixes++}/`;
+  const made: { store: EtcdLeaseStore; client: Etcd3 }[] = [];
+  return {
+    prefix,
+    make(): EtcdLeaseStore {
+      const client = cluster.client();
+      const store = new EtcdLeaseStore({ client, prefix, watchHeartbeatMs: 500 });
+      made.push({ store, client });
+      return store;
+    },
+    /** Tickets queued for `name` now, oldest first. */
+    async queued(name: string): Promise<string[]> {
+      const k = keys(prefix);
+      const r = await admin.kv.range({ ...k.queue(name), sort_order: 'Ascend', sort_target: 'Create' });
+      return r.kvs.map((kv) => k.ticketOf(name, kv.key));
+    },
+    /** Keys left under the prefix other than leases and terms (the queue, the turn key). */
+    async leftovers(): Promise<string[]> {
+      const all = await admin.getAll().prefix(prefix).keys();
+      return all.filter((k) => !k.startsWith(`${prefix}terms/`) && !k.startsWith(`${prefix}leases/`));
+    },
+    async close(): Promise<void> {
+      for (const { store, client } of made) {
+        await store.close();
+        client.close();
+      }
+    },
+  };
+}
+
+describe('FIFO queue of waiters (etcd)', () => {
+  it('16 contenders, each re-locking at once: grants follow arrival order and nobody starves', async () => {
+    const stores = storeMaker();
+    const log: Attempt[] = [];
+    const workers = Array.from({ length: 16 }, (_, w) => new Locker(recording(stores.make(), log, w)));
+    const grants: string[] = [];
+    const perWorker = Array<number>(16).fill(0);
+    let holders = 0;
+    let overlap = 0;
+    const end = performance.now() + 3000;
+    const tickets = new Map<Lock, string | undefined>();
+    await Promise.all(
+      workers.map(async (locker, w) => {
+        for (let i = 0; i < 200 && performance.now() < end; i++) {
+          const before = log.length;
+          const lock = await locker.lock('job', { ttlMs: 10_000, retryMs: 10, retryJitterMs: 10 });
+          const latest = log.slice(before).findLast((a) => a.worker === w);
+          tickets.set(lock, latest?.ticket);
+          grants.push(latest?.ticket ?? `untracked-${w}-${i}`);
+          if (++holders > 1) overlap++;
+          perWorker[w] = (perWorker[w] ?? 0) + 1;
+          await sleep(1);
+          holders--;
+          await lock.release();
+        }
+      }),
+    );
+    const total = perWorker.reduce((a, b) => a + b, 0);
+    expect(overlap).toBe(0);
+    expect(total).toBeGreaterThan(48);
+    expect(Math.min(...perWorker)).toBeGreaterThanOrEqual(total / 16 / 2);
+    expect(log.every((a) => a.ticket !== undefined)).toBe(true);
+    expect(overtakes(log, grants)).toEqual([]);
+    for (const locker of workers) await locker.settled();
+    expect(await stores.queued('job')).toEqual([]);
+    await stores.close();
+  });
+
+  it('a release wakes only the waiter whose turn it is: one attempt per hand-over', async () => {
+    const stores = storeMaker();
+    const log: Attempt[] = [];
+    const holder = await new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+    const order: number[] = [];
+    const done: Promise<void>[] = [];
+    for (let w = 0; w < 6; w++) {
+      const locker = new Locker(recording(stores.make(), log, w));
+      done.push(
+        locker.lock('job', { ttlMs: 10_000 }).then(async (lock) => {
+          order.push(w);
+          await lock.release();
+        }),
+      );
+      // Queued (and subscribed) before the next one starts: arrival order is w.
+      await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(w + 1);
+    }
+    await sleep(100); // each waiter's retry after subscribing has been refused
+    const attemptsBefore = log.length;
+    await holder.release();
+    await Promise.all(done);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    // Each release woke the next waiter alone, which was granted at its one attempt.
+    const after = log.slice(attemptsBefore);
+    expect(after.map((a) => [a.worker, a.acquired])).toEqual(order.map((w) => [w, true]));
+    expect(await stores.leftovers()).toEqual([]);
+    await stores.close();
+  });
+
+  it('a waiter that dies at the head holds the queue up for its own ttl, no longer', async () => {
+    const stores = storeMaker();
+    const store = stores.make();
+    const locker = new Locker(store);
+    const first = await locker.lock('job', { ttlMs: 10_000 });
+    // A caller queues with a 2 s ticket and is never heard of again (its process died).
+    const dead = await stores.make().acquire({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 2000,
+      identity: 'dead',
+      data: '',
+      ticket: 'dead-ticket',
+    });
+    expect(dead.acquired).toBe(false);
+    const queuedAt = performance.now();
+    const next = locker.lock('job', { ttlMs: 10_000 });
+    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(2);
+    await first.release();
+    const lock = await next;
+    const waited = performance.now() - queuedAt;
+    // FIFO: not before the dead ticket's etcd lease (2 s) ran out; liveness: soon after.
+    expect(waited).toBeGreaterThanOrEqual(1500);
+    expect(waited).toBeLessThan(5000);
+    await lock.release();
+    await stores.close();
+  });
+
+  it('a waiter that gives up leaves the queue and the next one is woken at once', async () => {
+    const stores = storeMaker();
+    const locker = new Locker(stores.make());
+    const first = await locker.lock('job', { ttlMs: 10_000 });
+    const quitter = new AbortController();
+    const gaveUp = new Locker(stores.make())
+      .lock('job', { ttlMs: 60_000, signal: quitter.signal })
+      .catch(() => null);
+    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
+    const nextLocker = new Locker(stores.make());
+    const next = nextLocker.lock('job', { ttlMs: 60_000 });
+    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(2);
+    await first.release(); // the quitter's turn...
+    quitter.abort(); // ...which it gives up before taking it (or takes and hands back)
+    expect(await gaveUp).toBeNull();
+    const t0 = performance.now();
+    const lock = await next;
+    expect(performance.now() - t0).toBeLessThan(1000); // not the quitter's 60 s ticket
+    await lock.release();
+    await expect.poll(() => stores.leftovers(), { interval: 20 }).toEqual([]);
+    await stores.close();
+  });
+
+  it('tryLock does not jump the queue, and the queued ticket is served first', async () => {
+    const stores = storeMaker();
+    const store = stores.make();
+    const request = (ticket: string, ttlMs = 5000) => ({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs,
+      identity: ticket,
+      data: '',
+      ticket,
+    });
+    const holder = request('holder', 1000);
+    expect((await store.acquire(holder)).acquired).toBe(true);
+    expect((await store.acquire(request('t1'))).acquired).toBe(false); // queued
+    expect((await store.acquire(request('t2'))).acquired).toBe(false); // queued behind t1
+    await store.release({ name: 'job', token: holder.token, term: 0 });
+    // Vacant, with t1 and t2 queued: newcomers are refused...
+    expect(await new Locker(stores.make()).tryLock('job', { ttlMs: 10_000 })).toBeNull();
+    const t2 = await store.acquire(request('t2'));
+    expect(t2.acquired).toBe(false);
+    // ...told to come back when t1's ticket would lapse at the latest...
+    expect(!t2.acquired && t2.holder === null ? t2.reservedMs : -1).toBeGreaterThan(3000);
+    // ...and t1 is granted, then t2.
+    expect((await store.acquire(request('t1'))).acquired).toBe(true);
+    expect((await store.read('job'))?.identity).toBe('t1');
+    expect(await stores.queued('job')).toEqual(['t2']);
+    await stores.close();
+  });
+});
