@@ -75,11 +75,16 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
     expect(codes.filter((c) => c === 'TENURE_CLUSTER_MISCONFIGURED')).toEqual([]);
   });
 
-  it('with waitReplicas 1, while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it', async () => {
+  // With a Cluster-level keyPrefix too: the ASK is followed on a node's own connection,
+  // which does not apply it (the keys must get it there, or the renewal misses the lease).
+  it.each([
+    ['', 'migrating'],
+    ['app:', 'migrating2'],
+  ])('with waitReplicas 1 (keyPrefix %j), while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it', async (keyPrefix, namespace) => {
     const store = (): RedisLeaseStore => {
       const made = new RedisLeaseStore({
-        client: cluster.client(),
-        namespace: 'migrating',
+        client: cluster.client(keyPrefix === '' ? {} : { keyPrefix }),
+        namespace,
         waitReplicas: 1,
         // A replica on a loaded CI machine can take longer than 100 ms to confirm.
         waitTimeoutMs: 1000,
@@ -90,15 +95,13 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
     const a = new Locker(store(), { identity: 'a' });
     const b = new Locker(store(), { identity: 'b' });
     const lock = await a.lock('job', { ttlMs: 1500, renewMs: 300 });
-    const from = await cluster.primaryOf('{migrating:job}:lease');
+    const key = (k: string): string => `${keyPrefix}{${namespace}:job}:${k}`;
+    const from = await cluster.primaryOf(key('lease'));
     const primaries = [];
     for (const n of cluster.nodes) if ((await cluster.slotCount(n)) > 0) primaries.push(n);
     const to = primaries.find((n) => n !== from);
     if (!to) throw new Error('no other primary');
-    const slot = await cluster.beginMigration('{migrating:job}:lease', to, [
-      '{migrating:job}:lease',
-      '{migrating:job}:term',
-    ]);
+    const slot = await cluster.beginMigration(key('lease'), to, [key('lease'), key('term')]);
     try {
       await new Promise((r) => setTimeout(r, 2000)); // > ttl: only renewals that reached `to` keep it
       expect(lock.isValid).toBe(true);
@@ -107,7 +110,7 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
     } finally {
       await cluster.finishMigration(slot, from, to);
     }
-    expect(await cluster.primaryOf('{migrating:job}:lease')).toBe(to);
+    expect(await cluster.primaryOf(key('lease'))).toBe(to);
     expect(lock.isValid).toBe(true);
     expect(await lock.release()).toBe(true);
   });

@@ -233,6 +233,48 @@ describe('waitReplicas', () => {
     await store.close();
   });
 
+  it('reopens its WAIT connection after it ended for good (its retries ran out), once the application reconnected the client', async () => {
+    const front = await FaultProxy.start(primary.port);
+    // No retries: a lost connection ends ('end'), for the client and for its duplicates.
+    const client = new Redis({ host: '127.0.0.1', port: front.port, retryStrategy: () => null });
+    client.on('error', () => undefined);
+    try {
+      const store = replicated(client);
+      expect((await store.acquire(request('warm'))).acquired).toBe(true);
+      front.reset(); // every connection through the proxy is cut, and ends
+      await expect.poll(() => client.status, { interval: 10 }).toBe('end');
+      await client.connect(); // the application reconnects its client
+      // Before, the ended duplicate stayed in use: every write failed with "Connection is closed."
+      expect((await store.acquire(request('job'))).acquired).toBe(true);
+      await store.close();
+    } finally {
+      client.disconnect();
+      await front.close();
+    }
+  });
+
+  it("opens its WAIT connections with the caller's reconnectOnError, except that 2 (resend the failed command) becomes 1 (reconnect only)", async () => {
+    const reconnectOnError = (error: Error): boolean | 1 | 2 =>
+      error.message.startsWith('READONLY') ? 2 : error.message.startsWith('LOADING');
+    const client = primary.client({ reconnectOnError });
+    const opened: { reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined }[] = [];
+    const duplicate = client.duplicate.bind(client);
+    client.duplicate = (override) => {
+      opened.push(override ?? {});
+      return duplicate(override);
+    };
+    const store = replicated(client);
+    expect((await store.acquire(request('job'))).acquired).toBe(true);
+    expect(opened.length).toBeGreaterThan(0);
+    for (const options of opened) {
+      // A resend would run the script alone on a new connection, after its WAIT was answered.
+      expect(options.reconnectOnError?.(new Error('READONLY You can\'t write'))).toBe(1);
+      expect(options.reconnectOnError?.(new Error('LOADING'))).toBe(true);
+      expect(options.reconnectOnError?.(new Error('ERR other'))).toBe(false);
+    }
+    await store.close();
+  });
+
   it('close() settles writes queued while the WAIT connection reconnects', async () => {
     const front = await FaultProxy.start(primary.port);
     const client = new Redis({ host: '127.0.0.1', port: front.port, retryStrategy: () => 50 });
