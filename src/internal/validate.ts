@@ -162,6 +162,8 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
  * only whitespace. With `noBraces`, `{` and `}` are refused too: tenure owns
  * the Redis Cluster hash tag built from the name.
  */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 export function text(option: string, value: unknown, maxLength: number, noBraces = false): string {
   if (typeof value !== 'string')
     fail(option, `Expected \`${option}\` to be a string, got ${describe(value)}`);
@@ -175,6 +177,12 @@ export function text(option: string, value: unknown, maxLength: number, noBraces
     fail(option, `Expected \`${option}\` to contain more than whitespace, got ${describe(value)}`);
   if (CONTROL.test(value))
     fail(option, `Expected \`${option}\` to contain no control characters, got ${describe(value)}`);
+  // A lone surrogate is encoded as U+FFFD: two such names would be one key on every store.
+  if (LONE_SURROGATE.test(value))
+    fail(
+      option,
+      `Expected \`${option}\` to be well-formed Unicode (no lone surrogate), got ${describe(value)}`,
+    );
   if (noBraces && /[{}]/.test(value)) {
     fail(
       option,

@@ -37,6 +37,11 @@ export interface AttemptRequest {
   /** Told each attempt's token and send time, just before the request goes out (direct grants). */
   readonly onSend?: ((token: OwnershipToken, sentAt: number) => void) | undefined;
   /**
+   * Told the store's own promise of the request, which may settle after this
+   * attempt timed out (a withdrawal of the ticket must come after it).
+   */
+  readonly onRequest?: ((request: Promise<unknown>) => void) | undefined;
+  /**
    * The token (and its attempt's send time) whose SHA-1 the store names when it
    * had already granted this ticket the lease (`AcquireResult.grantedTokenSha1`).
    */
@@ -53,24 +58,20 @@ export async function attemptAcquire(
   const token = OwnershipToken.generate();
   let sentAt = clock.now();
   request.onSend?.(token, sentAt);
-  const result = await withTimeout(
-    store.acquire(
-      ticket === undefined
-        ? { name, token, ttlMs: timing.ttlMs, identity, data, waiting }
-        : { name, token, ttlMs: timing.ttlMs, identity, data, waiting, ticket },
-    ),
-    timing.requestTimeoutMs,
-    clock,
-    'acquire',
-    (late) => {
-      // A late grant under this attempt's token is nobody's: hand it back. Not a late
-      // "already granted under an earlier token" ({3}): that lease may be the very lock
-      // this call holds by now (a resent request, after a reconnect, answers this way);
-      // a call that gave up frees it by withdrawing its ticket.
-      if (late.acquired && late.grantedTokenSha1 === undefined)
-        releaseQuietly(store, { name, token, term: late.term });
-    },
+  const call = store.acquire(
+    ticket === undefined
+      ? { name, token, ttlMs: timing.ttlMs, identity, data, waiting }
+      : { name, token, ttlMs: timing.ttlMs, identity, data, waiting, ticket },
   );
+  request.onRequest?.(call);
+  const result = await withTimeout(call, timing.requestTimeoutMs, clock, 'acquire', (late) => {
+    // A late grant under this attempt's token is nobody's: hand it back. Not a late
+    // "already granted under an earlier token" ({3}): that lease may be the very lock
+    // this call holds by now (a resent request, after a reconnect, answers this way);
+    // a call that gave up frees it by withdrawing its ticket.
+    if (late.acquired && late.grantedTokenSha1 === undefined)
+      releaseQuietly(store, { name, token, term: late.term });
+  });
   if (!result.acquired) {
     return result.holder
       ? { granted: false, holder: result.holder }

@@ -9,7 +9,13 @@
  * `retryMs`. See `lease-keeper.ts` for what validity means.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { ConfigurationError, LockLostError, LockNotAcquiredError, StoreError } from '../errors.js';
+import {
+  ConfigurationError,
+  LockLostError,
+  LockNotAcquiredError,
+  StoreClosedError,
+  StoreError,
+} from '../errors.js';
 import { abortable } from '../internal/abortable.js';
 import { type Clock, systemClock } from '../internal/clock.js';
 import { defaultIdentity, jitter } from '../internal/random.js';
@@ -182,7 +188,17 @@ export class Locker {
     // The ticket may be queued in the store: an attempt was refused, abandoned in flight
     // (abort), or failed in a way that may have been applied (ambiguous).
     let mayBeQueued = false;
-    let lastAttempt: Promise<unknown> | undefined;
+    // The store's requests of this call not yet settled (an attempt that timed out may still
+    // queue the ticket): a withdrawal waits for them.
+    const requests = new Set<Promise<void>>();
+    const onRequest = (request: Promise<unknown>): void => {
+      const settled = request.then(
+        () => undefined,
+        () => undefined,
+      );
+      requests.add(settled);
+      void settled.then(() => requests.delete(settled));
+    };
     // Already subscribed to this name (other calls wait, or did a moment ago): join before
     // the first attempt, so a release right after it reaches this call.
     let leave: (() => void) | undefined = this.#waiters.joinIfActive(name, me);
@@ -216,8 +232,15 @@ export class Locker {
         try {
           // An abort ends the call at once, even with a request in flight; a grant that
           // arrives after it is released, never returned.
-          const attempt = this.#attempt(name, opts, waiting, ticket, onSend, earlierAttempt);
-          lastAttempt = attempt;
+          const attempt = this.#attempt(
+            name,
+            opts,
+            waiting,
+            ticket,
+            onSend,
+            earlierAttempt,
+            onRequest,
+          );
           const result = await abortable(attempt, opts.signal, (late) => {
             if (late.lock) this.#abandon(late.lock.release().catch(() => false));
           }).catch((error: unknown) => {
@@ -247,6 +270,8 @@ export class Locker {
         } catch (error) {
           if (error instanceof StoreError && error.ambiguous) mayBeQueued = true;
           const expired = error instanceof LockLostError && error.reason === 'deadline';
+          // A closed store never answers again: the call ends (a retry would only fail again).
+          if (error instanceof StoreClosedError) throw error;
           if (!expired && (!(error instanceof StoreError) || isPermanent(error))) throw error;
           lastError = error;
         }
@@ -292,17 +317,23 @@ export class Locker {
       // Gave up (abort, retry limit, error) after queueing: leave the queue, so the next
       // waiter is not held up until this ticket expires. Tracked by settled().
       if (!acquired && mayBeQueued && ticket !== undefined)
-        this.#withdraw(name, ticket, lastAttempt);
+        this.#withdraw(name, ticket, [...requests]);
     }
   }
 
-  /** Withdraws `ticket` once `after` (the call's last attempt) has settled, so it is not overtaken. */
-  #withdraw(name: string, ticket: string, after: Promise<unknown> | undefined): void {
+  /**
+   * Withdraws `ticket` once `after` (the call's store requests still in
+   * flight) have settled, or `requestTimeoutMs` has passed, so a late attempt
+   * does not queue the ticket again behind the withdrawal.
+   */
+  #withdraw(name: string, ticket: string, after: Promise<void>[]): void {
     const store = this.#store;
-    const settled = Promise.resolve(after).then(
-      () => undefined,
-      () => undefined,
-    );
+    const settled = withTimeout(
+      Promise.all(after),
+      this.#requestTimeoutMs,
+      this.#clock,
+      'withdraw',
+    ).catch(() => undefined);
     this.#abandon(
       settled
         .then(() =>
@@ -399,6 +430,7 @@ export class Locker {
     ticket?: string,
     onSend?: (token: OwnershipToken, sentAt: number) => void,
     earlierAttempt?: (tokenSha1: string) => { token: OwnershipToken; sentAt: number } | undefined,
+    onRequest?: (request: Promise<unknown>) => void,
   ): Promise<Attempt> {
     const { timing, data } = opts;
     const outcome = await attemptAcquire(this.#store, this.#clock, {
@@ -410,6 +442,7 @@ export class Locker {
       ticket,
       onSend,
       earlierAttempt,
+      onRequest,
     });
     if (!outcome.granted)
       return { lock: null, holder: outcome.holder, reservedMs: outcome.reservedMs };

@@ -65,4 +65,3 @@ export function overtakes(log: Attempt[], grantOrder: string[]): string[] {
   }
   return wrong;
 }
-

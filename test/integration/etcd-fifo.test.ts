@@ -6,9 +6,11 @@
  * own ttl, one that gives up leaves at once and wakes the next, and callers
  * without a ticket do not jump the queue.
  */
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, ITxnRequest, ITxnResponse } from 'etcd3';
+import { StoreClosedError } from '../../src/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
+import type { AcquireRequest, AcquireResult } from '../../src/lock/lease-store.js';
 import { keys } from '../../src/lock/etcd/records.js';
 import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
@@ -44,13 +46,19 @@ function storeMaker() {
     /** Tickets queued for `name` now, oldest first. */
     async queued(name: string): Promise<string[]> {
       const k = keys(prefix);
-      const r = await admin.kv.range({ ...k.queue(name), sort_order: 'Ascend', sort_target: 'Create' });
+      const r = await admin.kv.range({
+        ...k.queue(name),
+        sort_order: 'Ascend',
+        sort_target: 'Create',
+      });
       return r.kvs.map((kv) => k.ticketOf(name, kv.key));
     },
     /** Keys left under the prefix other than leases and terms (the queue, the turn key). */
     async leftovers(): Promise<string[]> {
       const all = await admin.getAll().prefix(prefix).keys();
-      return all.filter((k) => !k.startsWith(`${prefix}terms/`) && !k.startsWith(`${prefix}leases/`));
+      return all.filter(
+        (k) => !k.startsWith(`${prefix}terms/`) && !k.startsWith(`${prefix}leases/`),
+      );
     },
     async close(): Promise<void> {
       for (const { store, client } of made) {
@@ -65,7 +73,10 @@ describe('FIFO queue of waiters (etcd)', () => {
   it('16 contenders, each re-locking at once: grants follow arrival order and nobody starves', async () => {
     const stores = storeMaker();
     const log: Attempt[] = [];
-    const workers = Array.from({ length: 16 }, (_, w) => new Locker(recording(stores.make(), log, w)));
+    const workers = Array.from(
+      { length: 16 },
+      (_, w) => new Locker(recording(stores.make(), log, w)),
+    );
     const grants: string[] = [];
     const perWorker = Array<number>(16).fill(0);
     let holders = 0;
@@ -205,6 +216,118 @@ describe('FIFO queue of waiters (etcd)', () => {
     expect((await store.acquire(request('t1'))).acquired).toBe(true);
     expect((await store.read('job'))?.identity).toBe('t1');
     expect(await stores.queued('job')).toEqual(['t2']);
+    await stores.close();
+  });
+
+  it('two attempts of one ticket in flight at once (the first outlived its timeout): the later grant is never revoked by the late refusal of the earlier attempt', async () => {
+    const stores = storeMaker();
+    const name = 'job';
+    const plain = { name, ttlMs: 10_000, identity: 'x', data: '' };
+    const base = { ...plain, ticket: 'T', waiting: true };
+    const slowToken = OwnershipToken.generate();
+    const secondToken = OwnershipToken.generate();
+    let lateReply: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (lateReply = resolve));
+    const real = cluster.client();
+    // The first attempt's transaction is applied (refused: the ticket goes on its etcd lease),
+    // but its reply is read only after the second attempt was granted.
+    const kv = new Proxy(real.kv, {
+      get(target, property) {
+        if (property === 'txn')
+          return async (request: ITxnRequest, options?: object): Promise<ITxnResponse> => {
+            const reply = await target.txn(request, options);
+            const put = request.success?.[0]?.request_put?.value?.toString() ?? '';
+            if (put.includes(slowToken.reveal())) await gate;
+            if (put.includes(secondToken.reveal()) && reply.succeeded) {
+              // Applied: granted. The first attempt's reply is read before this one's.
+              lateReply();
+              await sleep(50);
+            }
+            return reply;
+          };
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    const client = { kv, leaseClient: real.leaseClient, watchClient: real.watchClient };
+    const store = new EtcdLeaseStore({
+      client: client,
+      prefix: stores.prefix,
+    });
+    const holderStore = stores.make();
+    const holderToken = OwnershipToken.generate();
+    const held = await holderStore.acquire({ ...plain, token: holderToken });
+    expect(held.acquired).toBe(true);
+    const first = store.acquire({ ...base, token: slowToken });
+    await sleep(200); // its transaction has been applied; its reply waits
+    await holderStore.release({ name, token: holderToken, term: 0 });
+    const second = store.acquire({ ...base, token: secondToken });
+    // A store that runs one ticket's attempts in order never sends the second before the
+    // first is answered: the first's reply then comes by this timer instead.
+    const timer = setTimeout(lateReply, 500);
+    const [a, b] = await Promise.all([first, second]);
+    clearTimeout(timer);
+    expect(a.acquired).toBe(false);
+    expect(b.acquired).toBe(true);
+    const term = b.acquired ? b.term : 0;
+    await sleep(200); // any revoke the late refusal sent has landed
+    // The grant is still there: nobody else is granted the name, and its renewal works.
+    expect(
+      await stores.make().acquire({ ...plain, token: OwnershipToken.generate() }),
+    ).toMatchObject({ acquired: false });
+    expect(await store.renew({ name, token: secondToken, term }, 10_000)).toBe('renewed');
+    expect(await store.release({ name, token: secondToken, term })).toBe(true);
+    await store.close();
+    await stores.close();
+  });
+
+  it('a call that gives up while an attempt outlives its request timeout leaves no ticket behind once that attempt is over', async () => {
+    const stores = storeMaker();
+    const holder = await new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+    const slow = stores.make();
+    const acquire = slow.acquire.bind(slow);
+    const calls: Promise<unknown>[] = [];
+    slow.acquire = (request: AcquireRequest): Promise<AcquireResult> => {
+      const call = sleep(400).then(() => acquire(request));
+      calls.push(call.catch(() => undefined));
+      return call;
+    };
+    const locker = new Locker(slow);
+    const gaveUp = await locker
+      .lock('job', { ttlMs: 6000, requestTimeoutMs: 200, retryLimit: 0 })
+      .catch((error: unknown) => error);
+    expect(gaveUp).toBeInstanceOf(Error);
+    await locker.settled(); // the late attempt (it queued the ticket), then the withdrawal
+    await Promise.all(calls); // over, in any case
+    expect(await stores.queued('job')).toEqual([]);
+    const next = new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
+    const t0 = performance.now();
+    await holder.release();
+    const lock = await next;
+    expect(performance.now() - t0).toBeLessThan(1000); // not the given-up call's 6 s ticket
+    await lock.release();
+    await stores.close();
+  });
+
+  it('closing a store while its lock() waits ends that call and takes its ticket out of the queue', async () => {
+    const stores = storeMaker();
+    const holder = await new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+    const closing = stores.make();
+    const waiting = new Locker(closing)
+      .lock('job', { ttlMs: 8000 })
+      .catch((error: unknown) => error);
+    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
+    await closing.close();
+    expect(await waiting).toBeInstanceOf(StoreClosedError);
+    await expect.poll(() => stores.queued('job'), { interval: 10 }).toEqual([]);
+    const next = new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
+    const t0 = performance.now();
+    await holder.release();
+    const lock = await next;
+    expect(performance.now() - t0).toBeLessThan(1000); // not the closed store's 8 s ticket
+    await lock.release();
     await stores.close();
   });
 });

@@ -80,40 +80,43 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
   it.each([
     ['', 'migrating'],
     ['app:', 'migrating2'],
-  ])('with waitReplicas 1 (keyPrefix %j), while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it', async (keyPrefix, namespace) => {
-    const store = (): RedisLeaseStore => {
-      const made = new RedisLeaseStore({
-        client: cluster.client(keyPrefix === '' ? {} : { keyPrefix }),
-        namespace,
-        waitReplicas: 1,
-        // A replica on a loaded CI machine can take longer than 100 ms to confirm.
-        waitTimeoutMs: 1000,
-      });
-      opened.push(made);
-      return made;
-    };
-    const a = new Locker(store(), { identity: 'a' });
-    const b = new Locker(store(), { identity: 'b' });
-    const lock = await a.lock('job', { ttlMs: 1500, renewMs: 300 });
-    const key = (k: string): string => `${keyPrefix}{${namespace}:job}:${k}`;
-    const from = await cluster.primaryOf(key('lease'));
-    const primaries = [];
-    for (const n of cluster.nodes) if ((await cluster.slotCount(n)) > 0) primaries.push(n);
-    const to = primaries.find((n) => n !== from);
-    if (!to) throw new Error('no other primary');
-    const slot = await cluster.beginMigration(key('lease'), to, [key('lease'), key('term')]);
-    try {
-      await new Promise((r) => setTimeout(r, 2000)); // > ttl: only renewals that reached `to` keep it
+  ])(
+    'with waitReplicas 1 (keyPrefix %j), while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it',
+    async (keyPrefix, namespace) => {
+      const store = (): RedisLeaseStore => {
+        const made = new RedisLeaseStore({
+          client: cluster.client(keyPrefix === '' ? {} : { keyPrefix }),
+          namespace,
+          waitReplicas: 1,
+          // A replica on a loaded CI machine can take longer than 100 ms to confirm.
+          waitTimeoutMs: 1000,
+        });
+        opened.push(made);
+        return made;
+      };
+      const a = new Locker(store(), { identity: 'a' });
+      const b = new Locker(store(), { identity: 'b' });
+      const lock = await a.lock('job', { ttlMs: 1500, renewMs: 300 });
+      const key = (k: string): string => `${keyPrefix}{${namespace}:job}:${k}`;
+      const from = await cluster.primaryOf(key('lease'));
+      const primaries = [];
+      for (const n of cluster.nodes) if ((await cluster.slotCount(n)) > 0) primaries.push(n);
+      const to = primaries.find((n) => n !== from);
+      if (!to) throw new Error('no other primary');
+      const slot = await cluster.beginMigration(key('lease'), to, [key('lease'), key('term')]);
+      try {
+        await new Promise((r) => setTimeout(r, 2000)); // > ttl: only renewals that reached `to` keep it
+        expect(lock.isValid).toBe(true);
+        expect(await b.tryLock('job')).toBeNull();
+        expect((await b.get('job'))?.identity).toBe('a');
+      } finally {
+        await cluster.finishMigration(slot, from, to);
+      }
+      expect(await cluster.primaryOf(key('lease'))).toBe(to);
       expect(lock.isValid).toBe(true);
-      expect(await b.tryLock('job')).toBeNull();
-      expect((await b.get('job'))?.identity).toBe('a');
-    } finally {
-      await cluster.finishMigration(slot, from, to);
-    }
-    expect(await cluster.primaryOf(key('lease'))).toBe(to);
-    expect(lock.isValid).toBe(true);
-    expect(await lock.release()).toBe(true);
-  });
+      expect(await lock.release()).toBe(true);
+    },
+  );
 
   /**
    * Moves the slot of a held lease (ttl 30 s, renewals every 8 s, waitReplicas 1) to another

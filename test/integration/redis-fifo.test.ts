@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
+import type { AcquireRequest, AcquireResult } from '../../src/lock/lease-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { leaseKeys } from '../../src/lock/redis/keys.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
@@ -169,6 +170,34 @@ describe('FIFO queue of waiters (Redis)', () => {
     await locker.settled();
     expect(await admin.exists(keys.queue, keys.tickets)).toBe(0);
     await store.close();
+    client.disconnect();
+  });
+
+  it('a call that gives up while an attempt outlives its request timeout leaves no ticket behind once that attempt is over', async () => {
+    const namespace = uniqueNamespace();
+    const client = server.client();
+    const keys = leaseKeys(namespace, 'job');
+    const holder = await new Locker(new RedisLeaseStore({ client, namespace })).lock('job', {
+      ttlMs: 10_000,
+    });
+    const slow = new RedisLeaseStore({ client, namespace });
+    const acquire = slow.acquire.bind(slow);
+    const calls: Promise<unknown>[] = [];
+    slow.acquire = (request: AcquireRequest): Promise<AcquireResult> => {
+      const call = sleep(400).then(() => acquire(request));
+      calls.push(call.catch(() => undefined));
+      return call;
+    };
+    const locker = new Locker(slow);
+    const gaveUp = await locker
+      .lock('job', { ttlMs: 6000, requestTimeoutMs: 200, retryLimit: 0 })
+      .catch((error: unknown) => error);
+    expect(gaveUp).toBeInstanceOf(Error);
+    await locker.settled(); // the late attempt (it queued the ticket), then the withdrawal
+    await Promise.all(calls); // over, in any case
+    expect(await admin.exists(keys.queue, keys.tickets)).toBe(0);
+    await holder.release();
+    await slow.close();
     client.disconnect();
   });
 

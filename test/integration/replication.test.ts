@@ -257,7 +257,8 @@ describe('waitReplicas', () => {
     const reconnectOnError = (error: Error): boolean | 1 | 2 =>
       error.message.startsWith('READONLY') ? 2 : error.message.startsWith('LOADING');
     const client = primary.client({ reconnectOnError });
-    const opened: { reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined }[] = [];
+    const opened: { reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined }[] =
+      [];
     const duplicate = client.duplicate.bind(client);
     client.duplicate = (override) => {
       opened.push(override ?? {});
@@ -268,7 +269,7 @@ describe('waitReplicas', () => {
     expect(opened.length).toBeGreaterThan(0);
     for (const options of opened) {
       // A resend would run the script alone on a new connection, after its WAIT was answered.
-      expect(options.reconnectOnError?.(new Error('READONLY You can\'t write'))).toBe(1);
+      expect(options.reconnectOnError?.(new Error("READONLY You can't write"))).toBe(1);
       expect(options.reconnectOnError?.(new Error('LOADING'))).toBe(true);
       expect(options.reconnectOnError?.(new Error('ERR other'))).toBe(false);
     }

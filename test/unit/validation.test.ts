@@ -95,10 +95,18 @@ const badNames: [unknown, string][] = [
   ['a\nb', 'no control characters'],
   ['job{1}', 'no `{` or `}`'],
   ['x'.repeat(201), 'got 201 characters'],
+  // Encoded as U+FFFD, both would name the key of 'x\uFFFD'.
+  ['x\uD800', 'no lone surrogate'],
+  ['\uDC00x', 'no lone surrogate'],
 ];
 
 describe('name validation', () => {
   const locker = new Locker(new MemoryLeaseStore());
+  it('accepts a surrogate pair', async () => {
+    const lock = await locker.tryLock('job \uD83D\uDE00');
+    expect(lock).not.toBeNull();
+    await lock?.release();
+  });
   it.each(badNames)('rejects name %s', async (name, fragment) => {
     await expect(locker.tryLock(name as string)).rejects.toThrow(fragment);
     await expect(locker.lock(name as string)).rejects.toBeInstanceOf(InvalidOptionError);

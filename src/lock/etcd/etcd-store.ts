@@ -123,8 +123,14 @@ export class EtcdLeaseStore implements LeaseStore {
     });
   }
 
-  async acquire(request: AcquireRequest): Promise<AcquireResult> {
-    this.#assertOpen();
+  acquire(request: AcquireRequest): Promise<AcquireResult> {
+    if (this.#closed) return Promise.reject(new StoreClosedError());
+    const { name, ticket } = request;
+    if (ticket === undefined) return this.#acquire(request);
+    return this.#queue.serialize(name, ticket, () => this.#acquire(request));
+  }
+
+  async #acquire(request: AcquireRequest): Promise<AcquireResult> {
     const { name, ticket } = request;
     const token = request.token.reveal();
     const key = this.#keys.lease(name);
@@ -181,8 +187,7 @@ export class EtcdLeaseStore implements LeaseStore {
           return { acquired: true, term };
         }
         // Refused: the failure branch queued the ticket on this attempt's etcd lease.
-        if (ticket !== undefined)
-          this.#queue.queued(name, ticket, leaseId, request.ttlMs);
+        if (ticket !== undefined) this.#queue.queued(name, ticket, leaseId, request.ttlMs);
         const kv = rangeOf(txn, 0)?.kvs[0];
         if (!kv) {
           const first = rangeOf(txn, headIndex(queue))?.kvs[0];
@@ -195,7 +200,11 @@ export class EtcdLeaseStore implements LeaseStore {
           }
           // Vacant, but another ticket's turn: back when that ticket would lapse at the latest.
           if (ticket === undefined) this.#revokeQuietly(leaseId);
-          return { acquired: false, holder: null, reservedMs: await this.#queue.lifeMs(first, name) };
+          return {
+            acquired: false,
+            holder: null,
+            reservedMs: await this.#queue.lifeMs(first, name),
+          };
         }
         const holder = decodeValue(kv);
         if (holder.token === token) {
@@ -349,7 +358,7 @@ export class EtcdLeaseStore implements LeaseStore {
       this.#closed = true;
       this.#hub.close();
       this.#held.clear();
-      this.#queue.clear();
+      this.#queue.close((leaseId) => this.#revoke(leaseId));
     }
     return Promise.resolve();
   }
@@ -464,7 +473,11 @@ export class EtcdLeaseStore implements LeaseStore {
   }
 
   #revokeQuietly(leaseId: string): void {
-    if (this.#closed) return;
+    if (!this.#closed) this.#revoke(leaseId);
+  }
+
+  /** Revokes an etcd lease in the background, ignoring failures (also once closed). */
+  #revoke(leaseId: string): void {
     this.#client.leaseClient.leaseRevoke({ ID: leaseId }, this.#call()).catch(() => undefined);
   }
 

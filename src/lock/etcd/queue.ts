@@ -17,7 +17,10 @@
  * - Waiters watch the lease key; a release (a delete) is reported with the
  *   head's ticket (`LeaseEventDetail.next`), read once per subscription, so
  *   only that waiter tries. A withdrawal while the name is vacant writes the
- *   `turn/<name>` key, whose watch wakes the next ticket the same way.
+ *   `turn/<name>` key (and deletes it), whose watch wakes the next ticket the
+ *   same way.
+ * - A ticket's operations run one after another in this store (see
+ *   `WaitQueue.serialize`).
  *
  * Safety does not depend on the queue: a grant still requires the lease key
  * to be absent (see transactions.ts). The queue decides only who goes next.
@@ -51,9 +54,35 @@ export interface WaitQueueDeps {
 export class WaitQueue {
   readonly #deps: WaitQueueDeps;
   readonly #tickets = new QueuedTickets();
+  /** Per ticket, the settling of its latest operation (see {@link serialize}). */
+  readonly #chains = new Map<string, Promise<void>>();
 
   constructor(deps: WaitQueueDeps) {
     this.#deps = deps;
+  }
+
+  /**
+   * Runs `operation` (an acquire or the withdrawal of `ticket`) once every
+   * earlier operation of the same ticket has settled. Attempts of one call
+   * can overlap (the caller's per-request timeout gives up on a slow one and
+   * sends the next), and the ticket's bookkeeping must see them in order:
+   * the lease of an earlier attempt is revoked as "the ticket's previous
+   * lease", which is safe only once that attempt is over (a grant on it
+   * would otherwise be revoked under its holder), and a withdrawal must come
+   * after a late attempt that queues the ticket again.
+   */
+  serialize<T>(name: string, ticket: string, operation: () => Promise<T>): Promise<T> {
+    const key = entryKey(name, ticket);
+    const run = (this.#chains.get(key) ?? Promise.resolve()).then(operation);
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#chains.set(key, settled);
+    void settled.then(() => {
+      if (this.#chains.get(key) === settled) this.#chains.delete(key);
+    });
+    return run;
   }
 
   /** A refused attempt queued `ticket` on its etcd lease `leaseId`: the lease of its previous attempt is revoked. */
@@ -73,16 +102,19 @@ export class WaitQueue {
    * etcd lease is revoked) and, if the name is vacant, the waiters' watch of
    * the turn key wakes the ticket now at the head.
    */
-  async withdraw(name: string, ticket: string): Promise<void> {
-    const { client, keys, run, call, revoke } = this.#deps;
-    const leaseId = this.#tickets.take(name, ticket);
-    await run('withdraw', name, () =>
-      client.kv.txn(
-        withdrawTxn(keys.lease(name), keys.ticket(name, ticket), keys.turn(name), leaseId),
-        call(),
-      ),
-    );
-    if (leaseId !== undefined) revoke(leaseId);
+  withdraw(name: string, ticket: string): Promise<void> {
+    return this.serialize(name, ticket, async () => {
+      const { client, keys, run, call, revoke } = this.#deps;
+      const leaseId = this.#tickets.take(name, ticket);
+      const turnKey = keys.turn(name);
+      const txn = await run('withdraw', name, () =>
+        client.kv.txn(withdrawTxn(keys.lease(name), keys.ticket(name, ticket), turnKey), call()),
+      );
+      if (leaseId !== undefined) revoke(leaseId);
+      // The turn key was written (the name is vacant): its put woke the watchers; remove it.
+      if (txn.succeeded)
+        await run('withdraw', name, () => client.kv.deleteRange({ key: turnKey }, call()));
+    });
   }
 
   /** How long the queued ticket in `kv` lives at most: its etcd lease's time to live. */
@@ -133,8 +165,20 @@ export class WaitQueue {
     };
   }
 
-  clear(): void {
-    this.#tickets.clear();
+  /**
+   * The store closes: each ticket's etcd lease is revoked once its operations
+   * in flight are over (a lease an attempt may still be granted on is not
+   * touched before), so a call that stops waiting leaves no ticket behind.
+   * `revoke` must work after the store closed.
+   */
+  close(revoke: (leaseId: string) => void): void {
+    for (const [name, ticket] of this.#tickets.entries()) {
+      const settled = this.#chains.get(entryKey(name, ticket)) ?? Promise.resolve();
+      void settled.then(() => {
+        const leaseId = this.#tickets.take(name, ticket);
+        if (leaseId !== undefined) revoke(leaseId);
+      });
+    }
   }
 
   /** The ticket at the head of `name`'s queue and how long it lives at most; `{}` when none. */
@@ -168,22 +212,14 @@ export function ticketLifeMs(kv: IKeyValue): number {
 
 /**
  * withdraw: take the ticket out of the queue. If the name is vacant, also
- * write the turn key (on the ticket's etcd lease, revoked right after, so
- * nothing stays behind): the next ticket may be waiting for this one.
+ * write the turn key (deleted right after, see `WaitQueue.withdraw`): the
+ * next ticket may be waiting for this one.
  */
-export function withdrawTxn(
-  leaseKey: Buffer,
-  ticketKey: Buffer,
-  turnKey: Buffer,
-  leaseId: string | undefined,
-): ITxnRequest {
+export function withdrawTxn(leaseKey: Buffer, ticketKey: Buffer, turnKey: Buffer): ITxnRequest {
   const remove = { request_delete_range: { key: ticketKey } };
   return {
     compare: [{ key: leaseKey, target: 'Create', result: 'Equal', create_revision: 0 }],
-    success:
-      leaseId === undefined
-        ? [remove]
-        : [remove, { request_put: { key: turnKey, value: Buffer.from('withdrawn'), lease: leaseId } }],
+    success: [remove, { request_put: { key: turnKey, value: Buffer.from('withdrawn') } }],
     failure: [remove],
   };
 }
@@ -231,8 +267,12 @@ class QueuedTickets {
     return leaseId;
   }
 
-  clear(): void {
-    this.#queued.clear();
+  /** Every ticket remembered, as `[name, ticket]`. */
+  entries(): [string, string][] {
+    return [...this.#queued.keys()].map((key) => {
+      const at = key.indexOf('\u0000');
+      return [key.slice(0, at), key.slice(at + 1)];
+    });
   }
 }
 

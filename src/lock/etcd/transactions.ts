@@ -42,7 +42,12 @@ export function grantTxn(
   const { range, ticket, head } = queue;
   const turn =
     ticket !== undefined && head !== undefined
-      ? { key: ticket.key, target: 'Create' as const, result: 'Equal' as const, create_revision: head }
+      ? {
+          key: ticket.key,
+          target: 'Create' as const,
+          result: 'Equal' as const,
+          create_revision: head,
+        }
       : { ...range, target: 'Create' as const, result: 'Equal' as const, create_revision: 0 };
   return {
     compare: [
@@ -58,7 +63,9 @@ export function grantTxn(
     failure: [
       { request_range: { key } },
       { request_range: { key: termKey } },
-      ...(ticket ? [{ request_put: { key: ticket.key, value: ticket.value, lease: leaseId } }] : []),
+      ...(ticket
+        ? [{ request_put: { key: ticket.key, value: ticket.value, lease: leaseId } }]
+        : []),
       { request_range: headRange(range) },
     ],
   };
