@@ -317,23 +317,20 @@ export class Locker {
       // Gave up (abort, retry limit, error) after queueing: leave the queue, so the next
       // waiter is not held up until this ticket expires. Tracked by settled().
       if (!acquired && mayBeQueued && ticket !== undefined)
-        this.#withdraw(name, ticket, [...requests]);
+        this.#withdraw(name, ticket, [...requests], opts.timing.requestTimeoutMs);
     }
   }
 
   /**
    * Withdraws `ticket` once `after` (the call's store requests still in
-   * flight) have settled, or `requestTimeoutMs` has passed, so a late attempt
+   * flight) have settled, or the call's `requestTimeoutMs` has passed, so a late attempt
    * does not queue the ticket again behind the withdrawal.
    */
-  #withdraw(name: string, ticket: string, after: Promise<void>[]): void {
+  #withdraw(name: string, ticket: string, after: Promise<void>[], timeoutMs: number): void {
     const store = this.#store;
-    const settled = withTimeout(
-      Promise.all(after),
-      this.#requestTimeoutMs,
-      this.#clock,
-      'withdraw',
-    ).catch(() => undefined);
+    const settled = withTimeout(Promise.all(after), timeoutMs, this.#clock, 'withdraw').catch(
+      () => undefined,
+    );
     this.#abandon(
       settled
         .then(() =>

@@ -310,24 +310,89 @@ describe('FIFO queue of waiters (etcd)', () => {
     await stores.close();
   });
 
-  it('closing a store while its lock() waits ends that call and takes its ticket out of the queue', async () => {
+  it.each([
+    ['queued', true],
+    ['whose first attempt is in flight', false],
+  ])(
+    'closing a store (then its client, at once) while its lock() waits, %s, ends that call and takes its ticket out of the queue',
+    async (_, settle) => {
+      const stores = storeMaker();
+      const holder = await new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+      const client = cluster.client();
+      const closing = new EtcdLeaseStore({ client, prefix: stores.prefix });
+      // (It sleeps on the store's watch, which closing ends: it learns at its next attempt,
+      // by half its ttl at the latest.)
+      const waiting = new Locker(closing)
+        .lock('job', { ttlMs: 8000 })
+        .catch((error: unknown) => error);
+      if (settle) await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
+      // The shutdown order the README shows.
+      await closing.close();
+      client.close();
+      expect(await waiting).toBeInstanceOf(StoreClosedError);
+      expect(await stores.queued('job')).toEqual([]);
+      const next = new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
+      await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
+      const t0 = performance.now();
+      await holder.release();
+      const lock = await next;
+      expect(performance.now() - t0).toBeLessThan(1000); // not the closed store's 8 s ticket
+      await lock.release();
+      await stores.close();
+    },
+  );
+
+  it('an attempt whose turn comes after a newer attempt of the same call was queued is not sent', async () => {
     const stores = storeMaker();
     const holder = await new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
-    const closing = stores.make();
-    const waiting = new Locker(closing)
-      .lock('job', { ttlMs: 8000 })
-      .catch((error: unknown) => error);
-    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
-    await closing.close();
-    expect(await waiting).toBeInstanceOf(StoreClosedError);
-    await expect.poll(() => stores.queued('job'), { interval: 10 }).toEqual([]);
-    const next = new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
-    await expect.poll(() => stores.queued('job'), { interval: 5 }).toHaveLength(1);
-    const t0 = performance.now();
+    const real = cluster.client();
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let txns = 0;
+    const kv = new Proxy(real.kv, {
+      get(target, property) {
+        if (property === 'txn')
+          return async (request: ITxnRequest, options?: object): Promise<ITxnResponse> => {
+            txns++;
+            await gate;
+            return target.txn(request, options);
+          };
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    const client = { kv, leaseClient: real.leaseClient, watchClient: real.watchClient };
+    const store = new EtcdLeaseStore({
+      client: client,
+      prefix: stores.prefix,
+    });
+    const request = () => ({
+      name: 'job',
+      token: OwnershipToken.generate(),
+      ttlMs: 10_000,
+      identity: 'me',
+      data: '',
+      ticket: 'T',
+      waiting: true,
+    });
+    // Three attempts of one call, each given up on while the one before hangs.
+    const outcome = (r: AcquireRequest): Promise<unknown> =>
+      store.acquire(r).then(
+        (result) => result.acquired,
+        (error: unknown) => error,
+      );
+    const outcomes = [outcome(request())];
+    await expect.poll(() => txns, { interval: 5 }).toBe(1);
+    outcomes.push(outcome(request()), outcome(request()));
+    await sleep(50);
+    open();
+    const [first, second, third] = await Promise.all(outcomes);
+    expect(first).toBe(false); // sent before the others were queued: refused (held)
+    expect(second).toMatchObject({ code: 'TENURE_STORE_UNAVAILABLE', ambiguous: false });
+    expect(third).toBe(false);
+    expect(txns).toBe(2);
+    await store.close();
     await holder.release();
-    const lock = await next;
-    expect(performance.now() - t0).toBeLessThan(1000); // not the closed store's 8 s ticket
-    await lock.release();
     await stores.close();
   });
 });

@@ -127,7 +127,7 @@ export class EtcdLeaseStore implements LeaseStore {
     if (this.#closed) return Promise.reject(new StoreClosedError());
     const { name, ticket } = request;
     if (ticket === undefined) return this.#acquire(request);
-    return this.#queue.serialize(name, ticket, () => this.#acquire(request));
+    return this.#queue.serialize(name, ticket, () => this.#acquire(request), 'acquire');
   }
 
   async #acquire(request: AcquireRequest): Promise<AcquireResult> {
@@ -163,10 +163,14 @@ export class EtcdLeaseStore implements LeaseStore {
     }
     const counter = read.value;
     const leaseId = grant.ID;
+    // The last transaction was refused and queued the ticket on `leaseId`: the lease then
+    // carries the ticket alone (a failure after it, such as a read, keeps its place).
+    let ticketOnly = false;
     try {
       let last = counterOf(counter, name);
       let head: number | undefined;
       for (let conflicts = 0; conflicts < MAX_CONFLICTS; conflicts++) {
+        ticketOnly = false;
         const term = nextTerm(last);
         const value: LeaseValue = {
           token,
@@ -187,6 +191,7 @@ export class EtcdLeaseStore implements LeaseStore {
           return { acquired: true, term };
         }
         // Refused: the failure branch queued the ticket on this attempt's etcd lease.
+        ticketOnly = ticket !== undefined;
         if (ticket !== undefined) this.#queue.queued(name, ticket, leaseId, request.ttlMs);
         const kv = rangeOf(txn, 0)?.kvs[0];
         if (!kv) {
@@ -209,6 +214,7 @@ export class EtcdLeaseStore implements LeaseStore {
         const holder = decodeValue(kv);
         if (holder.token === token) {
           // Our own grant, applied by an earlier attempt whose reply was lost (the client retried).
+          ticketOnly = false; // the lease carries the lock
           this.#held.remember(name, token, Number(kv.create_revision), leaseId, grant.TTL, holder);
           if (ticketKey !== undefined && ticket !== undefined) {
             // The failure branch queued the ticket again, on the lease that now holds the key.
@@ -233,7 +239,7 @@ export class EtcdLeaseStore implements LeaseStore {
     } catch (error) {
       // Revoking the fresh lease deletes the key too, if an unanswered transaction created it
       // (and the ticket, if queued on it: it queues again, at the back, on the next attempt).
-      this.#revokeQuietly(leaseId);
+      if (!ticketOnly) this.#revokeQuietly(leaseId);
       throw error;
     }
   }
@@ -353,14 +359,21 @@ export class EtcdLeaseStore implements LeaseStore {
     );
   }
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#hub.close();
-      this.#held.clear();
-      this.#queue.close((leaseId) => this.#revoke(leaseId));
-    }
-    return Promise.resolve();
+  /**
+   * Closes the watch stream; leases held stay until they expire or are
+   * released. The etcd leases of tickets still queued are revoked first
+   * (bounded by `timeoutMs`), while the client is still open, so a call that
+   * stops waiting does not hold the queue up.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#hub.close();
+    this.#held.clear();
+    await this.#queue.close(
+      (leaseId) => this.#client.leaseClient.leaseRevoke({ ID: leaseId }, this.#call()),
+      this.#timeoutMs,
+    );
   }
 
   /** This store's record of the lease, or what the key says about it (another store's grant). */
@@ -473,11 +486,7 @@ export class EtcdLeaseStore implements LeaseStore {
   }
 
   #revokeQuietly(leaseId: string): void {
-    if (!this.#closed) this.#revoke(leaseId);
-  }
-
-  /** Revokes an etcd lease in the background, ignoring failures (also once closed). */
-  #revoke(leaseId: string): void {
+    if (this.#closed) return;
     this.#client.leaseClient.leaseRevoke({ ID: leaseId }, this.#call()).catch(() => undefined);
   }
 

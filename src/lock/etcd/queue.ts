@@ -26,6 +26,7 @@
  * to be absent (see transactions.ts). The queue decides only who goes next.
  */
 import type { IKeyValue, ITxnRequest } from 'etcd3';
+import { StoreUnavailableError } from '../../errors.js';
 import type { LeaseEvent, LeaseEventDetail, Unsubscribe } from '../lease-store.js';
 import type { EtcdClientLike } from './options.js';
 import type { Keys } from './records.js';
@@ -56,6 +57,8 @@ export class WaitQueue {
   readonly #tickets = new QueuedTickets();
   /** Per ticket, the settling of its latest operation (see {@link serialize}). */
   readonly #chains = new Map<string, Promise<void>>();
+  /** Per ticket with operations in flight, the number of its latest acquire. */
+  readonly #latest = new Map<string, number>();
 
   constructor(deps: WaitQueueDeps) {
     this.#deps = deps;
@@ -71,16 +74,35 @@ export class WaitQueue {
    * would otherwise be revoked under its holder), and a withdrawal must come
    * after a late attempt that queues the ticket again.
    */
-  serialize<T>(name: string, ticket: string, operation: () => Promise<T>): Promise<T> {
+  serialize<T>(
+    name: string,
+    ticket: string,
+    operation: () => Promise<T>,
+    kind: 'acquire' | 'withdraw',
+  ): Promise<T> {
     const key = entryKey(name, ticket);
-    const run = (this.#chains.get(key) ?? Promise.resolve()).then(operation);
+    const seq = (this.#latest.get(key) ?? 0) + 1;
+    if (kind === 'acquire') this.#latest.set(key, seq);
+    const run = (this.#chains.get(key) ?? Promise.resolve()).then(() => {
+      // An acquire whose turn comes after a newer one of the same call was queued: its
+      // caller gave up on it (timed out) and sent that one. Not sent, so nothing queues a
+      // backlog of stale attempts that would each be granted and handed back.
+      if (kind === 'acquire' && this.#latest.get(key) !== seq)
+        throw new StoreUnavailableError(
+          'etcd: a newer attempt of the same waiting call superseded this one before it was sent',
+          { ambiguous: false },
+        );
+      return operation();
+    });
     const settled = run.then(
       () => undefined,
       () => undefined,
     );
     this.#chains.set(key, settled);
     void settled.then(() => {
-      if (this.#chains.get(key) === settled) this.#chains.delete(key);
+      if (this.#chains.get(key) !== settled) return;
+      this.#chains.delete(key);
+      this.#latest.delete(key);
     });
     return run;
   }
@@ -103,18 +125,23 @@ export class WaitQueue {
    * the turn key wakes the ticket now at the head.
    */
   withdraw(name: string, ticket: string): Promise<void> {
-    return this.serialize(name, ticket, async () => {
-      const { client, keys, run, call, revoke } = this.#deps;
-      const leaseId = this.#tickets.take(name, ticket);
-      const turnKey = keys.turn(name);
-      const txn = await run('withdraw', name, () =>
-        client.kv.txn(withdrawTxn(keys.lease(name), keys.ticket(name, ticket), turnKey), call()),
-      );
-      if (leaseId !== undefined) revoke(leaseId);
-      // The turn key was written (the name is vacant): its put woke the watchers; remove it.
-      if (txn.succeeded)
-        await run('withdraw', name, () => client.kv.deleteRange({ key: turnKey }, call()));
-    });
+    return this.serialize(
+      name,
+      ticket,
+      async () => {
+        const { client, keys, run, call, revoke } = this.#deps;
+        const leaseId = this.#tickets.take(name, ticket);
+        const turnKey = keys.turn(name);
+        const txn = await run('withdraw', name, () =>
+          client.kv.txn(withdrawTxn(keys.lease(name), keys.ticket(name, ticket), turnKey), call()),
+        );
+        if (leaseId !== undefined) revoke(leaseId);
+        // The turn key was written (the name is vacant): its put woke the watchers; remove it.
+        if (txn.succeeded)
+          await run('withdraw', name, () => client.kv.deleteRange({ key: turnKey }, call()));
+      },
+      'withdraw',
+    );
   }
 
   /** How long the queued ticket in `kv` lives at most: its etcd lease's time to live. */
@@ -169,16 +196,25 @@ export class WaitQueue {
    * The store closes: each ticket's etcd lease is revoked once its operations
    * in flight are over (a lease an attempt may still be granted on is not
    * touched before), so a call that stops waiting leaves no ticket behind.
-   * `revoke` must work after the store closed.
+   * Resolves when done, or after `boundMs`. `revoke` must work after the
+   * store closed (the application closes the client next).
    */
-  close(revoke: (leaseId: string) => void): void {
-    for (const [name, ticket] of this.#tickets.entries()) {
-      const settled = this.#chains.get(entryKey(name, ticket)) ?? Promise.resolve();
-      void settled.then(() => {
-        const leaseId = this.#tickets.take(name, ticket);
-        if (leaseId !== undefined) revoke(leaseId);
-      });
-    }
+  async close(revoke: (leaseId: string) => Promise<unknown>, boundMs: number): Promise<void> {
+    const keys = new Set([...this.#tickets.keys(), ...this.#chains.keys()]);
+    const done = Promise.all(
+      [...keys].map(async (key) => {
+        await this.#chains.get(key);
+        const leaseId = this.#tickets.takeKey(key);
+        if (leaseId !== undefined) await revoke(leaseId).catch(() => undefined);
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, boundMs);
+      timer.unref();
+    });
+    await Promise.race([done, bound]);
+    clearTimeout(timer);
   }
 
   /** The ticket at the head of `name`'s queue and how long it lives at most; `{}` when none. */
@@ -261,18 +297,19 @@ class QueuedTickets {
 
   /** Forgets the ticket (granted or withdrawn); returns the lease it sat on. */
   take(name: string, ticket: string): string | undefined {
-    const key = entryKey(name, ticket);
+    return this.takeKey(entryKey(name, ticket));
+  }
+
+  /** Every ticket remembered, by its entry key. */
+  keys(): string[] {
+    return [...this.#queued.keys()];
+  }
+
+  /** As `take`, by entry key. */
+  takeKey(key: string): string | undefined {
     const leaseId = this.#queued.get(key)?.leaseId;
     this.#queued.delete(key);
     return leaseId;
-  }
-
-  /** Every ticket remembered, as `[name, ticket]`. */
-  entries(): [string, string][] {
-    return [...this.#queued.keys()].map((key) => {
-      const at = key.indexOf('\u0000');
-      return [key.slice(0, at), key.slice(at + 1)];
-    });
   }
 }
 
