@@ -12,6 +12,7 @@ import { NotEnoughReplicasError } from '../../src/errors.js';
 import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
+import { keySlot } from '../../src/lock/redis/key-slot.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 
@@ -36,6 +37,59 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
       expect(await store.list('')).toEqual([]);
     } finally {
       await store.close();
+    }
+  });
+
+  it("keySlot agrees with the server's CLUSTER KEYSLOT (hash tags, empty tags, unicode)", async () => {
+    const admin = cluster.nodes[0]!.client();
+    const pieces = ['{', '}', 'a', 'job', ':', 'é', '日本', '\u{1F600}', '{}', 'x{y}z', ''];
+    let seed = 7;
+    const pick = (): string =>
+      pieces[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % pieces.length]!;
+    const keys = ['', '{}', '{}x', 'x{}', '{a}', 'a{b}{c}', '{{a}}', 'foo{bar}{zap}'];
+    for (let i = 0; i < 300; i++) keys.push(Array.from({ length: 1 + (i % 7) }, pick).join(''));
+    for (const key of keys)
+      expect([key, keySlot(key)]).toEqual([key, await admin.cluster('KEYSLOT', key)]);
+    admin.disconnect();
+  });
+
+  it('with waitReplicas 1, 64 concurrent writes over every shard are batched per shard and each confirmed: every lease is on its replica', async () => {
+    const store = new RedisLeaseStore({
+      client: cluster.client(),
+      namespace: 'batched',
+      waitReplicas: 1,
+      waitTimeoutMs: 2000,
+    });
+    opened.push(store);
+    const names = Array.from({ length: 64 }, (_, i) => `n${i}`);
+    const results = await Promise.all(
+      names.map((name) =>
+        store.acquire({
+          name,
+          token: OwnershipToken.generate(),
+          ttlMs: 30_000,
+          identity: 'me',
+          data: '',
+        }),
+      ),
+    );
+    expect(results.every((r) => r.acquired)).toBe(true);
+    // Every key is on its shard's replica (WAIT 1 confirmed it before the grant was counted).
+    for (const name of names) {
+      const key = `{batched:${name}}:lease`;
+      const primary = await cluster.primaryOf(key);
+      const replicaOf = cluster.nodes.filter((n) => n !== primary);
+      let found = 0;
+      for (const node of replicaOf) {
+        const c = node.client();
+        const role = (await c.call('ROLE')) as unknown[];
+        if (role[0] === 'slave' && Number(role[2]) === primary.port) {
+          await c.call('READONLY');
+          found += Number(await c.exists(key));
+        }
+        c.disconnect();
+      }
+      expect([name, found]).toEqual([name, 1]);
     }
   });
 

@@ -1,11 +1,18 @@
 /**
  * Writes confirmed by `WAIT` on a Redis Cluster (see `RedisLeaseStore`'s
- * `waitReplicas`): each script is pipelined with its own `WAIT` (one round
- * trip) on a `duplicate()` of the caller's Cluster client, opened on the
- * first write and closed by `close()`, so a `WAIT` that blocks a node
- * connection never blocks the caller's. (A batch per node, as on a
- * standalone client, is not done here: ioredis pipelines a Cluster's commands
- * only within one slot, and names hash to different slots.)
+ * `waitReplicas`), on a `duplicate()` of the caller's Cluster client, opened
+ * on the first write and closed by `close()`, so a `WAIT` that blocks a node
+ * connection never blocks the caller's.
+ *
+ * Writes are batched per group of nodes serving their slot (the slot's
+ * primary and replicas, by the client's slot map), as on a standalone
+ * client (see wait-batches.ts): one batch on the wire per group, sent as
+ * `EVALSHA …, EVALSHA …, WAIT n timeout` in one round trip, one `WAIT`
+ * confirming all of them (ioredis pipelines a Cluster's commands whose slots
+ * are served by the same nodes). A write whose batch did not run it where its
+ * key lives (`MOVED`, `ASK`, or a batch ioredis refused because the slot map
+ * changed meanwhile) is sent again alone, with its own `WAIT`, following the
+ * redirection (`#write`); so is a write whose slot the map does not know yet.
  *
  * Contract of `run`: resolves with the script's reply and what `WAIT` said
  * (`acks`, or `waitError` when `WAIT` itself failed); rejects with the
@@ -15,15 +22,25 @@
  */
 import { StoreUnavailableError } from '../../errors.js';
 import type { ClusterNode, PipelineClient } from './client.js';
+import { keySlot } from './key-slot.js';
 import type { Script } from './script-runner.js';
-import type { ConfirmedWrites, WaitedReply } from './wait-batches.js';
+import {
+  type ConfirmedWrites,
+  WaitBatches,
+  type WaitConnection,
+  type WaitedReply,
+} from './wait-batches.js';
 
 /** What the writes need of the duplicated ioredis `Cluster`. */
 export interface ClusterWaitConnection extends PipelineClient {
+  readonly status: string;
   readonly options?: { readonly keyPrefix?: string | undefined };
+  /** The client's slot map: per slot, the addresses of its primary and replicas. */
+  readonly slots?: readonly (readonly string[] | undefined)[];
   nodes(role: 'all'): ClusterNode[];
   refreshSlotsCache(callback?: (error?: Error | null) => void): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  once?(event: 'ready' | 'end', listener: () => void): unknown;
   disconnect(): void;
 }
 
@@ -32,15 +49,22 @@ export interface ClusterWaitsOptions {
   readonly open: () => ClusterWaitConnection;
   readonly waitReplicas: number;
   readonly waitTimeoutMs: number;
+  /** How long the first batch waits for the connection to be ready. */
+  readonly connectTimeoutMs: number;
   /** A script was resent with EVAL after NOSCRIPT. */
   readonly onReload: () => void;
 }
+
+/** A batch's failure that means "not run where the key lives": sent again alone. */
+const REDIRECTED = /^(MOVED|ASK) |slots allocation group/;
 
 export class ClusterWaits implements ConfirmedWrites {
   readonly #options: ClusterWaitsOptions;
   #connection: ClusterWaitConnection | undefined;
   /** Rejects the writes not yet answered (see `close()`). */
   readonly #pending = new Set<(error: Error) => void>();
+  /** The batches of each group of nodes (their addresses, joined), made on first use. */
+  readonly #groups = new Map<string, WaitBatches>();
   #closed = false;
 
   constructor(options: ClusterWaitsOptions) {
@@ -50,6 +74,8 @@ export class ClusterWaits implements ConfirmedWrites {
   /** Closes the connection; writes not yet answered fail, whatever ioredis does with them. */
   close(): void {
     this.#closed = true;
+    for (const batches of this.#groups.values()) batches.close();
+    this.#groups.clear();
     this.#connection?.disconnect();
     this.#connection = undefined;
     for (const reject of [...this.#pending]) reject(new Error('Connection is closed.'));
@@ -57,6 +83,55 @@ export class ClusterWaits implements ConfirmedWrites {
   }
 
   run(s: Script, args: (string | number)[], what: string): Promise<WaitedReply> {
+    if (this.#closed) return Promise.reject(new Error('Connection is closed.'));
+    const batches = this.#batchesFor(String(args[0]));
+    if (batches) return batches.run(s, args, what);
+    return this.#alone(s, args, what);
+  }
+
+  /** The batches of the nodes serving `key`'s slot; `undefined` while the slot map does not know it. */
+  #batchesFor(key: string): WaitBatches | undefined {
+    const client = this.#connect();
+    const nodes = client.slots?.[keySlot(`${client.options?.keyPrefix ?? ''}${key}`)];
+    if (!nodes || nodes.length === 0) return undefined;
+    const group = nodes.join(',');
+    let batches = this.#groups.get(group);
+    if (!batches) {
+      batches = new WaitBatches({
+        open: () => this.#shared(),
+        database: () => undefined,
+        connectTimeoutMs: this.#options.connectTimeoutMs,
+        waitReplicas: this.#options.waitReplicas,
+        waitTimeoutMs: this.#options.waitTimeoutMs,
+        onRevive: () => undefined,
+        onReload: this.#options.onReload,
+        redirected: (error, script, sent, what) =>
+          REDIRECTED.test(error.message) ? this.#alone(script, [...sent], what) : undefined,
+      });
+      this.#groups.set(group, batches);
+    }
+    return batches;
+  }
+
+  /**
+   * The Cluster connection as one batches' connection: shared by every group
+   * (closed by `close()`, reopened by `#connect()` once ended).
+   */
+  #shared(): WaitConnection {
+    const connect = (): ClusterWaitConnection => this.#connect();
+    return {
+      get status() {
+        return connect().status;
+      },
+      pipeline: (commands) => connect().pipeline(commands),
+      on: () => undefined,
+      once: (event, listener) => connect().once?.(event, listener),
+      disconnect: () => undefined,
+    };
+  }
+
+  /** One write with its own `WAIT`, following a redirection (see `#write`). */
+  #alone(s: Script, args: (string | number)[], what: string): Promise<WaitedReply> {
     if (this.#closed) return Promise.reject(new Error('Connection is closed.'));
     return new Promise<WaitedReply>((resolve, reject) => {
       this.#pending.add(reject);
@@ -109,6 +184,11 @@ export class ClusterWaits implements ConfirmedWrites {
   }
 
   #connect(): ClusterWaitConnection {
+    if (this.#connection?.status === 'end') {
+      // Ended for good (its retries ran out): a new one, as for a standalone client.
+      this.#connection.disconnect();
+      this.#connection = undefined;
+    }
     if (!this.#connection) {
       const connection = this.#options.open();
       // Its errors reach the callers as rejections; ioredis would print the event otherwise.

@@ -187,7 +187,10 @@ export class RedisLeaseStore implements LeaseStore {
     this.#waits = this.#sharded
       ? new ClusterWaits({
           ...waits,
-          open: () => this.#client.duplicate() as unknown as ClusterWaitConnection,
+          // Connected at once: the first batch waits for it to be ready.
+          open: () =>
+            this.#client.duplicate([], { lazyConnect: false }) as unknown as ClusterWaitConnection,
+          connectTimeoutMs: this.#client.options?.connectTimeout ?? 10_000,
         })
       : waitPool(
           2,

@@ -61,6 +61,18 @@ export interface WaitBatchesOptions {
   readonly onRevive: () => void;
   /** A script was resent with EVAL after NOSCRIPT. */
   readonly onReload: () => void;
+  /**
+   * Follows a write whose batch did not run it where its key lives (a
+   * Cluster's `MOVED` or `ASK`, or a batch ioredis refused because the slot
+   * map changed): the write's outcome by another path, or `undefined` to
+   * reject it with `error`.
+   */
+  readonly redirected?: (
+    error: Error,
+    script: Script,
+    args: readonly (string | number)[],
+    what: string,
+  ) => Promise<WaitedReply> | undefined;
 }
 
 /** A script's reply and what the `WAIT` after it said. */
@@ -81,6 +93,8 @@ export interface ConfirmedWrites {
 interface Pending {
   readonly script: Script;
   readonly args: readonly (string | number)[];
+  /** Names the operation and key in errors made elsewhere (see `redirected`). */
+  readonly what: string;
   /** Sent with EVAL: the server's script cache had lost it. */
   reload: boolean;
   readonly resolve: (value: WaitedReply) => void;
@@ -116,10 +130,10 @@ export class WaitBatches implements ConfirmedWrites {
     return this.#queue.length + (this.#inFlight?.length ?? 0);
   }
 
-  run(script: Script, args: readonly (string | number)[]): Promise<WaitedReply> {
+  run(script: Script, args: readonly (string | number)[], what = ''): Promise<WaitedReply> {
     if (this.#closed) return Promise.reject(new Error('Connection is closed.'));
     return new Promise<WaitedReply>((resolve, reject) => {
-      this.#queue.push({ script, args, reload: false, resolve, reject });
+      this.#queue.push({ script, args, what, reload: false, resolve, reject });
       if (!this.#inFlight) this.#send();
     });
   }
@@ -213,7 +227,7 @@ export class WaitBatches implements ConfirmedWrites {
       .then(
         (results) => this.#settle(batch, results ?? []),
         (error: unknown) => {
-          for (const p of batch) p.reject(error);
+          for (const p of batch) this.#fail(p, error);
         },
       )
       .finally(() => {
@@ -233,7 +247,7 @@ export class WaitBatches implements ConfirmedWrites {
           this.#options.onReload();
           p.reload = true;
           reloads.push(p);
-        } else p.reject(error);
+        } else this.#fail(p, error);
       } else if (waitError) p.resolve({ reply, acks: 0, waitError });
       else if (typeof acks === 'number' && Number.isInteger(acks)) p.resolve({ reply, acks });
       else
@@ -247,6 +261,16 @@ export class WaitBatches implements ConfirmedWrites {
     if (this.#closed) for (const p of reloads) p.reject(new Error('Connection is closed.'));
     else this.#queue.unshift(...reloads);
   }
+
+  /** Rejects `p` with `error`, unless `redirected` follows it elsewhere. */
+  #fail(p: Pending, error: unknown): void {
+    const followed =
+      error instanceof Error && !this.#closed
+        ? this.#options.redirected?.(error, p.script, p.args, p.what)
+        : undefined;
+    if (followed) followed.then(p.resolve, p.reject);
+    else p.reject(error);
+  }
 }
 
 /**
@@ -259,10 +283,10 @@ export class WaitBatches implements ConfirmedWrites {
 export function waitPool(size: number, make: () => WaitBatches): ConfirmedWrites {
   const all = Array.from({ length: size }, make);
   return {
-    run(script, args) {
+    run(script, args, what) {
       let best = all[0] as WaitBatches;
       for (const batches of all) if (batches.load < best.load) best = batches;
-      return best.run(script, args);
+      return best.run(script, args, what);
     },
     close() {
       for (const batches of all) batches.close();
