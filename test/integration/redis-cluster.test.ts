@@ -40,6 +40,41 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
     }
   });
 
+  it("opens its WAIT connections with the caller's node reconnectOnError, except that 2 (resend the failed command) becomes 1 (reconnect only)", async () => {
+    const reconnectOnError = (error: Error): boolean | 1 | 2 =>
+      error.message.startsWith('READONLY') ? 2 : error.message.startsWith('LOADING');
+    const client = cluster.client({ redisOptions: { reconnectOnError } });
+    const opened: unknown[] = [];
+    const duplicate = client.duplicate.bind(client);
+    client.duplicate = (nodes, options) => {
+      opened.push(options);
+      return duplicate(nodes, options);
+    };
+    const store = new RedisLeaseStore({ client, namespace: 'resend', waitReplicas: 1 });
+    opened.length = 0;
+    expect(
+      (
+        await store.acquire({
+          name: 'job',
+          token: OwnershipToken.generate(),
+          ttlMs: 5000,
+          identity: 'me',
+          data: '',
+        })
+      ).acquired,
+    ).toBe(true);
+    const own = opened.map(
+      (o) => (o as { redisOptions?: { reconnectOnError?: (e: Error) => unknown } }).redisOptions,
+    );
+    expect(own.length).toBeGreaterThan(0);
+    for (const options of own) {
+      expect(options?.reconnectOnError?.(new Error("READONLY You can't write"))).toBe(1);
+      expect(options?.reconnectOnError?.(new Error('LOADING'))).toBe(true);
+      expect(options?.reconnectOnError?.(new Error('ERR other'))).toBe(false);
+    }
+    await store.close();
+  });
+
   it("keySlot agrees with the server's CLUSTER KEYSLOT (hash tags, empty tags, unicode)", async () => {
     const admin = cluster.nodes[0]!.client();
     const pieces = ['{', '}', 'a', 'job', ':', 'é', '日本', '\u{1F600}', '{}', 'x{y}z', ''];
@@ -132,14 +167,22 @@ describe('RedisLeaseStore on a Redis Cluster', () => {
   // With a Cluster-level keyPrefix too: the ASK is followed on a node's own connection,
   // which does not apply it (the keys must get it there, or the renewal misses the lease).
   it.each([
-    ['', 'migrating'],
-    ['app:', 'migrating2'],
+    ['', 'migrating', 'none'],
+    ['app:', 'migrating2', 'on the Cluster'],
+    // ioredis copies it to the Cluster's options and applies it on node connections too.
+    ['node:', 'migrating3', 'in redisOptions'],
   ])(
-    'with waitReplicas 1 (keyPrefix %j), while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it',
-    async (keyPrefix, namespace) => {
+    'with waitReplicas 1 (keyPrefix %j, %s), while the slot of a held lease stays in migration (its keys already moved: the source answers ASK), renewals and acquisitions follow the ASK: the lease stays valid past its ttl and nobody else is granted it',
+    async (keyPrefix, namespace, where) => {
       const store = (): RedisLeaseStore => {
         const made = new RedisLeaseStore({
-          client: cluster.client(keyPrefix === '' ? {} : { keyPrefix }),
+          client: cluster.client(
+            where === 'none'
+              ? {}
+              : where === 'on the Cluster'
+                ? { keyPrefix }
+                : { redisOptions: { keyPrefix } },
+          ),
           namespace,
           waitReplicas: 1,
           // A replica on a loaded CI machine can take longer than 100 ms to confirm.

@@ -35,6 +35,10 @@ export interface RedisClientLike extends ScriptClient {
     readonly db?: number | undefined;
     readonly connectTimeout?: number | undefined;
     readonly reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined;
+    /** An ioredis `Cluster`'s options for its node connections. */
+    readonly redisOptions?:
+      | { readonly reconnectOnError?: ((error: Error) => boolean | 1 | 2) | null | undefined }
+      | undefined;
   };
   /** The pub/sub connection (options `{ autoResubscribe: false }` on a standalone client). */
   duplicate(...args: unknown[]): SubscriberConnection;
@@ -50,7 +54,12 @@ export interface RedisClientLike extends ScriptClient {
 
 /** One node connection of an ioredis `Cluster`. */
 export interface ClusterNode {
-  readonly options?: { readonly host?: string | undefined; readonly port?: number | undefined };
+  readonly options?: {
+    readonly host?: string | undefined;
+    readonly port?: number | undefined;
+    /** A node connection's own (ioredis default: empty); set when given in the Cluster's `redisOptions`. */
+    readonly keyPrefix?: string | undefined;
+  };
   pipeline?: PipelineClient['pipeline'];
 }
 

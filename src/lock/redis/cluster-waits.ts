@@ -56,7 +56,8 @@ export interface ClusterWaitsOptions {
 }
 
 /** A batch's failure that means "not run where the key lives": sent again alone. */
-const REDIRECTED = /^(MOVED|ASK) |slots allocation group/;
+const REDIRECTED =
+  /^(MOVED|ASK) |^All keys in the pipeline should belong to the same slots allocation group$/;
 
 export class ClusterWaits implements ConfirmedWrites {
   readonly #options: ClusterWaitsOptions;
@@ -93,8 +94,9 @@ export class ClusterWaits implements ConfirmedWrites {
   #batchesFor(key: string): WaitBatches | undefined {
     const client = this.#connect();
     const nodes = client.slots?.[keySlot(`${client.options?.keyPrefix ?? ''}${key}`)];
-    if (!nodes || nodes.length === 0) return undefined;
-    const group = nodes.join(',');
+    // By primary: one batch per node connection that runs the scripts and their WAIT.
+    const group = nodes?.[0];
+    if (group === undefined) return undefined;
     let batches = this.#groups.get(group);
     if (!batches) {
       batches = new WaitBatches({
@@ -152,8 +154,9 @@ export class ClusterWaits implements ConfirmedWrites {
       const asked = /^ASK \d+ (\S+)/.exec(results[0]?.[0]?.message ?? '')?.[1];
       const node = asked === undefined ? undefined : nodeAt(client, asked);
       if (node) {
-        // A node's connection does not apply the Cluster's `keyPrefix`: the keys get it here.
-        const prefix = client.options?.keyPrefix ?? '';
+        // A node's connection applies only its own `keyPrefix` (the Cluster's `redisOptions`),
+        // not a Cluster-level one: that one the keys get here.
+        const prefix = node.options?.keyPrefix ? '' : (client.options?.keyPrefix ?? '');
         const keyed = args.map((arg, i) => (i < s.numKeys ? `${prefix}${String(arg)}` : arg));
         results = await this.#scriptThenWait(node, [['asking']], s, keyed, wait);
         break;
@@ -223,7 +226,10 @@ export class ClusterWaits implements ConfirmedWrites {
  * client has one that pipelines; otherwise the `ASK` is reported as "not now"
  * and retried.
  */
-function nodeAt(client: ClusterWaitConnection, address: string): PipelineClient | undefined {
+function nodeAt(
+  client: ClusterWaitConnection,
+  address: string,
+): (ClusterNode & PipelineClient) | undefined {
   const node = client.nodes('all').find((n) => `${n.options?.host}:${n.options?.port}` === address);
-  return node?.pipeline ? (node as PipelineClient) : undefined;
+  return node?.pipeline ? (node as ClusterNode & PipelineClient) : undefined;
 }

@@ -189,7 +189,15 @@ export class RedisLeaseStore implements LeaseStore {
           ...waits,
           // Connected at once: the first batch waits for it to be ready.
           open: () =>
-            this.#client.duplicate([], { lazyConnect: false }) as unknown as ClusterWaitConnection,
+            this.#client.duplicate([], {
+              lazyConnect: false,
+              // Merged into the caller's: its node connections never resend either.
+              redisOptions: {
+                reconnectOnError: withoutResend(
+                  this.#client.options?.redisOptions?.reconnectOnError,
+                ),
+              },
+            }) as unknown as ClusterWaitConnection,
           connectTimeoutMs: this.#client.options?.connectTimeout ?? 10_000,
         })
       : waitPool(
