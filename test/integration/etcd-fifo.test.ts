@@ -10,13 +10,12 @@ import type { Etcd3, ITxnRequest, ITxnResponse } from 'etcd3';
 import { StoreClosedError } from '../../src/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdLeaseStore } from '../../src/lock/etcd/etcd-store.js';
-import type { AcquireRequest, AcquireResult } from '../../src/lock/lease-store.js';
+import type { AcquireRequest } from '../../src/lock/lease-store.js';
 import { keys } from '../../src/lock/etcd/records.js';
-import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { EtcdCluster } from '../helpers/etcd-cluster.js';
-import { type Attempt, overtakes, recording } from '../helpers/fifo-log.js';
+import { type Attempt, contend, delayAcquires, overtakes, recording } from '../helpers/fifo-log.js';
 
 let cluster: EtcdCluster;
 let admin: Etcd3;
@@ -69,6 +68,23 @@ function storeMaker() {
   };
 }
 
+/** `client` with each KV transaction passed through `around` (which sends it with `send`). */
+function aroundTxn(
+  client: Etcd3,
+  around: (request: ITxnRequest, send: () => Promise<ITxnResponse>) => Promise<ITxnResponse>,
+) {
+  const kv = new Proxy(client.kv, {
+    get(target, property) {
+      if (property === 'txn')
+        return (request: ITxnRequest, options?: object): Promise<ITxnResponse> =>
+          around(request, () => target.txn(request, options));
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+    },
+  });
+  return { kv, leaseClient: client.leaseClient, watchClient: client.watchClient };
+}
+
 describe('FIFO queue of waiters (etcd)', () => {
   it('16 contenders, each re-locking at once: grants follow arrival order and nobody starves', async () => {
     const stores = storeMaker();
@@ -77,28 +93,7 @@ describe('FIFO queue of waiters (etcd)', () => {
       { length: 16 },
       (_, w) => new Locker(recording(stores.make(), log, w)),
     );
-    const grants: string[] = [];
-    const perWorker = Array<number>(16).fill(0);
-    let holders = 0;
-    let overlap = 0;
-    const end = performance.now() + 3000;
-    const tickets = new Map<Lock, string | undefined>();
-    await Promise.all(
-      workers.map(async (locker, w) => {
-        for (let i = 0; i < 200 && performance.now() < end; i++) {
-          const before = log.length;
-          const lock = await locker.lock('job', { ttlMs: 10_000, retryMs: 10, retryJitterMs: 10 });
-          const latest = log.slice(before).findLast((a) => a.worker === w);
-          tickets.set(lock, latest?.ticket);
-          grants.push(latest?.ticket ?? `untracked-${w}-${i}`);
-          if (++holders > 1) overlap++;
-          perWorker[w] = (perWorker[w] ?? 0) + 1;
-          await sleep(1);
-          holders--;
-          await lock.release();
-        }
-      }),
-    );
+    const { perWorker, grants, overlap } = await contend(workers, log, 'job', 3000, 200);
     const total = perWorker.reduce((a, b) => a + b, 0);
     expect(overlap).toBe(0);
     expect(total).toBeGreaterThan(48);
@@ -231,27 +226,18 @@ describe('FIFO queue of waiters (etcd)', () => {
     const real = cluster.client();
     // The first attempt's transaction is applied (refused: the ticket goes on its etcd lease),
     // but its reply is read only after the second attempt was granted.
-    const kv = new Proxy(real.kv, {
-      get(target, property) {
-        if (property === 'txn')
-          return async (request: ITxnRequest, options?: object): Promise<ITxnResponse> => {
-            const reply = await target.txn(request, options);
-            const put = request.success?.[0]?.request_put?.value?.toString() ?? '';
-            if (put.includes(slowToken.reveal())) await gate;
-            if (put.includes(secondToken.reveal()) && reply.succeeded) {
-              // Applied: granted. The first attempt's reply is read before this one's.
-              lateReply();
-              await sleep(50);
-            }
-            return reply;
-          };
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
-    const client = { kv, leaseClient: real.leaseClient, watchClient: real.watchClient };
     const store = new EtcdLeaseStore({
-      client: client,
+      client: aroundTxn(real, async (request, send) => {
+        const reply = await send();
+        const put = request.success?.[0]?.request_put?.value?.toString() ?? '';
+        if (put.includes(slowToken.reveal())) await gate;
+        if (put.includes(secondToken.reveal()) && reply.succeeded) {
+          // Applied: granted. The first attempt's reply is read before this one's.
+          lateReply();
+          await sleep(50);
+        }
+        return reply;
+      }),
       prefix: stores.prefix,
     });
     const holderStore = stores.make();
@@ -285,13 +271,7 @@ describe('FIFO queue of waiters (etcd)', () => {
     const stores = storeMaker();
     const holder = await new Locker(stores.make()).lock('job', { ttlMs: 10_000 });
     const slow = stores.make();
-    const acquire = slow.acquire.bind(slow);
-    const calls: Promise<unknown>[] = [];
-    slow.acquire = (request: AcquireRequest): Promise<AcquireResult> => {
-      const call = sleep(400).then(() => acquire(request));
-      calls.push(call.catch(() => undefined));
-      return call;
-    };
+    const calls = delayAcquires(slow, 400);
     const locker = new Locker(slow);
     const gaveUp = await locker
       .lock('job', { ttlMs: 6000, requestTimeoutMs: 200, retryLimit: 0 })
@@ -349,21 +329,12 @@ describe('FIFO queue of waiters (etcd)', () => {
     let open: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (open = resolve));
     let txns = 0;
-    const kv = new Proxy(real.kv, {
-      get(target, property) {
-        if (property === 'txn')
-          return async (request: ITxnRequest, options?: object): Promise<ITxnResponse> => {
-            txns++;
-            await gate;
-            return target.txn(request, options);
-          };
-        const value: unknown = Reflect.get(target, property, target);
-        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
-      },
-    });
-    const client = { kv, leaseClient: real.leaseClient, watchClient: real.watchClient };
     const store = new EtcdLeaseStore({
-      client: client,
+      client: aroundTxn(real, async (_, send) => {
+        txns++;
+        await gate;
+        return send();
+      }),
       prefix: stores.prefix,
     });
     const request = () => ({

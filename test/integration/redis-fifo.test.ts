@@ -8,13 +8,11 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Lock } from '../../src/lock/lock.js';
 import { Locker } from '../../src/lock/locker.js';
-import type { AcquireRequest, AcquireResult } from '../../src/lock/lease-store.js';
 import { OwnershipToken } from '../../src/lock/ownership-token.js';
 import { leaseKeys } from '../../src/lock/redis/keys.js';
 import { RedisLeaseStore } from '../../src/lock/redis/redis-store.js';
-import { type Attempt, overtakes, recording } from '../helpers/fifo-log.js';
+import { type Attempt, contend, delayAcquires, overtakes, recording } from '../helpers/fifo-log.js';
 import { RedisServer, uniqueNamespace } from '../helpers/redis-server.js';
 
 let server: RedisServer;
@@ -39,29 +37,12 @@ describe('FIFO queue of waiters (Redis)', () => {
       const store = new RedisLeaseStore({ client, namespace });
       return { client, store, locker: new Locker(recording(store, log, w)) };
     });
-    const grants: string[] = []; // tickets in grant order
-    const perWorker = Array<number>(16).fill(0);
-    let holders = 0;
-    let overlap = 0;
-    const end = performance.now() + 1500;
-    const tickets = new Map<Lock, string | undefined>();
-    await Promise.all(
-      workers.map(async ({ locker }, w) => {
-        for (let i = 0; i < 400 && performance.now() < end; i++) {
-          const before = log.length;
-          const lock = await locker.lock('job', { ttlMs: 10_000, retryMs: 10, retryJitterMs: 10 });
-          // This call's ticket: on its latest attempt (a release may have granted it the
-          // lock directly, after that attempt).
-          const latest = log.slice(before).findLast((a) => a.worker === w);
-          tickets.set(lock, latest?.ticket);
-          grants.push(latest?.ticket ?? `untracked-${w}-${i}`);
-          if (++holders > 1) overlap++;
-          perWorker[w] = (perWorker[w] ?? 0) + 1;
-          await sleep(1);
-          holders--;
-          await lock.release();
-        }
-      }),
+    const { perWorker, grants, overlap } = await contend(
+      workers.map((w) => w.locker),
+      log,
+      'job',
+      1500,
+      400,
     );
     const total = perWorker.reduce((a, b) => a + b, 0);
     expect(overlap).toBe(0);
@@ -181,13 +162,7 @@ describe('FIFO queue of waiters (Redis)', () => {
       ttlMs: 10_000,
     });
     const slow = new RedisLeaseStore({ client, namespace });
-    const acquire = slow.acquire.bind(slow);
-    const calls: Promise<unknown>[] = [];
-    slow.acquire = (request: AcquireRequest): Promise<AcquireResult> => {
-      const call = sleep(400).then(() => acquire(request));
-      calls.push(call.catch(() => undefined));
-      return call;
-    };
+    const calls = delayAcquires(slow, 400);
     const locker = new Locker(slow);
     const gaveUp = await locker
       .lock('job', { ttlMs: 6000, requestTimeoutMs: 200, retryLimit: 0 })
