@@ -156,14 +156,14 @@ export function rule(option: string, ok: boolean, message: string): void {
 // Control characters (C0, DEL, C1) make keys unreadable in logs and break line-based tooling.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
-/**
- * A string of 1..maxLength characters without control characters and not
- * only whitespace. With `noBraces`, `{` and `}` are refused too: tenure owns
- * the Redis Cluster hash tag built from the name.
- */
+/** An unpaired UTF-16 surrogate (encoded, it becomes U+FFFD). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+/**
+ * A string of 1..maxLength characters without control characters or lone
+ * surrogates, and not only whitespace. With `noBraces`, `{` and `}` are refused too: tenure owns
+ * the Redis Cluster hash tag built from the name.
+ */
 export function text(option: string, value: unknown, maxLength: number, noBraces = false): string {
   if (typeof value !== 'string')
     fail(option, `Expected \`${option}\` to be a string, got ${describe(value)}`);

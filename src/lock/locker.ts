@@ -167,7 +167,12 @@ export class Locker {
             ? 0
             : jitter(Math.min(opts.retryJitterMs, WAKE_JITTER_MS)),
         ),
-      defer: (ms) => wake?.(ms + 1 + jitter(opts.retryJitterMs)),
+      defer: (ms) => {
+        const afterMs = ms + 1 + jitter(opts.retryJitterMs);
+        if (wake) wake(afterMs);
+        // Told while an attempt is in flight: the wait after it ends by then at the latest.
+        else deferredUntil = Math.min(deferredUntil, this.#clock.now() + afterMs);
+      },
       grant: (g) => {
         granted = g;
         wake?.(0);
@@ -176,6 +181,8 @@ export class Locker {
     // A release may grant the lease straight to this call (a store with a FIFO queue), under
     // the token of any of its attempts: each attempt's token and send time, by SHA-1.
     let granted: NonNullable<LeaseEventDetail['granted']> | undefined;
+    // A deferral (another ticket's turn, see Waiter.defer) that came while no wait was registered.
+    let deferredUntil = Infinity;
     const sent = new Map<string, { token: OwnershipToken; sentAt: number }>();
     const onSend =
       ticket === undefined
@@ -188,8 +195,8 @@ export class Locker {
     // The ticket may be queued in the store: an attempt was refused, abandoned in flight
     // (abort), or failed in a way that may have been applied (ambiguous).
     let mayBeQueued = false;
-    // The store's requests of this call not yet settled (an attempt that timed out may still
-    // queue the ticket): a withdrawal waits for them.
+    // With a ticket, the store's requests of this call not yet settled (an attempt that timed
+    // out may still queue the ticket): a withdrawal waits for them.
     const requests = new Set<Promise<void>>();
     const onRequest = (request: Promise<unknown>): void => {
       const settled = request.then(
@@ -239,7 +246,7 @@ export class Locker {
             ticket,
             onSend,
             earlierAttempt,
-            onRequest,
+            ticket === undefined ? undefined : onRequest,
           );
           const result = await abortable(attempt, opts.signal, (late) => {
             if (late.lock) this.#abandon(late.lock.release().catch(() => false));
@@ -300,6 +307,10 @@ export class Locker {
             : (reservedMs ?? opts.retryMs)) + jitter(opts.retryJitterMs);
         // A queued ticket lives ttlMs past each attempt: come back before it lapses.
         if (ticket !== undefined && waiting) delay = Math.min(delay, opts.timing.ttlMs / 2);
+        if (deferredUntil !== Infinity) {
+          delay = Math.min(delay, Math.max(0, deferredUntil - this.#clock.now()));
+          deferredUntil = Infinity;
+        }
         await wait(
           this.#clock,
           delay,

@@ -55,7 +55,7 @@ import type {
 import { classifyEtcdError } from './classify-error.js';
 import { diagnoseEtcd } from './diagnose.js';
 import { type Held, HeldLeases, heldUntil } from './held-leases.js';
-import { keepAliveOnce, remainingMsOf } from './lease-ttl.js';
+import { EXPIRY_PENDING_MS, keepAliveOnce, remainingMsOf } from './lease-ttl.js';
 import { type EtcdClientLike, type EtcdLeaseStoreOptions, etcdStoreSettings } from './options.js';
 import { decodeValue, holderOf, type Keys, keys, type LeaseValue } from './records.js';
 import { counterOf, nextTerm } from './terms.js';
@@ -73,8 +73,6 @@ import { WatchHub } from './watch-hub.js';
 
 export type { EtcdClientLike, EtcdLeaseStoreOptions } from './options.js';
 
-/** Reported for a holder whose etcd lease is gone but whose key etcd has not deleted yet. */
-const EXPIRY_PENDING_MS = 100;
 /** Transactions lost to concurrent grants before an acquire gives up (each lost one means someone else progressed). */
 const MAX_CONFLICTS = 16;
 

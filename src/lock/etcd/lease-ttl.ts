@@ -8,6 +8,9 @@ import { StoreUnavailableError } from '../../errors.js';
 import type { EtcdClientLike } from './options.js';
 import type { LeaseValue } from './records.js';
 
+/** Reported for a holder or ticket whose etcd lease is gone but whose key etcd has not deleted yet. */
+export const EXPIRY_PENDING_MS = 100;
+
 /**
  * One keep-alive on a short-lived stream; resolves with the ttl etcd
  * reports (≤ 0: the lease is gone). After the reply the stream is

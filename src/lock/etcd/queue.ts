@@ -29,6 +29,7 @@ import type { IKeyValue, ITxnRequest } from 'etcd3';
 import { StoreUnavailableError } from '../../errors.js';
 import type { LeaseEvent, LeaseEventDetail, Unsubscribe } from '../lease-store.js';
 import type { EtcdClientLike } from './options.js';
+import { EXPIRY_PENDING_MS } from './lease-ttl.js';
 import type { Keys } from './records.js';
 import { headRange } from './transactions.js';
 import type { WatchHub, WatchListener } from './watch-hub.js';
@@ -226,9 +227,6 @@ export class WaitQueue {
     return { next: keys.ticketOf(name, first.key), nextLifeMs: ticketLifeMs(first) };
   }
 }
-
-/** Reported for a ticket whose etcd lease is gone but whose key etcd has not deleted yet. */
-const EXPIRY_PENDING_MS = 100;
 
 /**
  * How long the ticket in `kv` lives at most without another attempt: its
